@@ -1,0 +1,1 @@
+"""Sample data and models: what ``mlserve up`` publishes on an empty repository."""

@@ -1,0 +1,1 @@
+"""Everything that speaks Triton: model configuration, the embedded server, the client."""
