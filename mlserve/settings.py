@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -45,6 +45,18 @@ class MonitoringSettings(BaseModel):
     """Requests per live window compared against a version's reference profile."""
     triton_poll_seconds: float = Field(default=5.0, gt=0)
     """How often Triton's statistics are read."""
+    drift_alpha: float = Field(default=0.01, gt=0, lt=1)
+    """False-alarm probability per evaluated window, split across signals (Bonferroni)."""
+    min_success_rate: float = Field(default=0.95, ge=0, le=1)
+    """Alert when a version's share of successful requests falls below this."""
+    max_avg_latency_ms: float = Field(default=500.0, gt=0)
+    """Alert when a version's average request latency rises above this, in ms."""
+    alert_min_requests: int = Field(default=20, ge=1)
+    """Requests needed in the stats horizon before success-rate and latency alerts fire."""
+    stats_horizon_seconds: float = Field(default=300.0, gt=0)
+    """Time span the success rate and average latency of alerts are computed over."""
+    baseline_intervals: int = Field(default=12, ge=3)
+    """Poll intervals that form the baseline serving-performance rises are judged against."""
 
 
 class TritonSettings(BaseModel):
@@ -96,6 +108,51 @@ class ServerSettings(BaseModel):
     """uvicorn worker processes."""
 
 
+class LimitsSettings(BaseModel):
+    """Load bounds of the control plane: in-flight requests and request deadlines."""
+
+    max_inflight_per_model: int = Field(default=256, ge=1)
+    """Texts in flight per model in one control-plane process; beyond it a request is refused
+    at once with 429 and ``Retry-After`` (no queueing here: Triton queues)."""
+    default_timeout_ms: int = Field(default=10_000, ge=1)
+    """Deadline of a predict request that sets no ``timeout_ms``."""
+    max_timeout_ms: int = Field(default=60_000, ge=1)
+    """Largest ``timeout_ms`` a request may ask for (larger ones get 422)."""
+
+    @model_validator(mode="after")
+    def _default_within_cap(self) -> LimitsSettings:
+        if self.default_timeout_ms > self.max_timeout_ms:
+            raise ValueError(
+                f"limits.default_timeout_ms ({self.default_timeout_ms}) exceeds "
+                f"limits.max_timeout_ms ({self.max_timeout_ms}); lower it or raise the cap"
+            )
+        return self
+
+
+class AuthSettings(BaseModel):
+    """Accounts, bearer tokens and the state of the ``/api/v1`` platform API."""
+
+    admin_user: str | None = None
+    """First admin, created at start when no user of that name exists (also
+    ``MLSERVE_ADMIN_USER``). There is no default admin and no default password."""
+    admin_password: SecretStr | None = None
+    """Password of ``admin_user`` (also ``MLSERVE_ADMIN_PASSWORD``); used only to create it."""
+    token_ttl_seconds: float = Field(default=12 * 3600.0, gt=0)
+    """How long a bearer token from ``POST /api/v1/token`` stays valid."""
+    webhook_allow_private: bool = False
+    """Allow webhook URLs on loopback/private/link-local addresses (also
+    ``MLSERVE_WEBHOOK_ALLOW_PRIVATE``); off by default to prevent SSRF."""
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20)
+    """Delivery attempts per webhook event (exponential backoff) before it is marked failed."""
+    materialize_ttl_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """How long a materialized prediction can be fetched."""
+    prediction_log_size: int = Field(default=100_000, ge=100)
+    """Predictions kept for feedback, online metrics and data quality (oldest dropped)."""
+    state_path: Path | None = None
+    """SQLite file for platform state when no Redis is configured (default
+    ``<models_dir>/../var/platform.sqlite3``); single-node only."""
+
+
 class Settings(BaseSettings):
     """Everything mlserve can be configured with."""
 
@@ -126,12 +183,22 @@ class Settings(BaseSettings):
     """Triton location and model configuration."""
     server: ServerSettings = ServerSettings()
     """Control-plane HTTP server."""
+    limits: LimitsSettings = LimitsSettings()
+    """In-flight bounds and request deadlines."""
     redis_url: str | None = None
     """Redis for the cache and durable state; overrides ``cache.redis_url`` when set."""
     triton_url: str | None = None
     """Shortcut for ``triton.url`` (``MLSERVE_TRITON_URL``): use an external Triton."""
     admin_token: str | None = None
     """Bearer token required by the admin endpoints of the plain API (unset: loopback only)."""
+    auth: AuthSettings = AuthSettings()
+    """Accounts, tokens and platform state of the ``/api/v1`` API."""
+    admin_user: str | None = None
+    """Shortcut for ``auth.admin_user`` (``MLSERVE_ADMIN_USER``)."""
+    admin_password: SecretStr | None = None
+    """Shortcut for ``auth.admin_password`` (``MLSERVE_ADMIN_PASSWORD``)."""
+    webhook_allow_private: bool = False
+    """Shortcut for ``auth.webhook_allow_private`` (``MLSERVE_WEBHOOK_ALLOW_PRIVATE``)."""
 
     @classmethod
     def settings_customise_sources(

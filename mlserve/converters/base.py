@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 
 from mlserve.triton.model_config import TensorSpec
@@ -56,8 +57,8 @@ class ParityReport:
 
 def compare_outputs(
     samples: list[Any],
-    native_scores: np.ndarray,
-    onnx_scores: np.ndarray,
+    native_scores: npt.ArrayLike,
+    onnx_scores: npt.ArrayLike,
     *,
     compare_argmax: bool = True,
     tolerance: float = PROBA_TOLERANCE,
@@ -125,3 +126,6 @@ class ExportedModel:
     """Validation inputs a reference profile for drift can be computed from."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free-form metadata kept with the version (e.g. the SDK's ``task_type``)."""
+    vocabulary: list[str] | None = None
+    """Words the model knows, for the out-of-vocabulary drift signal; only a bounded
+    summary of it is stored with the version."""

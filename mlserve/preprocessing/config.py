@@ -44,6 +44,12 @@ class TokenizerConfig(BaseModel):
     """Longest token sequence; longer inputs are truncated and flagged."""
     vocabulary: list[str] | None = None
     """Word list for the ``word`` tokenizer (index = position + 2; 0 pad, 1 unknown)."""
+    padding: Literal["longest", "max_length"] = "longest"
+    """``longest``: pad a batch to its longest text (less work for short texts);
+    ``max_length``: always pad to ``max_length`` (fixed shapes)."""
+    truncation: bool = True
+    """Cut texts longer than ``max_length`` (and flag them); when false such a text is
+    rejected with a 422 instead."""
 
 
 class PreprocessingConfig(BaseModel):

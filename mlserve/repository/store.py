@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import onnx
 
@@ -33,6 +34,7 @@ from mlserve.errors import ConflictError, InvalidInputError, NotFoundError, Pari
 from mlserve.repository.metadata import METADATA_FILE, ModelMetadata, TensorInfo
 from mlserve.repository.options import ServingOptions
 from mlserve.triton.model_config import (
+    DataType,
     DynamicBatching,
     InstanceGroup,
     ModelConfig,
@@ -46,15 +48,16 @@ MODEL_FILE = "model.onnx"
 CONFIG_FILE = "config.pbtxt"
 LABELS_FILE = "labels.txt"
 STATE_FILE = "state.json"
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+_VERSION_SUFFIX = re.compile(r"-v\d+$")
 
 
 def validate_model_name(name: str) -> str:
     """Model names become folder names and URL segments: keep them plain."""
-    if not _NAME.match(name):
+    if not _NAME.match(name) or _VERSION_SUFFIX.search(name):
         raise InvalidInputError(
-            f"model name {name!r} is not allowed: use 1-64 letters, digits, '_' or '.', "
-            "starting with a letter (no '-', which separates the version as in 'name-v2')"
+            f"model name {name!r} is not allowed: use 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter and not ending in '-v<N>' (that suffix names a version)"
         )
     return name
 
@@ -83,7 +86,9 @@ class ModelRepository:
         return sorted(
             int(p.name)
             for p in model_dir.iterdir()
-            if p.is_dir() and p.name.isdigit() and not p.name.startswith("0")
+            if p.is_dir()
+            and p.name.isdigit()
+            and not p.name.startswith("0")
             and (p / METADATA_FILE).is_file()
         )
 
@@ -116,7 +121,12 @@ class ModelRepository:
     # -- writing ------------------------------------------------------------------------
 
     def publish_version(
-        self, exported: ExportedModel, name: str, version: int | None = None
+        self,
+        exported: ExportedModel,
+        name: str,
+        version: int | None = None,
+        *,
+        reference_profile: dict[str, Any] | None = None,
     ) -> ModelMetadata:
         """Write ``exported`` as a new version of ``name`` and return its metadata.
 
@@ -143,6 +153,7 @@ class ModelRepository:
                     f"v{existing[-1] + 1}"
                 )
             metadata = self._metadata_for(exported, name, version)
+            metadata.reference_profile = reference_profile
             staged = self.staging / f"{name}-{version}-{uuid.uuid4().hex[:8]}"
             try:
                 self._write_version(staged, exported, metadata)
@@ -282,8 +293,6 @@ class ModelRepository:
 
 
 def _tensor(info: TensorInfo, label_filename: str | None = None) -> TensorSpec:
-    from mlserve.triton.model_config import DataType
-
     return TensorSpec(
         name=info.name,
         data_type=DataType[info.datatype],

@@ -1,0 +1,105 @@
+"""Load on the control plane's plain API: ``POST /predict`` or ``POST /batch-predict``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import orjson
+
+from mlserve.benchmarking.config import BenchmarkConfig
+from mlserve.benchmarking.failures import (
+    describe_http_error,
+    error_for_status,
+    http_error_kind,
+    response_error_text,
+)
+from mlserve.benchmarking.targets.base import Outcome, Target
+from mlserve.errors import ServiceUnavailableError
+
+
+def model_ref(model: str | None, version: int | None) -> str | None:
+    """The ``model_version`` the control plane takes: ``name``, ``name-vN`` or None."""
+    if model is None:
+        return None
+    return model if version is None else f"{model}-v{version}"
+
+
+def count_cached(body: Any) -> tuple[int, int]:
+    """(texts cached, texts that reported it) from a predict or batch-predict response.
+
+    Looks for a boolean ``cached`` at the top level and in each item of ``predictions``.
+    """
+    if not isinstance(body, dict):
+        return 0, 0
+    items = body.get("predictions")
+    candidates = [body, *items] if isinstance(items, list) else [body]
+    flags = [c["cached"] for c in candidates if isinstance(c, dict) and "cached" in c]
+    return sum(1 for flag in flags if flag is True), len(flags)
+
+
+class ControlPlaneTarget(Target):
+    """Each request is one predict call with ``batch_size`` texts."""
+
+    def __init__(self, config: BenchmarkConfig, *, max_connections: int) -> None:
+        self.base_url = config.url.rstrip("/")
+        if "://" not in self.base_url:
+            self.base_url = f"http://{self.base_url}"
+        self.batch = config.batch_size > 1
+        self.batch_size = config.batch_size
+        self.path = "/batch-predict" if self.batch else "/predict"
+        self.description = f"control plane at {self.base_url}{self.path}"
+        self._ref = model_ref(config.model, config.version)
+        headers = {"content-type": "application/json"}
+        if config.auth_token:
+            headers["authorization"] = f"Bearer {config.auth_token}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(config.request_timeout_s, connect=config.connect_timeout_s),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    def _body(self, texts: list[str]) -> bytes:
+        body: dict[str, Any] = {"texts": texts} if self.batch else {"text": texts[0]}
+        if self._ref is not None:
+            body["model_version"] = self._ref
+        return orjson.dumps(body)
+
+    async def check(self) -> None:
+        try:
+            response = await self._client.post(
+                self.path, content=self._body(["benchmark check"] * self.batch_size)
+            )
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailableError(
+                f"Cannot reach the control plane at {self.base_url} ({describe_http_error(exc)});"
+                f" start it with `mlserve up` or pass its URL"
+            ) from None
+        if response.status_code != 200:
+            raise error_for_status(
+                response.status_code,
+                f"The control plane at {self.base_url} refused a {self.path} request "
+                f"(HTTP {response.status_code}): {response_error_text(response)}",
+            )
+
+    async def send(self, texts: list[str]) -> Outcome:
+        started = time.perf_counter()
+        try:
+            response = await self._client.post(self.path, content=self._body(texts))
+        except httpx.HTTPError as exc:
+            return Outcome(time.perf_counter() - started, error=http_error_kind(exc))
+        latency = time.perf_counter() - started
+        if response.status_code != 200:
+            return Outcome(latency, error=f"http_{response.status_code}")
+        try:
+            cached, reported = count_cached(orjson.loads(response.content))
+        except orjson.JSONDecodeError:
+            return Outcome(latency, error="bad_response")
+        return Outcome(latency, cached=cached, cache_reported=reported)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,110 @@
+"""``mlserve load``: export a model file to ONNX, check parity, publish a new version."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlserve.cli.output import console, fail, print_json
+from mlserve.converters.base import ExportedModel
+from mlserve.errors import MLServeError
+from mlserve.repository.metadata import ModelMetadata
+from mlserve.repository.options import ServingOptions
+from mlserve.repository.store import ModelRepository, validate_model_name
+from mlserve.serving.publisher import Publisher
+from mlserve.settings import get_settings
+from mlserve.triton.client import TritonClient
+
+MAX_MODEL_BYTES = 200 * 1024 * 1024
+
+
+def load_command(
+    path: Annotated[
+        Path, typer.Argument(help="joblib/pickle pipeline, PyTorch file or transformer folder.")
+    ],
+    name: Annotated[str, typer.Option("--name", "-n", help="Model name in the repository.")],
+    version: Annotated[int | None, typer.Option(help="Version number (default: next).")] = None,
+    samples: Annotated[
+        Path | None,
+        typer.Option(
+            help="Text file (one text per line) for the parity check and drift reference."
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Export PATH to ONNX, check parity against the native model, publish it as NAME."""
+    from mlserve.converters.loading import export_file
+
+    settings = get_settings()
+    try:
+        validate_model_name(name)
+        if not path.exists():
+            fail(f"{path} does not exist")
+        sample_texts = _read_samples(samples) if samples else None
+        with console.status(f"exporting {path.name} to ONNX and checking parity ..."):
+            exported = export_file(
+                path, name=name, sample_texts=sample_texts, max_bytes=MAX_MODEL_BYTES
+            )
+        if not exported.parity.passed:
+            fail(f"{path.name} not published: {exported.parity.summary()}")
+        repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
+        grpc = settings.external_triton or f"{settings.triton.host}:{settings.triton.grpc_port}"
+        metadata, served = asyncio.run(_publish(repository, grpc, exported, name, version))
+    except MLServeError as exc:
+        fail(exc.message)
+    result = {
+        "name": name,
+        "version": f"v{metadata.version}",
+        "framework": metadata.framework,
+        "labels": metadata.labels,
+        "metrics": metadata.metrics,
+        "parity": metadata.parity,
+        "serving": served,
+    }
+    if json_out:
+        print_json(result)
+        return
+    console.print(
+        f"published {name} v{metadata.version} ({metadata.framework}); {exported.parity.summary()}"
+    )
+    if not served:
+        console.print("Triton is not running: the version is loaded by the next `mlserve up`")
+
+
+async def _publish(
+    repository: ModelRepository,
+    grpc: str,
+    exported: ExportedModel,
+    name: str,
+    version: int | None,
+) -> tuple[ModelMetadata, bool]:
+    triton = TritonClient(grpc)
+    try:
+        if await triton.server_ready():
+            metadata = await Publisher(repository, triton).publish(exported, name, version)
+            return metadata, True
+        from mlserve.serving.reference import reference_profile
+
+        metadata = await asyncio.to_thread(
+            repository.publish_version,
+            exported,
+            name,
+            version,
+            reference_profile=reference_profile(exported),
+        )
+        return metadata, False
+    finally:
+        await triton.close()
+
+
+def _read_samples(path: Path) -> list[str]:
+    try:
+        texts = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read --samples {path}: {exc}")
+    if not texts:
+        fail(f"--samples {path} has no texts; put one text per line")
+    return texts

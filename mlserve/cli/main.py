@@ -1,0 +1,109 @@
+"""The Typer app and its small verbs (``list``, ``user``); bigger verbs live beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mlserve.cli.benchmark import benchmark_command
+from mlserve.cli.load import load_command
+from mlserve.cli.output import console, fail, print_json
+from mlserve.cli.stats import stats_command
+from mlserve.cli.up import up_command
+from mlserve.errors import MLServeError
+from mlserve.repository.options import ServingOptions
+from mlserve.repository.store import ModelRepository
+from mlserve.serving.catalog import describe_models
+from mlserve.settings import get_settings
+from mlserve.triton.client import TritonClient
+
+app = typer.Typer(
+    name="mlserve",
+    help="Serve text and tabular classifiers with NVIDIA Triton.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("up")(up_command)
+app.command("load")(load_command)
+app.command("stats")(stats_command)
+app.command("benchmark")(benchmark_command)
+user_app = typer.Typer(help="Accounts of the /api/v1 platform API.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@app.command("list")
+def list_command(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List published models and versions, with their state in Triton."""
+    settings = get_settings()
+    repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
+    triton = TritonClient(settings.external_triton or settings_grpc_url())
+
+    async def describe() -> list[dict[str, Any]]:
+        try:
+            return await describe_models(
+                repository, triton if await triton.server_ready() else None
+            )
+        finally:
+            await triton.close()
+
+    models = asyncio.run(describe())
+    if json_out:
+        print_json({"models": models})
+        return
+    if not models:
+        console.print(f"no models in {settings.models_dir}; publish one with `mlserve load`")
+        return
+    table = Table("model", "version", "framework", "accuracy", "published", "state")
+    for model in models:
+        for row in model["versions"]:
+            accuracy = row["metrics"].get("accuracy")
+            table.add_row(
+                model["name"],
+                row["version"] + ("" if row["enabled"] else " (stopped)"),
+                row["framework"],
+                f"{accuracy:.3f}" if accuracy is not None else "-",
+                row["published_at"][:19].replace("T", " "),
+                row["state"],
+            )
+    console.print(table)
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Option(help="Login name.")],
+    password: Annotated[str, typer.Option(help="Password (at least 8 characters).")],
+    admin: Annotated[bool, typer.Option("--admin", help="Give the admin role.")] = False,
+    email: Annotated[str | None, typer.Option(help="E-mail (optional).")] = None,
+) -> None:
+    """Create an active account (``--admin`` for the first administrator)."""
+    from mlserve.platform.bootstrap import create_user_from_cli
+
+    try:
+        user = create_user_from_cli(
+            get_settings(), username=username, password=password, email=email, admin=admin
+        )
+    except MLServeError as exc:
+        fail(exc.message)
+    console.print(f"created {'admin' if admin else 'user'} {user.username!r}")
+
+
+def settings_grpc_url() -> str:
+    settings = get_settings()
+    return f"{settings.triton.host}:{settings.triton.grpc_port}"
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

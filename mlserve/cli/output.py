@@ -1,0 +1,24 @@
+"""Shared CLI output: one-line errors, JSON, and the rich console."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: <message>`` (first line only) on stderr and exit non-zero."""
+    first = message.strip().splitlines()[0] if message.strip() else "failed"
+    err_console.print(f"[bold red]error:[/] {first}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout (no colors, no wrapping)."""
+    typer.echo(json.dumps(data, indent=2, default=str))

@@ -1,0 +1,165 @@
+"""``mlserve up``: sample models, Triton, and the control plane, in one command."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from mlserve.cli.output import console, fail
+from mlserve.errors import MLServeError
+from mlserve.repository.options import ServingOptions
+from mlserve.repository.store import ModelRepository
+from mlserve.serving.reference import reference_profile
+from mlserve.settings import Settings, get_settings
+from mlserve.triton.launcher import EmbeddedTriton
+
+MINILM_SAMPLE = "sentiment-minilm"
+
+
+def up_command(
+    host: Annotated[str | None, typer.Option(help="Bind address (config: server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="HTTP port (config: server.port).")] = None,
+    workers: Annotated[int | None, typer.Option(help="uvicorn workers.")] = None,
+    samples: Annotated[
+        bool, typer.Option(help="Publish the sample models into an empty repository.")
+    ] = True,
+    transformer: Annotated[
+        bool,
+        typer.Option(help="Also train and publish sentiment-minilm (needs mlserve[torch])."),
+    ] = True,
+) -> None:
+    """Start Triton (embedded unless MLSERVE_TRITON_URL is set) and the control plane."""
+    settings = get_settings()
+    host = host or settings.server.host
+    port = port or settings.server.port
+    workers = workers or settings.server.workers
+    repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
+    if samples and not repository.model_names():
+        publish_samples(repository, transformer=transformer)
+    _check_port_free(host, port, "control plane (--port or MLSERVE_SERVER__PORT)")
+    embedded = None
+    try:
+        if settings.external_triton:
+            console.print(f"using external Triton at {settings.external_triton}")
+        else:
+            embedded = _start_embedded(settings, repository)
+            os.environ["MLSERVE_TRITON_URL"] = embedded.grpc_url
+            os.environ["MLSERVE_TRITON__METRICS_URL"] = embedded.metrics_url
+            os.environ["MLSERVE_TRITON__HTTP_URL"] = embedded.http_url
+        os.environ["MLSERVE_MODELS_DIR"] = str(settings.models_dir.resolve())
+        get_settings.cache_clear()
+        _print_banner(host, port, embedded, repository)
+        _serve(host, port, workers)
+    finally:
+        if embedded is not None:
+            console.print("stopping Triton ...")
+            embedded.stop()
+
+
+def publish_samples(repository: ModelRepository, *, transformer: bool) -> None:
+    """Train and publish ``sentiment`` v1/v2 (and ``sentiment-minilm`` v1 with torch)."""
+    from mlserve.samples.sentiment_model import SAMPLE_NAME, train_sentiment
+
+    with_torch = transformer and importlib.util.find_spec("torch") is not None
+    steps = [(SAMPLE_NAME, 1), (SAMPLE_NAME, 2)] + ([(MINILM_SAMPLE, 1)] if with_torch else [])
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as progress:
+        overall = progress.add_task("publishing sample models", total=len(steps))
+        for name, version in steps:
+            task = progress.add_task(f"  training and exporting {name} v{version}", total=None)
+            with tempfile.TemporaryDirectory() as work:
+                if name == MINILM_SAMPLE:
+                    from mlserve.samples.minilm import train_sentiment_minilm
+
+                    exported = train_sentiment_minilm(work_dir=Path(work)).exported
+                else:
+                    exported = train_sentiment(version)
+                try:
+                    repository.publish_version(
+                        exported, name, version, reference_profile=reference_profile(exported)
+                    )
+                except MLServeError as exc:
+                    fail(f"could not publish sample {name} v{version}: {exc.message}")
+            progress.update(task, total=1, completed=1)
+            progress.advance(overall)
+    if not with_torch and transformer:
+        console.print(
+            "torch not installed: skipped sentiment-minilm (pip install 'mlserve[torch]')"
+        )
+
+
+def _start_embedded(settings: Settings, repository: ModelRepository) -> EmbeddedTriton:
+    triton = settings.triton
+    for what, port in (
+        ("HTTP", triton.http_port),
+        ("gRPC", triton.grpc_port),
+        ("metrics", triton.metrics_port),
+    ):
+        _check_port_free(triton.host, port, f"Triton {what} (MLSERVE_TRITON__{what.upper()}_PORT)")
+    embedded = EmbeddedTriton.from_settings(settings)
+    models = [name for name in repository.model_names() if repository.active_versions(name)]
+    for name in models:
+        repository.write_config(name)
+    with console.status(f"starting Triton and loading {', '.join(models) or 'no models'} ..."):
+        try:
+            embedded.start(models)
+        except MLServeError as exc:
+            embedded.stop()
+            fail(f"{exc.message} (log: {embedded.log_path})")
+    embedded.supervise()
+    return embedded
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "mlserve.control_plane.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _check_port_free(host: str, port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0:
+            fail(
+                f"port {port} for the {what} is already in use; stop what uses it or pick "
+                "another port"
+            )
+
+
+def _print_banner(
+    host: str, port: int, embedded: EmbeddedTriton | None, repository: ModelRepository
+) -> None:
+    base = f"http://{host}:{port}"
+    console.print(
+        f"[bold green]mlserve[/] serving {', '.join(repository.model_names()) or 'no models'}"
+    )
+    console.print(f"  API        {base}  (docs: {base}/docs)")
+    console.print(f"  metrics    {base}/metrics")
+    if embedded is not None:
+        console.print(
+            f"  Triton     gRPC {embedded.grpc_url}  HTTP {embedded.http_url}  "
+            f"metrics {embedded.metrics_url}"
+        )
+        console.print(f"  Triton log {embedded.log_path}")
+    console.print(
+        f"  try: curl -X POST {base}/predict -H 'content-type: application/json' "
+        '-d \'{"text": "This product is amazing!"}\''
+    )
+    console.print("Ctrl-C stops everything.")

@@ -1,0 +1,71 @@
+"""The control plane's FastAPI application, built by :func:`create_app`.
+
+Usage::
+
+    app = create_app(get_settings())            # embedded Triton unless MLSERVE_TRITON_URL
+    uvicorn.run(app, host=..., port=...)
+
+or ``uvicorn --factory mlserve.control_plane.app:app_from_environment``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from mlserve import __version__
+from mlserve.control_plane.errors import install_error_handlers
+from mlserve.control_plane.platform import build_platform
+from mlserve.control_plane.routes import health, models, predict
+from mlserve.control_plane.routes.monitoring import monitoring_router
+from mlserve.control_plane.stack import ServingStack
+from mlserve.settings import Settings, get_settings
+from mlserve.triton.client import TritonClient
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, triton: TritonClient | None = None) -> FastAPI:
+    """The control plane for ``settings``; ``triton`` overrides the client (tests)."""
+    stack = ServingStack.build(settings, triton=triton)
+    api_v1 = build_platform(settings, stack)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await stack.start()
+        await api_v1.startup()
+        try:
+            yield
+        finally:
+            await api_v1.shutdown()
+            await stack.stop()
+
+    app = FastAPI(
+        title="mlserve",
+        version=__version__,
+        description="Text and tabular classifiers served by NVIDIA Triton.",
+        lifespan=lifespan,
+    )
+    app.state.stack = stack
+    app.state.platform = api_v1
+    install_error_handlers(app)
+    app.include_router(predict.router)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(
+        monitoring_router(
+            stack.monitoring,
+            stack.metrics_registry,
+            known_versions=stack.repository.versions,
+        )
+    )
+    app.include_router(api_v1.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from the environment and config file."""
+    return create_app(get_settings())

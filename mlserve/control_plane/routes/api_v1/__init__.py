@@ -1,0 +1,87 @@
+"""The ``/api/v1`` API that ``mlserve-sdk``'s ``MLServeClient`` speaks.
+
+Usage (the app factory)::
+
+    api = build_api_v1(settings, deployer=..., lifecycle=..., predictor=...,
+                       model_catalog=...)
+    app.include_router(api.router)
+    # lifespan: await api.startup() ... await api.shutdown()
+
+Routes are thin: they read HTTP input, check the bearer token/role and call
+:class:`~mlserve.platform.services.PlatformServices`. Errors are MLServeError subclasses,
+rendered as ``{"error": ...}`` by the app's one handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from fastapi import APIRouter
+
+from mlserve.control_plane.routes.api_v1.accounts import accounts_router
+from mlserve.control_plane.routes.api_v1.guards import Guards
+from mlserve.control_plane.routes.api_v1.models import models_router
+from mlserve.control_plane.routes.api_v1.operations import operations_router
+from mlserve.control_plane.routes.api_v1.predictions import predictions_router
+from mlserve.platform.config import PlatformConfig
+from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, TabularPredictor
+from mlserve.platform.services import PlatformServices
+from mlserve.platform.store import StateStore
+from mlserve.platform.url_safety import Resolver
+from mlserve.settings import Settings
+
+PREFIX = "/api/v1"
+
+
+@dataclass
+class ApiV1:
+    """The router plus the services behind it; run ``startup``/``shutdown`` in the app's
+    lifespan (they start and stop the webhook worker and close the state store)."""
+
+    services: PlatformServices
+    router: APIRouter
+
+    async def startup(self) -> None:
+        await self.services.startup()
+
+    async def shutdown(self) -> None:
+        await self.services.shutdown()
+
+
+def build_api_v1(
+    settings: Settings,
+    *,
+    deployer: Deployer,
+    lifecycle: ModelLifecycle,
+    predictor: TabularPredictor,
+    model_catalog: ModelCatalog,
+    store: StateStore | None = None,
+    password_hasher: PasswordHasher | None = None,
+    resolver: Resolver | None = None,
+    worker_options: dict[str, Any] | None = None,
+) -> ApiV1:
+    """Wire the platform services from ``settings`` and the four serving seams.
+
+    ``store``, ``password_hasher``, ``resolver`` and ``worker_options`` default to the
+    production choices (Redis or SQLite from settings, argon2 defaults, the system DNS
+    resolver, default retry timings); tests pass their own."""
+    services = PlatformServices.build(
+        PlatformConfig.from_settings(settings),
+        deployer=deployer,
+        lifecycle=lifecycle,
+        predictor=predictor,
+        model_catalog=model_catalog,
+        store=store,
+        password_hasher=password_hasher,
+        resolver=resolver,
+        worker_options=worker_options,
+    )
+    guards = Guards(services.users)
+    router = APIRouter(prefix=PREFIX)
+    router.include_router(accounts_router(services.users, guards))
+    router.include_router(models_router(services, guards))
+    router.include_router(predictions_router(services, guards))
+    router.include_router(operations_router(services, guards))
+    return ApiV1(services=services, router=router)

@@ -1,0 +1,40 @@
+"""Who is calling: bearer-token dependencies for the ``/api/v1`` routes.
+
+``Depends(guards.user)`` admits any active account (401 otherwise);
+``Depends(guards.admin)`` additionally needs the admin role (403 otherwise).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from mlserve.errors import UnauthorizedError
+from mlserve.platform.auth import User, UserService, require_role
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None when absent."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError(
+            "the Authorization header must be 'Bearer <access_token>' (from POST /api/v1/token)"
+        )
+    return token.strip()
+
+
+class Guards:
+    """FastAPI dependencies that resolve and check the calling user."""
+
+    def __init__(self, users: UserService) -> None:
+        self._users = users
+
+    async def user(self, request: Request) -> User:
+        return await self._users.user_for_token(bearer_token(request))
+
+    async def admin(self, request: Request) -> User:
+        user = await self.user(request)
+        require_role(user, "admin")
+        return user

@@ -1,0 +1,48 @@
+"""Predict (fixed version or A/B-weighted) and fetch materialized predictions (thin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+
+from mlserve.control_plane.routes.api_v1.guards import Guards
+from mlserve.control_plane.routes.api_v1.http_input import float_query, read_json
+from mlserve.errors import InvalidInputError
+from mlserve.platform.auth import User
+from mlserve.platform.services import PlatformServices
+from mlserve.platform.versions import parse_version
+
+_EXAMPLE = '{"inputs": [{"age": 31, "income": 4.2}]}'
+
+
+def predictions_router(services: PlatformServices, guards: Guards) -> APIRouter:
+    router = APIRouter(tags=["predict"])
+    predict_service = services.prediction_service
+
+    @router.post("/predict/{name}/{version}")
+    async def predict_version(
+        name: str, version: str, request: Request, user: User = Depends(guards.user)
+    ) -> dict[str, Any]:
+        body = await read_json(request, _EXAMPLE)
+        return await predict_service.predict(name, parse_version(version), body)
+
+    @router.post("/predict/{name}")
+    async def predict_weighted(
+        name: str, request: Request, user: User = Depends(guards.user)
+    ) -> dict[str, Any]:
+        body = await read_json(request, _EXAMPLE)
+        return await predict_service.predict(name, None, body)
+
+    @router.get("/fetch-materialized/{name}")
+    async def fetch_materialized(
+        name: str, request: Request, user: User = Depends(guards.user)
+    ) -> dict[str, Any]:
+        entity_id = request.query_params.get("entity_id")
+        if not entity_id:
+            raise InvalidInputError("query parameter entity_id is required: ?entity_id=<id>")
+        max_age = float_query(request.query_params.get("max_age_seconds"), "max_age_seconds")
+        return await services.materializer.fetch(name, entity_id, max_age)
+
+    return router

@@ -1,0 +1,42 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from mlserve.control_plane.dependencies import get_stack
+from mlserve.control_plane.errors import json_response
+from mlserve.control_plane.stack import ServingStack
+
+router = APIRouter(tags=["health"])
+Stack = Annotated[ServingStack, Depends(get_stack)]
+
+
+@router.get("/health")
+async def health(stack: Stack) -> dict[str, Any]:
+    """Liveness: the control plane runs; says whether Triton and the cache are reachable."""
+    triton_ready = await stack.triton.server_ready()
+    return {
+        "status": "ok" if triton_ready else "degraded",
+        "triton": "ready" if triton_ready else "unavailable",
+        "cache": "available" if stack.cache.available else "unavailable",
+    }
+
+
+@router.get("/ready")
+async def ready(stack: Stack) -> Response:
+    """Readiness: 200 when Triton serves the default model, else 503 with the reason."""
+    if not await stack.triton.server_ready():
+        return json_response({"error": "Triton is not reachable or not ready"}, 503)
+    name = stack.settings.default_model
+    if stack.repository.versions(name):
+        versions = await stack.triton.ready_versions(name)
+        if not versions:
+            return json_response(
+                {"error": f"default model {name!r} has no version loaded yet"}, status_code=503
+            )
+        return json_response({"status": "ready", "model": name, "versions": versions})
+    return json_response({"status": "ready", "model": None, "versions": []})

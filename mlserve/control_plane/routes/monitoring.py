@@ -1,0 +1,51 @@
+"""``GET /metrics`` and the monitoring endpoints (drift, alerts, stats)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from mlserve.errors import NotFoundError
+from mlserve.monitoring.hub import MonitoringHub
+
+
+def monitoring_router(
+    hub: MonitoringHub,
+    registry: CollectorRegistry,
+    *,
+    known_versions: Callable[[str], list[int]],
+) -> APIRouter:
+    """Routes over ``hub``; ``known_versions(model)`` says which versions exist."""
+    router = APIRouter(tags=["monitoring"])
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics of the control plane (``mlserve_*``)."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/monitoring/drift/{model}")
+    async def drift(model: str) -> dict[str, Any]:
+        """Drift status of every version of ``model``, per signal."""
+        versions = known_versions(model)
+        if not versions:
+            raise NotFoundError(f"model {model!r} not found")
+        return {
+            "model": model,
+            "versions": [hub.drift_report(model, v).to_dict() for v in versions],
+        }
+
+    @router.get("/monitoring/alerts")
+    async def alerts() -> dict[str, Any]:
+        """Alerts firing now: drift, success rate, latency, Triton queue time."""
+        return {"alerts": [a.to_dict() for a in hub.alerts()]}
+
+    @router.get("/monitoring/stats")
+    async def stats() -> dict[str, Any]:
+        """Per model/version serving figures (what ``mlserve stats`` shows)."""
+        return hub.summary()
+
+    return router

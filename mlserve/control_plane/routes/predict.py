@@ -1,0 +1,84 @@
+"""``POST /predict`` and ``POST /batch-predict``: text classification."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from mlserve.control_plane.dependencies import get_stack
+from mlserve.control_plane.schemas import (
+    BatchPredictRequest,
+    BatchPredictResponse,
+    Prediction,
+    PredictRequest,
+    PredictResponse,
+)
+from mlserve.control_plane.stack import ServingStack
+from mlserve.errors import InvalidInputError
+from mlserve.serving.predictor import TextPrediction
+
+router = APIRouter(tags=["predict"])
+Stack = Annotated[ServingStack, Depends(get_stack)]
+
+
+@router.post("/predict", response_model=PredictResponse)
+async def predict(body: PredictRequest, stack: Stack) -> PredictResponse:
+    """Classify one text with the default or named model."""
+    _check_length(body.text, "text", stack.settings.max_text_length)
+    batch = await stack.predictor.predict_texts(
+        body.model, [body.text], version=body.version, timeout_ms=body.timeout_ms
+    )
+    (answer,) = batch.predictions
+    return PredictResponse(
+        **_prediction(answer).model_dump(),
+        model=batch.model,
+        version=f"v{batch.version}",
+        latency_ms=round(batch.latency_ms, 3),
+        triton_ms=round(batch.triton_ms, 3) if batch.triton_ms is not None else None,
+    )
+
+
+@router.post("/batch-predict", response_model=BatchPredictResponse)
+async def batch_predict(body: BatchPredictRequest, stack: Stack) -> BatchPredictResponse:
+    """Classify several texts in one Triton request."""
+    limit = stack.settings.max_batch_texts
+    if not 1 <= len(body.texts) <= limit:
+        raise InvalidInputError(
+            f"texts has {len(body.texts)} items; send between 1 and {limit} "
+            "(max_batch_texts), splitting larger batches"
+        )
+    for index, text in enumerate(body.texts):
+        _check_length(text, f"texts[{index}]", stack.settings.max_text_length)
+    batch = await stack.predictor.predict_texts(
+        body.model,
+        body.texts,
+        version=body.version,
+        timeout_ms=body.timeout_ms,
+        endpoint="batch-predict",
+    )
+    return BatchPredictResponse(
+        model=batch.model,
+        version=f"v{batch.version}",
+        predictions=[_prediction(p) for p in batch.predictions],
+        latency_ms=round(batch.latency_ms, 3),
+        triton_ms=round(batch.triton_ms, 3) if batch.triton_ms is not None else None,
+    )
+
+
+def _check_length(text: str, field: str, limit: int) -> None:
+    if len(text) > limit:
+        raise InvalidInputError(
+            f"{field} has {len(text)} characters; the limit is {limit} (max_text_length): "
+            "shorten the text or split it"
+        )
+
+
+def _prediction(p: TextPrediction) -> Prediction:
+    return Prediction(
+        label=p.label,
+        confidence=round(p.confidence, 6),
+        probabilities=p.probabilities,
+        truncated=p.truncated,
+        cached=p.cached,
+    )

@@ -1,0 +1,138 @@
+"""Everything the control plane runs on, built from settings and started in the lifespan.
+
+``ServingStack`` owns the Triton client (and, without an external Triton, the embedded
+server), the repository, registry, publisher, predictor, cache, limiter and monitoring hub.
+Routes receive it through ``request.app.state.stack``; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from mlserve.monitoring.hub import MonitoringHub
+from mlserve.repository.options import ServingOptions
+from mlserve.repository.store import ModelRepository
+from mlserve.serving.cache.base import PredictionCache
+from mlserve.serving.cache.factory import build_cache
+from mlserve.serving.limiter import InflightLimiter
+from mlserve.serving.predictor import Predictor
+from mlserve.serving.publisher import Publisher
+from mlserve.serving.registry import ModelRegistry
+from mlserve.settings import Settings
+from mlserve.triton.client import TritonClient
+from mlserve.triton.launcher import EmbeddedTriton
+from mlserve.triton.metrics import snapshot_from_metrics_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServingStack:
+    """The control plane's long-lived objects."""
+
+    settings: Settings
+    triton: TritonClient
+    repository: ModelRepository
+    registry: ModelRegistry
+    publisher: Publisher
+    predictor: Predictor
+    cache: PredictionCache
+    limiter: InflightLimiter
+    monitoring: MonitoringHub
+    metrics_registry: CollectorRegistry
+    embedded: EmbeddedTriton | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, *, triton: TritonClient | None = None) -> ServingStack:
+        """Wire the objects; nothing starts or connects until :meth:`start`."""
+        embedded = None
+        if triton is None:
+            if settings.external_triton:
+                triton = TritonClient(
+                    settings.external_triton,
+                    timeout_s=settings.triton.request_timeout_s,
+                    metrics_url=settings.triton.metrics_url,
+                )
+            else:
+                embedded = EmbeddedTriton.from_settings(settings)
+                triton = TritonClient(
+                    embedded.grpc_url,
+                    timeout_s=settings.triton.request_timeout_s,
+                    metrics_url=embedded.metrics_url,
+                )
+        repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
+        registry = ModelRegistry(repository, triton, settings.default_model)
+        metrics_registry = CollectorRegistry()
+        monitoring = MonitoringHub(
+            settings.monitoring,
+            metrics_registry,
+            reference_lookup=lambda model, version: (
+                repository.metadata(model, version).reference_profile
+            ),
+        )
+        cache = build_cache(settings)
+        cache.add_availability_listener(
+            lambda available: (
+                None
+                if available
+                else monitoring.metrics.observe_cache_error("redis", "unavailable")
+            )
+        )
+        limiter = InflightLimiter.from_settings(settings.limits)
+        predictor = Predictor(registry, triton, cache, limiter, settings.limits, monitoring)
+        publisher = Publisher(repository, triton, on_change=registry.invalidate)
+        return cls(
+            settings=settings,
+            triton=triton,
+            repository=repository,
+            registry=registry,
+            publisher=publisher,
+            predictor=predictor,
+            cache=cache,
+            limiter=limiter,
+            monitoring=monitoring,
+            metrics_registry=metrics_registry,
+            embedded=embedded,
+        )
+
+    async def start(self) -> None:
+        """Start the embedded Triton (if any), load the published models, begin polling."""
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.start)
+            self.embedded.supervise()
+            loaded = await self.publisher.load_all()
+            for name in loaded:
+                self.embedded.remember(name)
+        if self.settings.monitoring.enabled:
+            self._tasks.append(asyncio.create_task(self._poll_triton(), name="triton-poll"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.cache.close()
+        await self.triton.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+    async def _poll_triton(self) -> None:
+        interval = self.settings.monitoring.triton_poll_seconds
+        while True:
+            snapshot = None
+            try:
+                snapshot = snapshot_from_metrics_text(await self.triton.metrics_text())
+            except Exception as exc:  # Triton down: the control plane's own figures go on
+                log.debug("Triton metrics unavailable: %s", exc)
+            try:
+                self.monitoring.tick(snapshot)
+            except Exception:
+                log.exception("monitoring tick failed")
+            await asyncio.sleep(interval)

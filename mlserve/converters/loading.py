@@ -1,0 +1,222 @@
+"""Uploaded model files (joblib/pickle) to an :class:`ExportedModel`.
+
+This is what ``POST /api/v1/deploy`` and ``mlserve load`` call: :func:`load_model_file`
+reads the file, :func:`export_native_model` picks the converter for what it holds —
+scikit-learn text pipelines go to :mod:`mlserve.converters.sklearn_text`, PyTorch modules
+to :mod:`mlserve.converters.pytorch` (through the tabular bridge), everything else to
+:mod:`mlserve.converters.tabular`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlserve.converters.base import ExportedModel
+from mlserve.errors import (
+    ConversionError,
+    InvalidInputError,
+    MLServeError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+
+REFERENCE_ROWS = 1000
+"""Most reference rows (background records or sample texts) kept with a version."""
+_TASK_WORDS = {
+    "classification": ("classif",),
+    "regression": ("regress",),
+    "anomaly-detection": ("anomal", "outlier"),
+}
+
+
+def load_model_file(path: Path, *, max_bytes: int) -> object:
+    """Load the model object stored in a joblib or pickle file.
+
+    **Unpickling executes code from the file**: whoever can upload a model can run
+    arbitrary code in the server process. Only admins may upload, and only files they
+    would run as programs.
+
+    Raises :class:`PayloadTooLargeError` for a file over ``max_bytes`` (checked before
+    reading), :class:`NotFoundError` for a missing file, and :class:`ConversionError` with
+    a one-line reason for an empty, corrupt or unreadable file, or one that holds
+    something other than a model (an object with ``predict``/``predict_proba``, or a
+    ``torch.nn.Module``).
+    """
+    import joblib
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFoundError(f"model file {str(path)!r} does not exist") from None
+    if size > max_bytes:
+        raise PayloadTooLargeError(
+            f"model file is {_megabytes(size)}, above the {_megabytes(max_bytes)} limit "
+            f"({max_bytes} bytes): upload a smaller model or raise the server's limit"
+        )
+    if size == 0:
+        raise ConversionError("model file is empty: upload a joblib.dump or pickle file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj = joblib.load(path)
+    except ModuleNotFoundError as exc:
+        raise ConversionError(
+            f"model file needs the Python module {exc.name!r}, which this server does not "
+            "have: export with scikit-learn, xgboost, lightgbm or torch"
+        ) from None
+    except Exception as exc:
+        raise ConversionError(
+            f"model file is not a readable joblib/pickle file ({type(exc).__name__}: "
+            f"{_first_line(exc)}): save it with joblib.dump(model, path)"
+        ) from None
+    if not _is_model(obj):
+        raise ConversionError(
+            f"model file holds a {_type_name(obj)}, not a model: upload a fitted estimator "
+            "(an object with predict) or a torch.nn.Module"
+        )
+    return obj
+
+
+def export_native_model(
+    obj: Any,
+    *,
+    name: str,
+    features: Sequence[str] | None = None,
+    background: Sequence[Mapping[str, Any]] | Any | None = None,
+    sample_texts: Sequence[str] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    task_type: str | None = None,
+) -> ExportedModel:
+    """Export a loaded model with the converter for its kind and attach the deploy metadata.
+
+    ``features``/``background`` (records, as the SDK's ``background_data``) serve tabular
+    models and PyTorch modules; ``sample_texts`` serve text pipelines. ``metrics`` must
+    be numbers; ``task_type`` is kept in ``extra`` and, when it names a task, must agree
+    with the model's. At most 1000 background rows (or sample texts) are kept as
+    ``reference_data`` for drift monitoring. Raises :class:`ConversionError` for
+    unsupported models and :class:`InvalidInputError` for bad metadata; a failed parity
+    check is returned in ``parity`` (publishing refuses it).
+    """
+    clean_metrics = _metrics(metrics)
+    if _is_torch_module(obj):
+        from mlserve.converters.tabular.pytorch_tabular import export_tabular_torch_module
+
+        records = _records(background)
+        exported = export_tabular_torch_module(obj, features=features, background=records)
+    elif _is_text_pipeline(obj):
+        exported = _export_text(obj, sample_texts)
+    else:
+        from mlserve.converters.tabular import export_tabular_model
+
+        exported = export_tabular_model(obj, features=features, background=background)
+    _check_task(exported, task_type, name)
+    exported.metrics = {**exported.metrics, **clean_metrics}
+    if task_type is not None:
+        exported.extra["task_type"] = task_type
+    return exported
+
+
+def _export_text(pipeline: Any, sample_texts: Sequence[str] | None) -> ExportedModel:
+    try:
+        from mlserve.converters.sklearn_text import export_text_pipeline
+    except ImportError as exc:
+        raise ConversionError(
+            f"scikit-learn text pipelines are not supported on this server ({exc})"
+        ) from None
+    texts = [str(t) for t in sample_texts or []]
+    exported: ExportedModel = export_text_pipeline(pipeline, texts)
+    if exported.reference_data is None and texts:
+        exported.reference_data = texts[:REFERENCE_ROWS]
+    return exported
+
+
+def _check_task(exported: ExportedModel, task_type: str | None, name: str) -> None:
+    if not task_type:
+        return
+    lowered = task_type.lower()
+    for task, words in _TASK_WORDS.items():
+        if any(w in lowered for w in words) and exported.task != task:
+            raise ConversionError(
+                f"task_type {task_type!r} does not match model {name!r}, which is a "
+                f"{exported.task} model: fix task_type or upload the right model"
+            )
+
+
+def _metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise InvalidInputError(
+            f"metrics must be an object mapping metric name to number, got {type(metrics).__name__}"
+        )
+    clean: dict[str, float] = {}
+    for key, value in metrics.items():
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if number is None or not math.isfinite(number):
+            raise InvalidInputError(
+                f"metrics.{key} is {value!r:.40}: metric values must be finite numbers"
+            )
+        clean[str(key)] = float(number)
+    return clean
+
+
+def _records(background: Any) -> list[Mapping[str, Any]] | None:
+    if background is None:
+        return None
+    to_dict = getattr(background, "to_dict", None)
+    if callable(to_dict) and hasattr(background, "columns"):
+        return list(to_dict(orient="records"))
+    if isinstance(background, Sequence) and not isinstance(background, (str, bytes)):
+        return list(background)
+    raise InvalidInputError(
+        f"background_data must be a list of records, got {type(background).__name__}"
+    )
+
+
+def _is_torch_module(obj: Any) -> bool:
+    """True for ``torch.nn.Module`` instances, without importing torch."""
+    return any(
+        cls.__module__.startswith("torch.") and cls.__name__ in ("Module", "ScriptModule")
+        for cls in type(obj).__mro__
+    )
+
+
+def _is_model(obj: Any) -> bool:
+    if _is_torch_module(obj):
+        return True
+    return any(callable(getattr(obj, m, None)) for m in ("predict", "predict_proba"))
+
+
+def _is_text_pipeline(obj: Any) -> bool:
+    """A Pipeline (or FeatureUnion) with a text vectorizer among its steps."""
+    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    if isinstance(obj, (CountVectorizer, HashingVectorizer)):
+        return True
+    if isinstance(obj, Pipeline):
+        return any(_is_text_pipeline(step) for _, step in obj.steps)
+    if isinstance(obj, FeatureUnion):
+        return any(_is_text_pipeline(part) for _, part in obj.transformer_list)
+    return False
+
+
+def _type_name(obj: Any) -> str:
+    cls = type(obj)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+def _megabytes(n_bytes: int) -> str:
+    return f"{n_bytes / 1_000_000:.1f} MB"
+
+
+def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, MLServeError):
+        return exc.message
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else "no detail")[:200]

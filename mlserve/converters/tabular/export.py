@@ -1,0 +1,120 @@
+"""Export a fitted tabular model (scikit-learn, XGBoost, LightGBM) to a checked ONNX model."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from mlserve.converters.base import ExportedModel
+from mlserve.converters.tabular.inspection import ModelAnatomy, inspect_model
+from mlserve.converters.tabular.onnx_graph import TARGET_OPSET, convert_to_onnx
+from mlserve.converters.tabular.parity import (
+    background_rows,
+    check_parity,
+    make_session,
+    probe_missing,
+    run_native,
+    synthetic_rows,
+)
+from mlserve.converters.tabular.spec import LABEL, PREDICTION, PROBABILITIES, SCORES
+from mlserve.errors import InvalidInputError
+from mlserve.triton.model_config import DataType, TensorSpec
+
+REFERENCE_ROWS = 1000
+"""Background rows kept as reference data (and the most that are validated and compared)."""
+
+Background = Sequence[Mapping[str, Any]] | Any
+"""Records (``[{"feature": value}, ...]``, as the SDK's ``background_data``) or a DataFrame."""
+
+
+def export_tabular_model(
+    model: Any,
+    *,
+    features: Sequence[str] | None = None,
+    background: Background | None = None,
+) -> ExportedModel:
+    """Export ``model`` to ONNX, check parity, and describe it for publishing.
+
+    Features come from ``features``, else the model's ``feature_names_in_``, else a
+    :class:`ConversionError` asks for them. When both exist they must name the same columns;
+    the training order wins (it fixes the tensor layout). Parity runs on up to 500 of the
+    first 1000 background rows, or on synthetic rows when there is no background; a
+    failed check is returned in ``parity`` (publishing refuses it) rather than raised.
+
+    Raises :class:`ConversionError` for unsupported or unconvertible models and
+    :class:`InvalidInputError` for background rows that do not fit the model. The result's
+    ``preprocessing`` is the :class:`TabularSpec` (``TabularSpec.from_dict``) the predict
+    path needs for :func:`records_to_inputs`.
+    """
+    anatomy = inspect_model(model, features)
+    records = _records(background, REFERENCE_ROWS) if background is not None else []
+    rows = background_rows(anatomy, records) if records else synthetic_rows(anatomy)
+    native = run_native(anatomy, rows)
+    width = native.shape[1] if anatomy.task == "regression" else 1
+    onnx_model = convert_to_onnx(anatomy, width)
+    session = make_session(onnx_model)
+    report = check_parity(anatomy, session, rows, native)
+    if report.passed:
+        accepts_missing, missing_reason = probe_missing(anatomy, session, rows)
+    else:
+        accepts_missing, missing_reason = False, "parity failed"
+    spec = replace(anatomy.spec, accepts_missing=accepts_missing)
+    return ExportedModel(
+        onnx_model=onnx_model,
+        framework=anatomy.framework,
+        input_kind="tabular",
+        inputs=spec.input_specs(),
+        outputs=_outputs(anatomy, width),
+        parity=report,
+        task=anatomy.task,
+        labels=list(anatomy.labels),
+        features=spec.names,
+        preprocessing=spec.to_dict(),
+        reference_data=[_reference_row(r, spec.names) for r in records] or None,
+        extra={
+            "model_type": anatomy.type_name,
+            "parity_data": rows.source,
+            "missing_values": {"accepted": accepts_missing, "reason": missing_reason},
+            "onnx_opset": dict(TARGET_OPSET),
+        },
+    )
+
+
+def _outputs(anatomy: ModelAnatomy, width: int) -> tuple[TensorSpec, ...]:
+    if anatomy.task == "classification":
+        return (TensorSpec(PROBABILITIES, DataType.FP32, (len(anatomy.labels),)),)
+    if anatomy.task == "regression":
+        return (TensorSpec(PREDICTION, DataType.FP32, (width,)),)
+    return (
+        TensorSpec(SCORES, DataType.FP32, (1,)),
+        TensorSpec(LABEL, DataType.INT64, (1,)),
+    )
+
+
+def _records(background: Background, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` background rows as records."""
+    if callable(getattr(background, "to_dict", None)) and hasattr(background, "iloc"):
+        records = background.iloc[:limit].to_dict(orient="records")
+    elif isinstance(background, Sequence) and not isinstance(background, (str, bytes)):
+        records = list(background[:limit])
+    else:
+        raise InvalidInputError(
+            'background_data must be a list of records ({"feature": value} objects), '
+            f"got {type(background).__name__}"
+        )
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise InvalidInputError(
+                f"background_data: records[{i}] must be an object mapping feature name to "
+                f"value, got {type(record).__name__}"
+            )
+    return [dict(r) for r in records]
+
+
+def _reference_row(record: Mapping[str, Any], names: list[str]) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        return None if isinstance(value, float) and math.isnan(value) else value
+
+    return {name: clean(record.get(name)) for name in names}

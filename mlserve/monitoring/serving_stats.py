@@ -1,0 +1,161 @@
+"""Request outcomes and latency per (model, version), over a sliding horizon and per interval.
+
+Prometheus keeps the full history; this is the control plane's own short memory, what the
+alerts (success rate, average latency) and the serving-performance baseline need without
+querying Prometheus. Memory is bounded: time buckets covering the horizon per version and
+at most ``max_versions`` versions.
+
+Outcome classes: a status below 400 is a success; 429 and 5xx are failures (the service
+did not serve the request); other 4xx are the client's errors and do not count against the
+success rate (their latency still counts).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+VersionKey = tuple[str, int | None]
+
+
+@dataclass(frozen=True)
+class ServingStats:
+    """Outcomes and latency of one version over some span of time."""
+
+    model: str
+    version: int | None
+    successes: int
+    failures: int
+    client_errors: int
+    latency_seconds_total: float
+
+    @property
+    def requests(self) -> int:
+        """All requests, client errors included."""
+        return self.successes + self.failures + self.client_errors
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes / (successes + failures); None without such requests."""
+        served = self.successes + self.failures
+        return self.successes / served if served else None
+
+    @property
+    def error_rate(self) -> float | None:
+        rate = self.success_rate
+        return None if rate is None else 1.0 - rate
+
+    @property
+    def avg_latency_ms(self) -> float | None:
+        return 1000.0 * self.latency_seconds_total / self.requests if self.requests else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "requests": self.requests,
+            "successes": self.successes,
+            "failures": self.failures,
+            "client_errors": self.client_errors,
+            "success_rate": self.success_rate,
+            "avg_latency_ms": self.avg_latency_ms,
+        }
+
+
+class _Totals:
+    __slots__ = ("client_errors", "failures", "latency", "start", "successes")
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.start = start
+        self.successes = 0
+        self.failures = 0
+        self.client_errors = 0
+        self.latency = 0.0
+
+    def add(self, status: int, seconds: float) -> None:
+        if status < 400:
+            self.successes += 1
+        elif status == 429 or status >= 500:
+            self.failures += 1
+        else:
+            self.client_errors += 1
+        self.latency += seconds if math.isfinite(seconds) and seconds > 0 else 0.0
+
+
+def _stats(key: VersionKey, parts: list[_Totals]) -> ServingStats:
+    return ServingStats(
+        model=key[0],
+        version=key[1],
+        successes=sum(p.successes for p in parts),
+        failures=sum(p.failures for p in parts),
+        client_errors=sum(p.client_errors for p in parts),
+        latency_seconds_total=sum(p.latency for p in parts),
+    )
+
+
+class RequestStats:
+    """Counts request outcomes per version; cheap to record, bounded in memory."""
+
+    def __init__(
+        self,
+        horizon_seconds: float = 300.0,
+        *,
+        bucket_seconds: float = 10.0,
+        max_versions: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.horizon_seconds = horizon_seconds
+        self.bucket_seconds = min(bucket_seconds, horizon_seconds)
+        self._max_versions = max_versions
+        self._clock = clock
+        self._buckets: OrderedDict[VersionKey, deque[_Totals]] = OrderedDict()
+        self._interval: dict[VersionKey, _Totals] = {}
+        self._lock = threading.Lock()
+
+    def record(self, model: str, version: int | None, status: int, seconds: float) -> None:
+        """One finished request: its HTTP status and how long it took."""
+        now = self._clock()
+        start = now - now % self.bucket_seconds
+        key = (model, version)
+        with self._lock:
+            buckets = self._buckets.get(key)
+            if buckets is None:
+                buckets = self._buckets[key] = deque()
+                while len(self._buckets) > self._max_versions:
+                    dropped, _ = self._buckets.popitem(last=False)
+                    self._interval.pop(dropped, None)
+            self._buckets.move_to_end(key)
+            if not buckets or buckets[-1].start != start:
+                buckets.append(_Totals(start))
+            buckets[-1].add(status, seconds)
+            self._expire(buckets, now)
+            self._interval.setdefault(key, _Totals()).add(status, seconds)
+
+    def _expire(self, buckets: deque[_Totals], now: float) -> None:
+        while buckets and buckets[0].start + self.bucket_seconds <= now - self.horizon_seconds:
+            buckets.popleft()
+
+    def window(self) -> list[ServingStats]:
+        """Per-version totals over the last ``horizon_seconds``, by model and version."""
+        now = self._clock()
+        with self._lock:
+            result = []
+            for key, buckets in self._buckets.items():
+                self._expire(buckets, now)
+                if buckets:
+                    result.append(_stats(key, list(buckets)))
+        return sorted(result, key=lambda s: (s.model, s.version or 0))
+
+    def take_interval(self) -> list[ServingStats]:
+        """Per-version totals since the previous call (one poll interval), then reset."""
+        with self._lock:
+            taken, self._interval = self._interval, {}
+        return sorted(
+            (_stats(key, [totals]) for key, totals in taken.items()),
+            key=lambda s: (s.model, s.version or 0),
+        )

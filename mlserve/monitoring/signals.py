@@ -1,0 +1,76 @@
+"""The per-request numbers drift is measured on, computed identically at publish and live.
+
+Text inputs: length in characters, out-of-vocabulary rate, share of characters that are not
+letters. Predictions: confidence (highest probability), entropy (nats), predicted label.
+Tabular inputs: each feature's value, or its absence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mlserve.monitoring.vocabulary import VocabularyFilter, tokenize
+
+TEXT_LENGTH = "text_length"
+OOV_RATE = "oov_rate"
+NON_LETTER_SHARE = "non_letter_share"
+CONFIDENCE = "confidence"
+ENTROPY = "entropy"
+PREDICTED_LABEL = "predicted_label"
+FEATURE_PREFIX = "feature:"
+MISSING_PREFIX = "missing:"
+
+
+def text_length(text: str) -> float:
+    """Length in characters."""
+    return float(len(text))
+
+
+def non_letter_share(text: str) -> float:
+    """Share of characters that are not letters (spaces, digits, punctuation, symbols)."""
+    if not text:
+        return 0.0
+    letters = sum(1 for char in text if char.isalpha())
+    return 1.0 - letters / len(text)
+
+
+def oov_rate(text: str, vocabulary: VocabularyFilter) -> float:
+    """Share of the text's word tokens that the model's vocabulary does not hold."""
+    return vocabulary.oov_rate(tokenize(text))
+
+
+def prediction_signals(
+    probabilities: Sequence[float] | npt.NDArray[Any],
+) -> tuple[float, float, int]:
+    """``(confidence, entropy in nats, index of the predicted label)`` of one prediction."""
+    row = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    index = int(row.argmax())
+    positive = row[row > 0]
+    entropy = float(-(positive * np.log(positive)).sum()) if positive.size else 0.0
+    return float(row[index]), max(entropy, 0.0), index
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, and empty strings count as missing feature values."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return not value.strip()
+    return False
+
+
+def numeric_value(value: Any) -> float | None:
+    """The float of a numeric feature value; None when missing or not a number."""
+    if is_missing(value) or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None

@@ -1,0 +1,58 @@
+"""The platform's view of :class:`~mlserve.settings.Settings`, resolved once.
+
+Some values can be given two ways (``MLSERVE_ADMIN_USER`` or ``MLSERVE_AUTH__ADMIN_USER``);
+this module decides which wins (the top-level shortcut) so the rest of the package reads one
+plain object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlserve.settings import Settings
+
+MAX_MODEL_UPLOAD_BYTES = 200 * 1024 * 1024
+"""Largest model file ``POST /api/v1/deploy`` accepts (the SDK's limit, enforced here too)."""
+
+KEY_PREFIX = "mlserve:"
+"""Prefix of every Redis key the platform writes, so it can share a Redis with the cache."""
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Everything the platform services are configured with."""
+
+    redis_url: str | None
+    state_path: Path
+    key_prefix: str = KEY_PREFIX
+    token_ttl_seconds: float = 12 * 3600.0
+    admin_user: str | None = None
+    admin_password: str | None = None
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 6
+    materialize_ttl_seconds: float = 7 * 24 * 3600.0
+    prediction_log_size: int = 100_000
+    max_upload_bytes: int = MAX_MODEL_UPLOAD_BYTES
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PlatformConfig:
+        """Resolve shortcuts and defaults: top-level ``admin_*``/``webhook_allow_private``
+        override the ``auth`` section; the SQLite file defaults to
+        ``<models_dir>/../var/platform.sqlite3``."""
+        auth = settings.auth
+        password = settings.admin_password or auth.admin_password
+        state_path = auth.state_path or (
+            settings.models_dir.resolve().parent / "var" / "platform.sqlite3"
+        )
+        return cls(
+            redis_url=settings.effective_redis_url,
+            state_path=state_path,
+            token_ttl_seconds=auth.token_ttl_seconds,
+            admin_user=settings.admin_user or auth.admin_user,
+            admin_password=password.get_secret_value() if password else None,
+            webhook_allow_private=settings.webhook_allow_private or auth.webhook_allow_private,
+            webhook_max_attempts=auth.webhook_max_attempts,
+            materialize_ttl_seconds=auth.materialize_ttl_seconds,
+            prediction_log_size=auth.prediction_log_size,
+        )

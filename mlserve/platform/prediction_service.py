@@ -1,0 +1,242 @@
+"""Tabular predictions through ``/api/v1/predict``: routing, logging, materialization.
+
+Request body (what the SDK sends): ``{"inputs": [{feature: value}, ...],
+"entity_ids"?: [...], "materialize"?: bool, "explain"?: bool, "fs_url"?: str,
+"fs_entity_name"?: str}``. ``explain`` and ``fs_url`` (feature-store lookups) are not
+supported by this server and are refused with 422 rather than ignored; ``fs_entity_name``
+only matters with ``fs_url`` and is ignored.
+
+Answer without materialize: ``model``, ``version`` (the version when a single one served
+every record, else null), ``versions`` (per record), ``predictions``, ``probabilities``,
+``prediction_ids`` (for feedback), ``latency_ms``. With ``materialize=true`` (needs one
+entity id per record) predictions are stored per entity instead, a
+``prediction.materialized`` webhook event is queued per entity, and the answer is the
+materialization ack plus ``prediction_ids``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mlserve.errors import InvalidInputError, MLServeError, NotFoundError, ServiceUnavailableError
+from mlserve.platform.abtest import ABTestService, VersionStates
+from mlserve.platform.materialize import MaterializedRow, Materializer
+from mlserve.platform.prediction_log import PredictionLog, PredictionRecord
+from mlserve.platform.protocols import TabularPredictor
+from mlserve.platform.versions import version_label
+from mlserve.platform.webhooks import WebhookService
+
+logger = logging.getLogger(__name__)
+MAX_RECORDS = 10_000
+MAX_ENTITY_ID_LENGTH = 256
+EVENT_MATERIALIZED = "prediction.materialized"
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    inputs: list[dict[str, Any]]
+    entity_ids: list[str] | None
+    materialize: bool
+
+
+def parse_predict_body(body: Any) -> PredictRequest:
+    """Validate the JSON body; InvalidInputError names the field and the fix."""
+    if not isinstance(body, Mapping):
+        raise InvalidInputError('body must be a JSON object: {"inputs": [{...}, ...]}')
+    inputs = body.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise InvalidInputError(
+            'inputs is required: a non-empty list of records like [{"age": 31, "income": 4.2}]'
+        )
+    if len(inputs) > MAX_RECORDS:
+        raise InvalidInputError(
+            f"inputs has {len(inputs)} records; at most {MAX_RECORDS} per request, split it"
+        )
+    for i, record in enumerate(inputs):
+        if not isinstance(record, dict):
+            raise InvalidInputError(f"inputs[{i}] must be an object of feature: value")
+    if body.get("explain"):
+        raise InvalidInputError("explain=true is not supported by this server; call without it")
+    if body.get("fs_url"):
+        raise InvalidInputError(
+            "fs_url (feature-store lookups) is not supported by this server; send the features "
+            "in inputs"
+        )
+    raw_ids = body.get("entity_ids")
+    entity_ids: list[str] | None = None
+    if raw_ids is not None:
+        if not isinstance(raw_ids, list) or not all(
+            isinstance(e, str | int) and not isinstance(e, bool) for e in raw_ids
+        ):
+            raise InvalidInputError("entity_ids must be a list of strings (one per input record)")
+        if len(raw_ids) != len(inputs):
+            raise InvalidInputError(
+                f"entity_ids has {len(raw_ids)} ids but inputs has {len(inputs)} records; send "
+                "exactly one entity id per record"
+            )
+        entity_ids = [str(e) for e in raw_ids]
+        too_long = [e for e in entity_ids if not 1 <= len(e) <= MAX_ENTITY_ID_LENGTH]
+        if too_long:
+            raise InvalidInputError(
+                f"entity id {too_long[0][:40]!r} must be 1-{MAX_ENTITY_ID_LENGTH} characters"
+            )
+    materialize = body.get("materialize", False)
+    if not isinstance(materialize, bool):
+        raise InvalidInputError(f"materialize must be true or false (got {materialize!r})")
+    if materialize and entity_ids is None:
+        raise InvalidInputError(
+            "materialize=true needs entity_ids (one per input record) to key the stored predictions"
+        )
+    return PredictRequest(inputs=inputs, entity_ids=entity_ids, materialize=materialize)
+
+
+class PredictionService:
+    """Serves ``/predict/{name}/{version}`` and ``/predict/{name}``."""
+
+    def __init__(
+        self,
+        predictor: TabularPredictor,
+        version_states: VersionStates,
+        abtests: ABTestService,
+        log: PredictionLog,
+        materializer: Materializer,
+        webhooks: WebhookService,
+    ) -> None:
+        self._predictor = predictor
+        self._states = version_states
+        self._abtests = abtests
+        self._log = log
+        self._materializer = materializer
+        self._webhooks = webhooks
+
+    async def predict(self, name: str, version: int | None, body: Any) -> dict[str, Any]:
+        """``version=None`` routes by the model's A/B weights (sticky per entity id)."""
+        request = parse_predict_body(body)
+        started = time.perf_counter()
+        n = len(request.inputs)
+        if version is None:
+            versions = await self._abtests.route(name, request.entity_ids, n)
+        else:
+            await self._check_servable(name, version)
+            versions = [version] * n
+        results = await self._run(name, versions, request.inputs)
+        latency_ms = (time.perf_counter() - started) * 1000
+        now, request_id = time.time(), uuid.uuid4().hex
+        records = [
+            PredictionRecord(
+                prediction_id=uuid.uuid4().hex,
+                request_id=request_id,
+                model=name,
+                version=v,
+                ts=now,
+                latency_ms=latency_ms,
+                output=result.get("prediction"),
+                probabilities=result.get("probabilities"),
+                entity_id=request.entity_ids[i] if request.entity_ids else None,
+                inputs=request.inputs[i],
+            )
+            for i, (v, result) in enumerate(zip(versions, results, strict=True))
+        ]
+        if request.materialize:
+            return await self._materialize(name, records)
+        warnings = await self._log_records(records)
+        served = sorted(set(versions))
+        answer: dict[str, Any] = {
+            "model": name,
+            "version": version_label(served[0]) if len(served) == 1 else None,
+            "versions": [version_label(v) for v in versions],
+            "predictions": [r.output for r in records],
+            "probabilities": [r.probabilities for r in records],
+            "prediction_ids": [r.prediction_id for r in records],
+            "latency_ms": round(latency_ms, 3),
+        }
+        if request.entity_ids is not None:
+            answer["entity_ids"] = request.entity_ids
+        if warnings:
+            answer["warnings"] = warnings
+        return answer
+
+    async def _check_servable(self, name: str, version: int) -> None:
+        states = await self._states(name)
+        if not states:
+            raise NotFoundError(f"unknown model {name!r}; GET /api/v1/models lists models")
+        if version not in states:
+            known = ", ".join(version_label(v) for v in sorted(states))
+            raise NotFoundError(
+                f"{name} has no version {version_label(version)}; versions: {known}"
+            )
+        if not states[version]:
+            raise ServiceUnavailableError(
+                f"{name} {version_label(version)} is stopped; start it with "
+                f"POST /api/v1/start/{name}/{version_label(version)}"
+            )
+
+    async def _run(
+        self, name: str, versions: Sequence[int], inputs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        groups: dict[int, list[int]] = {}
+        for i, v in enumerate(versions):
+            groups.setdefault(v, []).append(i)
+
+        async def one(version: int, indexes: list[int]) -> list[dict[str, Any]]:
+            out = await self._predictor.predict_records(name, version, [inputs[i] for i in indexes])
+            if len(out) != len(indexes):
+                raise MLServeError(
+                    f"{name} {version_label(version)} returned {len(out)} results for "
+                    f"{len(indexes)} records"
+                )
+            return out
+
+        outputs = await asyncio.gather(*(one(v, idx) for v, idx in groups.items()))
+        results: list[dict[str, Any]] = [{}] * len(versions)
+        for (_, indexes), out in zip(groups.items(), outputs, strict=True):
+            for i, result in zip(indexes, out, strict=True):
+                results[i] = result
+        return results
+
+    async def _log_records(self, records: list[PredictionRecord]) -> list[str]:
+        try:
+            await self._log.record(records)
+        except ServiceUnavailableError as exc:
+            logger.warning("prediction log unavailable: %s", exc.message)
+            return [f"predictions were not logged (feedback on them is impossible): {exc.message}"]
+        return []
+
+    async def _materialize(self, name: str, records: list[PredictionRecord]) -> dict[str, Any]:
+        rows = [
+            MaterializedRow(
+                entity_id=str(r.entity_id),
+                prediction_id=r.prediction_id,
+                version=r.version,
+                prediction=r.output,
+                probabilities=r.probabilities,
+            )
+            for r in records
+        ]
+        ack = await self._materializer.materialize(name, rows)
+        ack["prediction_ids"] = [r.prediction_id for r in records]
+        warnings = await self._log_records(records)
+        events: list[Mapping[str, Any]] = [
+            {
+                "event": EVENT_MATERIALIZED,
+                "model": name,
+                "entity_id": r.entity_id,
+                "version": version_label(r.version),
+                "prediction_id": r.prediction_id,
+                "ts": ack["stored_at"],
+            }
+            for r in records
+        ]
+        try:
+            ack["webhook_deliveries"] = len(await self._webhooks.enqueue(events))
+        except ServiceUnavailableError as exc:
+            warnings.append(f"webhook events were not queued: {exc.message}")
+        if warnings:
+            ack["warnings"] = warnings
+        return ack

@@ -1,0 +1,123 @@
+"""All platform services wired together over one state store.
+
+:meth:`PlatformServices.build` is the one place that decides what talks to what; the
+routes only receive this object. ``startup()`` checks the store, creates the first admin
+from the settings and starts the webhook worker (which resumes pending deliveries);
+``shutdown()`` stops the worker and closes the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+
+from mlserve.platform.abtest import ABTestService
+from mlserve.platform.auth import UserService
+from mlserve.platform.bootstrap import ensure_initial_admin
+from mlserve.platform.config import PlatformConfig
+from mlserve.platform.data_quality import DataQualityService
+from mlserve.platform.deploy_runner import DeployRunner
+from mlserve.platform.deployments import DeploymentService
+from mlserve.platform.feedback import FeedbackService
+from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
+from mlserve.platform.model_views import ModelViews
+from mlserve.platform.prediction_log import PredictionLog
+from mlserve.platform.prediction_service import PredictionService
+from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, TabularPredictor
+from mlserve.platform.store import StateStore, open_store
+from mlserve.platform.url_safety import Resolver
+from mlserve.platform.webhook_worker import WebhookWorker
+from mlserve.platform.webhooks import WebhookService
+
+
+@dataclass
+class PlatformServices:
+    """The platform's services, sharing one :class:`StateStore`."""
+
+    config: PlatformConfig
+    store: StateStore
+    users: UserService
+    abtests: ABTestService
+    models: ModelViews
+    materializer: Materializer
+    webhooks: WebhookService
+    webhook_worker: WebhookWorker
+    predictions: PredictionLog
+    prediction_service: PredictionService
+    feedback: FeedbackService
+    deployments: DeploymentService
+    deploy_runner: DeployRunner
+    data_quality: DataQualityService
+
+    @classmethod
+    def build(
+        cls,
+        config: PlatformConfig,
+        *,
+        deployer: Deployer,
+        lifecycle: ModelLifecycle,
+        predictor: TabularPredictor,
+        model_catalog: ModelCatalog,
+        store: StateStore | None = None,
+        password_hasher: PasswordHasher | None = None,
+        resolver: Resolver | None = None,
+        worker_options: dict[str, Any] | None = None,
+    ) -> PlatformServices:
+        """Wire everything; ``store`` defaults to :func:`open_store` (Redis or SQLite).
+        ``password_hasher``, ``resolver`` and ``worker_options`` exist for tests."""
+        store = store or open_store(config)
+        users = UserService(
+            store, token_ttl_seconds=config.token_ttl_seconds, hasher=password_hasher
+        )
+        deployments = DeploymentService(store)
+
+        async def states(name: str) -> dict[int, bool]:
+            return {v.version: v.active for v in await model_catalog.versions(name)}
+
+        abtests = ABTestService(store, states)
+        models = ModelViews(model_catalog, lifecycle, abtests, deployments)
+        kv: ExpiringKV = store if config.redis_url else MemoryKV()
+        materializer = Materializer(
+            kv,
+            ttl_seconds=config.materialize_ttl_seconds,
+            backend=store.backend if config.redis_url else "memory",
+        )
+        webhooks = WebhookService(
+            store,
+            allow_private=config.webhook_allow_private,
+            max_attempts=config.webhook_max_attempts,
+            resolver=resolver,
+        )
+        worker = WebhookWorker(webhooks, **(worker_options or {}))
+        predictions = PredictionLog(store, max_size=config.prediction_log_size)
+        data_quality = DataQualityService(store, predictions)
+        return cls(
+            config=config,
+            store=store,
+            users=users,
+            abtests=abtests,
+            models=models,
+            materializer=materializer,
+            webhooks=webhooks,
+            webhook_worker=worker,
+            predictions=predictions,
+            prediction_service=PredictionService(
+                predictor, states, abtests, predictions, materializer, webhooks
+            ),
+            feedback=FeedbackService(store, predictions, models.task_of),
+            deployments=deployments,
+            deploy_runner=DeployRunner(deployments, deployer, data_quality),
+            data_quality=data_quality,
+        )
+
+    async def startup(self) -> None:
+        await self.store.ping()
+        await ensure_initial_admin(self.users, self.config)
+        await self.webhook_worker.start()
+
+    async def shutdown(self) -> None:
+        await self.deploy_runner.cancel_all()
+        await self.webhook_worker.stop()
+        await self.store.close()

@@ -1,0 +1,1 @@
+"""Serving: resolve a model, preprocess, cache, bound the load, and call Triton."""

@@ -1,0 +1,70 @@
+"""What a cached prediction is keyed by, and how its value is stored.
+
+A key names everything that decides a prediction: the model, its resolved version, the
+fingerprint of the preprocessing config and the cleaned text. A new version (or a changed
+preprocessing config) therefore never reads an older version's answers. The text enters the
+key as its SHA-256, so keys have a bounded length and raw user text is not stored in keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+KEY_PREFIX = "mlserve:pred:v1"
+"""Namespace of every cache key; the ``v1`` changes if the value format ever changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    """The identity of one prediction: model, resolved version, preprocessing, cleaned text."""
+
+    model: str
+    version: int
+    preprocessing_fingerprint: str
+    cleaned_text: str
+    _rendered: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256(self.cleaned_text.encode("utf-8")).hexdigest()
+        rendered = (
+            f"{KEY_PREFIX}:{self.model}:{self.version}:{self.preprocessing_fingerprint}:{digest}"
+        )
+        object.__setattr__(self, "_rendered", rendered)
+
+    def render(self) -> str:
+        """The storage key: ``mlserve:pred:v1:<model>:<version>:<fingerprint>:<sha256(text)>``."""
+        return self._rendered
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPrediction:
+    """The cached part of a prediction (whether it was served from cache is not stored)."""
+
+    label: str
+    confidence: float
+    probabilities: list[float]
+    truncated: bool
+
+    def to_bytes(self) -> bytes:
+        """orjson-encoded; ``from_bytes`` reverses it."""
+        return orjson.dumps(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str) -> CachedPrediction:
+        """Decode a stored value; raises ``ValueError`` when it is not one."""
+        decoded: Any = orjson.loads(data)
+        if not isinstance(decoded, dict):
+            raise ValueError("cached value is not an object")
+        try:
+            return cls(
+                label=str(decoded["label"]),
+                confidence=float(decoded["confidence"]),
+                probabilities=[float(p) for p in decoded["probabilities"]],
+                truncated=bool(decoded["truncated"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"cached value lacks a field: {exc}") from exc

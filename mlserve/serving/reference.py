@@ -1,0 +1,77 @@
+"""Reference profiles computed at publish time, from the export's validation data.
+
+The profile describes what the served model (the ONNX graph itself, run in-process) does
+on data like its training data; the drift monitor compares live traffic with it. A model
+exported without reference data gets none, and its drift status says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlserve.converters.base import ExportedModel
+from mlserve.monitoring.profile import (
+    MIN_REFERENCE_SAMPLES,
+    compute_tabular_profile,
+    compute_text_profile,
+)
+from mlserve.preprocessing.config import PreprocessingConfig
+
+log = logging.getLogger(__name__)
+MAX_REFERENCE_ROWS = 2000
+
+
+def reference_profile(exported: ExportedModel) -> dict[str, Any] | None:
+    """The profile of ``exported`` on its reference data, or None when there is too little
+    of it (or it cannot be computed: publishing never fails because of a profile)."""
+    rows = list(exported.reference_data or [])[:MAX_REFERENCE_ROWS]
+    if len(rows) < MIN_REFERENCE_SAMPLES:
+        return None
+    try:
+        if exported.input_kind == "tabular":
+            return compute_tabular_profile(rows, exported.features)
+        probabilities = _text_probabilities(exported, [str(r) for r in rows])
+        labels = exported.labels if exported.task == "classification" else []
+        if probabilities is None or not labels:
+            return None
+        return compute_text_profile(
+            [str(r) for r in rows], probabilities, labels, exported.vocabulary
+        )
+    except Exception:
+        log.exception("could not compute a reference profile; publishing without one")
+        return None
+
+
+def _text_probabilities(exported: ExportedModel, texts: list[str]) -> Any:
+    import onnxruntime as ort
+
+    from mlserve.preprocessing.pipeline import TextPreprocessor
+
+    config = PreprocessingConfig.from_metadata(exported.preprocessing)
+    session = ort.InferenceSession(
+        exported.onnx_model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    output = exported.outputs[0].name
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer = None
+        if exported.input_kind == "tokens":
+            from mlserve.preprocessing.tokenization import build_tokenizer
+
+            for rel, source in exported.extra_files.items():
+                (Path(folder) / rel).parent.mkdir(parents=True, exist_ok=True)
+                (Path(folder) / rel).symlink_to(source.resolve())
+            tokenizer = build_tokenizer(config.tokenizer, Path(folder))
+        preprocessor = TextPreprocessor(config, exported.inputs[0].name, tokenizer)
+        cleaned = [c or "." for c in (preprocessor.clean_one(t) for t in texts)]
+        results = []
+        for start in range(0, len(cleaned), 64):
+            inputs, _ = preprocessor.inputs_for(cleaned[start : start + 64])
+            wanted = {i.name for i in session.get_inputs()}
+            (probs,) = session.run([output], {k: v for k, v in inputs.items() if k in wanted})
+            results.append(np.asarray(probs))
+    return np.concatenate(results)

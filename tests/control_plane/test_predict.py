@@ -1,0 +1,98 @@
+"""The plain predict API against a real Triton, as a client sees it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import Stack
+
+
+@pytest.fixture(scope="module")
+def client(stack: Stack) -> httpx.Client:
+    return httpx.Client(base_url=stack.base_url, timeout=30)
+
+
+def test_predict_returns_label_confidence_and_latency_from_triton(client: httpx.Client) -> None:
+    response = client.post("/predict", json={"text": "This product is amazing!"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["label"] == "positive"
+    assert body["confidence"] == max(body["probabilities"].values())
+    assert set(body["probabilities"]) == {"negative", "neutral", "positive"}
+    assert body["model"] == "sentiment"
+    assert body["version"].startswith("v")
+    assert body["latency_ms"] > 0
+    assert body["cached"] is False
+    assert body["triton_ms"] > 0
+
+
+def test_repeated_text_is_answered_from_the_cache(client: httpx.Client) -> None:
+    text = "The staff was rude and the room was dreadful."
+    first = client.post("/predict", json={"text": text}).json()
+    second = client.post("/predict", json={"text": text}).json()
+
+    assert first["label"] == second["label"] == "negative"
+    assert (first["cached"], second["cached"]) == (False, True)
+    assert second["triton_ms"] is None
+
+
+def test_batch_predict_keeps_input_order(client: httpx.Client) -> None:
+    texts = [
+        "I love the app, it is brilliant.",
+        "The battery is awful.",
+        "The book arrived on tuesday.",
+    ]
+    response = client.post("/batch-predict", json={"texts": texts})
+
+    assert response.status_code == 200, response.text
+    labels = [p["label"] for p in response.json()["predictions"]]
+    assert labels == ["positive", "negative", "neutral"]
+
+
+def test_named_version_serves_that_version(client: httpx.Client) -> None:
+    body = client.post("/predict", json={"text": "great", "model": "sentiment-v1"}).json()
+    assert body["version"] == "v1"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "fragment"),
+    [
+        ({"text": "   "}, 422, "empty after cleaning"),
+        ({"text": "x" * 10_001}, 422, "max_text_length"),
+        ({"texts": []}, 422, "between 1 and 100"),
+        ({"texts": ["a"] * 101}, 422, "max_batch_texts"),
+        ({"text": 5}, 422, "text: Input should be a valid string"),
+        ({}, 422, "text is required"),
+        ({"text": "ok", "timeout_ms": 0}, 422, "timeout_ms"),
+        ({"text": "ok", "timeout_ms": 10_000_000}, 422, "max_timeout_ms"),
+        ({"text": "ok", "model": "nope"}, 404, "available models: "),
+        ({"text": "ok", "model": "sentiment-v99"}, 404, "available versions: v1"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(
+    client: httpx.Client, payload: dict[str, object], status: int, fragment: str
+) -> None:
+    path = "/batch-predict" if "texts" in payload else "/predict"
+    response = client.post(path, json=payload)
+
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["error"]
+
+
+def test_malformed_json_is_a_422_not_a_500(client: httpx.Client) -> None:
+    response = client.post(
+        "/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "not valid JSON" in response.json()["error"]
+
+
+def test_health_ready_and_models(client: httpx.Client) -> None:
+    assert client.get("/health").json()["triton"] == "ready"
+    assert client.get("/ready").status_code == 200
+    models = client.get("/models").json()["models"]
+    sentiment = next(m for m in models if m["name"] == "sentiment")
+    assert sentiment["versions"][0]["state"] == "READY"
+    assert sentiment["versions"][0]["parity"] is True

@@ -1,0 +1,1 @@
+"""Real external processes for tests (redis-server, tritonserver) on free ports."""

@@ -1,0 +1,68 @@
+"""The real control plane (uvicorn + create_app) on a free port, in a background thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+import httpx
+import uvicorn
+
+from mlserve.control_plane.app import create_app
+from mlserve.settings import Settings
+
+
+class ControlPlaneServer:
+    """``create_app(settings)`` served by uvicorn until :meth:`stop`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_level="warning",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="control-plane", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.server.host}:{self.settings.server.port}"
+
+    def start(self, timeout_s: float = 60.0) -> ControlPlaneServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.server.started:
+                try:
+                    if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
+                        return self
+                except httpx.HTTPError:
+                    pass
+            if not self.thread.is_alive():
+                raise RuntimeError("control plane exited during start-up; see the log above")
+            time.sleep(0.05)
+        raise RuntimeError(f"control plane not up after {timeout_s}s")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def __enter__(self) -> ControlPlaneServer:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
