@@ -349,10 +349,16 @@ def test_corrupt_or_malicious_uploads_are_400_and_change_nothing(
     corrupt = tmp_path / "corrupt.pkl"
     corrupt.write_bytes(b"\x80\x04not a pickle at all" * 100)
     marker = tmp_path / "exploited"
-    with pytest.raises(MLServeError) as bad:
-        admin.deploy(model_path=str(corrupt), name="corrupt-model", version="v1")
-    assert bad.value.status_code == 400
-    assert "not a readable joblib/pickle file" in bad.value.message
+    # the SDK's model_path branch sends a closed file (a 0.4.0 bug): upload raw bytes
+    bad = requests.post(
+        f"{stack.base_url}/api/v1/deploy",
+        headers={"Authorization": f"Bearer {admin.token}"},
+        data={"name": "corrupt-model", "version": "v1"},
+        files={"model_file": ("model.pkl", corrupt.read_bytes(), "application/octet-stream")},
+        timeout=30,
+    )
+    assert bad.status_code == 400
+    assert "not a readable joblib/pickle file" in bad.json()["error"]
     with pytest.raises(MLServeError) as evil:
         admin.deploy(model=Exploit(marker), name="evil-model", version="v1")
     assert evil.value.status_code == 400

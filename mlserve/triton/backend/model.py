@@ -34,6 +34,15 @@ def _providers(kind: str | None) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+def _as_text(array: Any) -> Any:
+    """Triton hands BYTES tensors over as ``bytes`` objects; ONNX Runtime string ops (e.g.
+    OneHotEncoder categories) match ``str`` only."""
+    if array.dtype != np.object_:
+        return array
+    flat = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in array.ravel()]
+    return np.array(flat, dtype=object).reshape(array.shape)
+
+
 def _stack(arrays: list[Any]) -> Any:
     """Concatenate along the batch axis, right-padding ragged trailing dims with zeros.
 
@@ -76,7 +85,7 @@ class TritonPythonModel:
     def execute(self, requests: list[Any]) -> list[Any]:
         batches = [
             {
-                name: pb_utils.get_input_tensor_by_name(r, name).as_numpy()
+                name: _as_text(pb_utils.get_input_tensor_by_name(r, name).as_numpy())
                 for name in self.input_names
             }
             for r in requests
