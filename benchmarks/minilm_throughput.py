@@ -1,44 +1,61 @@
-"""Throughput of the exported sentiment-minilm: raw ONNX Runtime in-process vs Triton.
+"""Throughput of sentiment-minilm: a real Triton at concurrency 1 and 16 vs raw ONNX Runtime.
 
-Raw: the exported ``model.onnx`` in an in-process ONNX Runtime session on pre-tokenized
-inputs, items/s at batch 1 and batch 32 (and, separately, tokenization + inference, the
-work the control plane adds before Triton). Triton: the same model served by mlserve at
-concurrency 1 and 16 (:func:`measure_triton`, wired by the serving side). Ratios say what
-serving costs over the bare runtime.
+One run measures, on the same pre-tokenized texts (tokenized once up front, so neither side
+pays for tokenization):
 
-Usage::
+- raw: the exported ``model.onnx`` in an in-process ONNX Runtime session, batch 1 and 32;
+- Triton: the same version published with :class:`ModelRepository` into a temp repository,
+  served by :class:`EmbeddedTriton` on free ports (mlserve's ONNX Runtime runner, Triton's
+  dynamic batcher), one text per request through :class:`TritonClient`, 1 and 16 requests
+  kept in flight.
 
-    .venv/bin/python benchmarks/minilm_throughput.py [--seconds 5] [--threads 0]
-        [--version-dir <repo>/sentiment-minilm/<N>] [--json out.json]
+It prints items/s, the ratios the issue asks for (Triton c16 / raw batch 32 >= 0.70,
+Triton c16 / Triton c1 >= 1.5) and Triton's average executed batch size, and writes JSON
+to ``benchmarks/results/minilm_throughput.json``. Usage::
 
-Without ``--version-dir`` it trains and exports the sample first (seconds; not timed).
+    .venv/bin/python benchmarks/minilm_throughput.py [--seconds 10] [--instances 2]
+        [--runner-threads 1] [--queue-delay-us 100]
+
+The sample is trained and exported first with ``build_sentiment_minilm`` (not timed).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
+import shutil
+import socket
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import onnxruntime as ort
 
+from mlserve.converters.base import ExportedModel
 from mlserve.preprocessing.cleaning import clean_text
 from mlserve.preprocessing.config import PreprocessingConfig
-from mlserve.preprocessing.tokenization import Tokenizer, build_tokenizer
-from mlserve.repository.metadata import METADATA_FILE, ModelMetadata
+from mlserve.preprocessing.tokenization import build_tokenizer
+from mlserve.repository.options import ServingOptions
+from mlserve.repository.store import ModelRepository
 from mlserve.samples.sentiment_data import generate
 
-BATCH_SIZES = (1, 32)
+RESULTS = Path(__file__).parent / "results"
+MODEL = "sentiment-minilm"
+RAW_BATCHES = (1, 32)
 TRITON_CONCURRENCY = (1, 16)
+GOAL_VS_RAW_32 = 0.70
+GOAL_VS_C1 = 1.5
+Feed = dict[str, npt.NDArray[np.int64]]
 
 
 @dataclass
@@ -46,165 +63,290 @@ class Measurement:
     """One timed loop: how many items went through in how long."""
 
     name: str
-    batch_size: int
+    size: int
+    """Batch size (raw) or requests in flight (Triton)."""
     items: int
     seconds: float
     latency_ms_p50: float
+    latency_ms_p99: float
+    avg_exec_batch: float | None = None
+    """Triton only: items per ONNX Runtime execution (what the dynamic batcher formed)."""
 
     @property
     def items_per_second(self) -> float:
         return self.items / self.seconds if self.seconds else 0.0
 
-
-def timed_loop(
-    name: str, batch_size: int, step: Callable[[int], int], seconds: float
-) -> Measurement:
-    """Call ``step(i)`` (returns items processed) for ``seconds`` after 5 warm-up calls."""
-    for i in range(5):
-        step(i)
-    latencies: list[float] = []
-    items = 0
-    started = time.perf_counter()
-    i = 0
-    while time.perf_counter() - started < seconds:
-        t0 = time.perf_counter()
-        items += step(i)
-        latencies.append(time.perf_counter() - t0)
-        i += 1
-    elapsed = time.perf_counter() - started
-    return Measurement(name, batch_size, items, elapsed, 1000 * float(np.median(latencies)))
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "items_per_second": round(self.items_per_second, 1)}
 
 
-def prepare_version(version_dir: Path | None, work_dir: Path) -> tuple[Path, dict[str, Any]]:
-    """A version folder (model.onnx, tokenizer/) and its preprocessing config.
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    Without ``version_dir`` the sample is trained and exported into ``work_dir``.
-    """
-    if version_dir is not None:
-        metadata = ModelMetadata.model_validate_json((version_dir / METADATA_FILE).read_text())
-        return version_dir, metadata.preprocessing
-    from mlserve.samples.minilm import train_sentiment_minilm
 
-    trained = train_sentiment_minilm(work_dir=work_dir)
-    import onnx
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    ms = np.array(latencies) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
-    onnx.save_model(trained.exported.onnx_model, str(work_dir / "model.onnx"))
-    print(
-        f"exported sentiment-minilm: training {trained.seconds_training:.1f}s, export "
-        f"{trained.seconds_export:.1f}s, accuracy {trained.exported.metrics['accuracy']:.3f}",
-        file=sys.stderr,
-    )
-    return work_dir, trained.exported.preprocessing
+
+# -- raw ONNX Runtime -------------------------------------------------------------------
 
 
 def measure_raw(
-    version_dir: Path,
-    tokenizer: Tokenizer,
-    config: PreprocessingConfig,
-    texts: list[str],
-    *,
-    seconds: float,
-    threads: int,
+    model_file: Path, feeds: dict[int, list[Feed]], *, seconds: float, threads: int
 ) -> list[Measurement]:
-    """In-process ONNX Runtime at each batch size: inference only, then tokenize + infer."""
+    """In-process ONNX Runtime, one ``session.run`` per pre-tokenized batch."""
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
     session = ort.InferenceSession(
-        str(version_dir / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
+        str(model_file), sess_options=options, providers=["CPUExecutionProvider"]
     )
-    cleaned = [clean_text(t, config.cleaning) for t in texts]
     results = []
-    for batch_size in BATCH_SIZES:
-        batches = [
-            cleaned[i : i + batch_size] for i in range(0, len(cleaned) - batch_size + 1, batch_size)
-        ]
-        encoded = [tokenizer.encode(b).tensors() for b in batches]
+    for size, batches in feeds.items():
 
-        def infer(i: int, encoded: list[dict[str, Any]] = encoded, size: int = batch_size) -> int:
-            session.run(["probabilities"], encoded[i % len(encoded)])
+        def step(i: int, batches: list[Feed] = batches, size: int = size) -> int:
+            session.run(["probabilities"], batches[i % len(batches)])
             return size
 
-        def tokenize_and_infer(
-            i: int, batches: list[list[str]] = batches, size: int = batch_size
-        ) -> int:
-            session.run(["probabilities"], tokenizer.encode(batches[i % len(batches)]).tensors())
-            return size
-
-        results.append(timed_loop("ort", batch_size, infer, seconds))
-        results.append(timed_loop("tokenize+ort", batch_size, tokenize_and_infer, seconds))
+        results.append(timed_loop(f"ort batch {size}", size, step, seconds))
     return results
 
 
-def measure_triton(
-    version_dir: Path, texts: list[str], *, concurrency: int, seconds: float
-) -> Measurement | None:
-    """Items/s through mlserve's serving path (control plane -> Triton) at ``concurrency``.
+def timed_loop(name: str, size: int, step: Callable[[int], int], seconds: float) -> Measurement:
+    """Call ``step(i)`` (returns items processed) for ``seconds`` after warm-up calls."""
+    for i in range(10):
+        step(i)
+    latencies: list[float] = []
+    items = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        t0 = time.perf_counter()
+        items += step(len(latencies))
+        latencies.append(time.perf_counter() - t0)
+    elapsed = time.perf_counter() - started
+    return Measurement(name, size, items, elapsed, *percentiles(latencies))
 
-    To be filled in by the serving side once it lands: publish ``version_dir`` as
-    sentiment-minilm, start Triton (and the control plane), then keep ``concurrency``
-    single-text requests in flight for ``seconds``. Returns None until then, and the
-    report prints the Triton rows as not measured.
-    """
-    return None
+
+# -- Triton -----------------------------------------------------------------------------
+
+
+async def measure_triton(
+    grpc_url: str, singles: list[Feed], *, concurrency: int, seconds: float
+) -> Measurement:
+    """Keep ``concurrency`` one-text requests in flight for ``seconds``."""
+    from mlserve.triton.client import TritonClient
+
+    client = TritonClient(grpc_url, timeout_s=30.0)
+    try:
+
+        async def call(i: int) -> None:
+            await client.infer(MODEL, 1, singles[i % len(singles)], ["probabilities"])
+
+        await asyncio.gather(*(call(i) for i in range(4 * concurrency)))  # warm-up
+        before = await _counts(client)
+        latencies: list[float] = []
+        deadline = time.perf_counter() + seconds
+        started = time.perf_counter()
+
+        async def worker(offset: int) -> None:
+            i = offset
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                await call(i)
+                latencies.append(time.perf_counter() - t0)
+                i += concurrency
+
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        after = await _counts(client)
+    finally:
+        await client.close()
+    executions = after[1] - before[1]
+    avg_batch = (after[0] - before[0]) / executions if executions else None
+    p50, p99 = percentiles(latencies)
+    return Measurement(
+        f"triton c{concurrency}", concurrency, len(latencies), elapsed, p50, p99, avg_batch
+    )
+
+
+async def _counts(client: Any) -> tuple[int, int]:
+    """Triton's cumulative (inference_count, execution_count) for the model."""
+    stats = await client.statistics(MODEL)
+    model = stats.get("model_stats", [{}])[0]
+    return int(model.get("inference_count", 0)), int(model.get("execution_count", 0))
+
+
+def run_triton(
+    exported: ExportedModel, singles: list[Feed], args: argparse.Namespace, root: Path
+) -> list[Measurement]:
+    """Publish the export into a temp repository, serve it, measure each concurrency."""
+    from mlserve.triton.launcher import EmbeddedTriton
+
+    options = ServingOptions(
+        instance_count=args.instances, max_queue_delay_us=args.queue_delay_us, max_batch_size=64
+    )
+    repository_path = root / "model_repository"
+    repository = ModelRepository(repository_path, options)
+    repository.publish_version(exported, MODEL, 1)
+    repository.write_config(MODEL)
+    server = EmbeddedTriton(
+        repository_path,
+        ort_threads=args.runner_threads,
+        workdir=root / "var",
+        http_port=free_port(),
+        grpc_port=free_port(),
+        metrics_port=free_port(),
+        startup_timeout_s=180,
+    )
+    try:
+        server.start([MODEL])
+        return [
+            asyncio.run(
+                measure_triton(server.grpc_url, singles, concurrency=c, seconds=args.seconds)
+            )
+            for c in TRITON_CONCURRENCY
+        ]
+    finally:
+        server.stop()
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def prepare(root: Path) -> ExportedModel:
+    """Train and export the sample; ``root/export`` holds model.onnx and tokenizer/."""
+    import onnx
+
+    from mlserve.samples.minilm import build_sentiment_minilm
+
+    started = time.perf_counter()
+    exported = build_sentiment_minilm(work_dir=root / "export")
+    onnx.save_model(exported.onnx_model, str(root / "export" / "model.onnx"))
+    print(
+        f"built {MODEL} in {time.perf_counter() - started:.1f}s "
+        f"(held-out accuracy {exported.metrics['accuracy']:.3f})",
+        file=sys.stderr,
+    )
+    return exported
+
+
+def tokenize(
+    version_dir: Path, config: PreprocessingConfig, n_texts: int
+) -> tuple[list[Feed], dict[int, list[Feed]]]:
+    """Every text alone (Triton requests) and batches for the raw runs, tokenized once."""
+    tokenizer = build_tokenizer(config.tokenizer, version_dir)
+    data = generate(n_texts, seed=11, test_fraction=0.5)
+    texts = [clean_text(t, config.cleaning) for t in data.train_texts + data.test_texts]
+    singles = [tokenizer.encode([t]).tensors() for t in texts]
+    batches = {
+        size: [
+            tokenizer.encode(texts[i : i + size]).tensors()
+            for i in range(0, len(texts) - size + 1, size)
+        ]
+        for size in RAW_BATCHES
+    }
+    return singles, batches
+
+
+def token_stats(singles: list[Feed], batches: dict[int, list[Feed]]) -> dict[str, float]:
+    """Real tokens per text vs positions per text in the padded raw batches (padding cost)."""
+    lengths = np.array([feed["input_ids"].shape[1] for feed in singles])
+    stats = {"tokens_mean": float(lengths.mean()), "tokens_max": float(lengths.max())}
+    for size, feeds in batches.items():
+        stats[f"padded_batch{size}_mean"] = float(np.mean([f["input_ids"].shape[1] for f in feeds]))
+    return stats
+
+
+def report(
+    raw: list[Measurement], triton: list[Measurement], args: argparse.Namespace
+) -> dict[str, Any]:
+    by_name = {m.name: m.items_per_second for m in raw + triton}
+    ratios = {
+        "triton_c16_vs_ort_batch32": by_name["triton c16"] / by_name["ort batch 32"],
+        "triton_c16_vs_triton_c1": by_name["triton c16"] / by_name["triton c1"],
+        "ort_batch32_vs_ort_batch1": by_name["ort batch 32"] / by_name["ort batch 1"],
+        "triton_c1_vs_ort_batch1": by_name["triton c1"] / by_name["ort batch 1"],
+    }
+    print(
+        f"{MODEL} throughput: {platform.machine()}, {os.cpu_count()} cpus, raw ORT threads "
+        f"{args.threads or 'auto'}, Triton: {args.instances} instance(s), runner threads "
+        f"{args.runner_threads or 'auto'}, queue delay {args.queue_delay_us} us"
+    )
+    print(f"{'path':<16}{'items/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'exec batch':>12}")
+    for m in raw + triton:
+        batch = f"{m.avg_exec_batch:.1f}" if m.avg_exec_batch is not None else "-"
+        print(
+            f"{m.name:<16}{m.items_per_second:>10.1f}{m.latency_ms_p50:>9.2f}{m.latency_ms_p99:>9.2f}{batch:>12}"
+        )
+    c16_raw = ratios["triton_c16_vs_ort_batch32"]
+    c16_c1 = ratios["triton_c16_vs_triton_c1"]
+    for label, value, goal in (
+        ("triton c16 / ort batch 32", c16_raw, GOAL_VS_RAW_32),
+        ("triton c16 / triton c1", c16_c1, GOAL_VS_C1),
+    ):
+        print(f"{label:<27}{value:.2f} (goal >= {goal:.2f}) {'ok' if value >= goal else 'MISSED'}")
+    print(f"ort batch 32 / ort batch 1: {ratios['ort_batch32_vs_ort_batch1']:.2f}")
+    return {
+        "benchmark": "minilm_throughput",
+        "measured_at": datetime.now(UTC).isoformat(),
+        "machine": {
+            "arch": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
+        "settings": {
+            "seconds": args.seconds,
+            "raw_ort_threads": args.threads,
+            "triton_instances": args.instances,
+            "triton_runner_threads": args.runner_threads,
+            "queue_delay_us": args.queue_delay_us,
+            "texts": args.texts,
+        },
+        "raw": [m.to_dict() for m in raw],
+        "triton": [m.to_dict() for m in triton],
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "goals_met": c16_raw >= GOAL_VS_RAW_32 and c16_c1 >= GOAL_VS_C1,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
-    parser.add_argument("--threads", type=int, default=0, help="ORT intra-op threads (0=auto)")
-    parser.add_argument("--version-dir", type=Path, default=None, help="a published version")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="time per measurement")
+    parser.add_argument("--threads", type=int, default=0, help="raw ORT intra-op threads (0=auto)")
+    parser.add_argument("--instances", type=int, default=2, help="Triton model instances")
+    parser.add_argument(
+        "--runner-threads", type=int, default=1, help="MLSERVE_ORT_THREADS for the runner (0=auto)"
+    )
+    parser.add_argument("--queue-delay-us", type=int, default=ServingOptions().max_queue_delay_us)
     parser.add_argument("--texts", type=int, default=512, help="distinct texts to cycle")
-    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--json", type=Path, default=RESULTS / "minilm_throughput.json")
     args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    with tempfile.TemporaryDirectory(prefix="mlserve-bench-") as work_dir:
-        return run(args, Path(work_dir))
-
-
-def run(args: argparse.Namespace, work_dir: Path) -> int:
-    """Measure, print the table and ratios, optionally write JSON."""
-    version_dir, preprocessing = prepare_version(args.version_dir, work_dir)
-    config = PreprocessingConfig.from_metadata(preprocessing)
-    tokenizer = build_tokenizer(config.tokenizer, version_dir)
-    data = generate(args.texts, seed=11, test_fraction=0.5)
-    texts = data.train_texts + data.test_texts
-
-    raw = measure_raw(
-        version_dir, tokenizer, config, texts, seconds=args.seconds, threads=args.threads
-    )
-    triton = {
-        c: measure_triton(version_dir, texts, concurrency=c, seconds=args.seconds)
-        for c in TRITON_CONCURRENCY
-    }
-
-    print(
-        f"sentiment-minilm throughput ({platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cpus, ORT threads {args.threads or 'auto'})"
-    )
-    print(f"{'path':<14}{'batch':>6}{'items/s':>12}{'p50 ms/call':>14}")
-    for m in raw:
-        print(f"{m.name:<14}{m.batch_size:>6}{m.items_per_second:>12.1f}{m.latency_ms_p50:>14.2f}")
-    ort_rate = {m.batch_size: m.items_per_second for m in raw if m.name == "ort"}
-    print(f"batch 32 / batch 1 (ort): {ort_rate[32] / ort_rate[1]:.2f}x")
-    for concurrency, served in triton.items():
-        if served is None:
-            print(f"triton concurrency {concurrency}: not measured (serving not wired yet)")
-            continue
-        rate = served.items_per_second
-        print(
-            f"triton concurrency {concurrency}: {rate:.1f} items/s, "
-            f"{rate / ort_rate[1]:.2f}x raw batch 1, {rate / ort_rate[32]:.2f}x raw batch 32"
+    root = Path(tempfile.mkdtemp(prefix="mlserve-bench-minilm-"))
+    try:
+        exported = prepare(root)
+        config = PreprocessingConfig.from_metadata(exported.preprocessing)
+        singles, batches = tokenize(root / "export", config, args.texts)
+        tokens = token_stats(singles, batches)
+        raw = measure_raw(
+            root / "export" / "model.onnx", batches, seconds=args.seconds, threads=args.threads
         )
-    if args.json:
-        payload = {
-            "raw": [{**asdict(m), "items_per_second": m.items_per_second} for m in raw],
-            "triton": {
-                str(c): None if t is None else {**asdict(t), "items_per_second": t.items_per_second}
-                for c, t in triton.items()
-            },
-        }
-        args.json.write_text(json.dumps(payload, indent=2))
+        triton = run_triton(exported, singles, args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    payload = report(raw, triton, args)
+    payload["tokens"] = tokens
+    print(
+        f"tokens per text: mean {tokens['tokens_mean']:.1f}, max {tokens['tokens_max']:.0f}; "
+        f"padded width of a raw batch of 32: mean {tokens['padded_batch32_mean']:.1f}"
+    )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(payload, indent=2))
+    print(f"wrote {args.json}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 * ``triton_server``: the pip-shipped tritonserver on free ports with a temp repository
   that holds the sample ``sentiment`` model (v1), supervised (restarted if killed).
+* ``redis_server`` (plugin ``tests.support.redis_fixture``): a real redis-server.
 * ``stack``: the control plane (uvicorn, ``create_app``) on a free port in front of it,
   in-memory cache, an admin account for ``/api/v1``.
 
@@ -24,6 +25,8 @@ from mlserve.samples.sentiment_model import SAMPLE_NAME, train_sentiment
 from mlserve.settings import Settings
 from tests.support.redis_server import free_port
 from tests.support.triton_server import TritonServer
+
+pytest_plugins = ["tests.support.redis_fixture"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -111,8 +111,9 @@ def render_csv(steps: Sequence[StepResult]) -> str:
 def render_table(steps: Sequence[StepResult], *, title: str | None = None) -> Table:
     """A rich table: load, throughput, latency percentiles, errors, cache, Triton figures."""
     table = Table(title=title)
-    for name in ("Load", "req/s", "infer/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms"):
-        table.add_column(name, justify="right" if name != "Load" else "left")
+    table.add_column("Load", no_wrap=True)
+    for name in ("req/s", "infer/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms"):
+        table.add_column(name, justify="right")
     for name in ("Errors", "Cache hits", "Queue µs", "Compute µs", "Batch", "Stable"):
         table.add_column(name, justify="right")
     for step in steps:

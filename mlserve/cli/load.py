@@ -33,9 +33,17 @@ def load_command(
             help="Text file (one text per line) for the parity check and drift reference."
         ),
     ] = None,
+    features: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated feature names, for tabular models trained on arrays."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Export PATH to ONNX, check parity against the native model, publish it as NAME."""
+    """Export PATH to ONNX, check parity against the native model, publish it as NAME.
+
+    With a Triton running (embedded by `mlserve up`, or MLSERVE_TRITON_URL) the version is
+    loaded at once and the control plane serves it within a second; otherwise it is written
+    to the repository for the next start."""
     from mlserve.converters.loading import export_file
 
     settings = get_settings()
@@ -46,7 +54,11 @@ def load_command(
         sample_texts = _read_samples(samples) if samples else None
         with console.status(f"exporting {path.name} to ONNX and checking parity ..."):
             exported = export_file(
-                path, name=name, sample_texts=sample_texts, max_bytes=MAX_MODEL_BYTES
+                path,
+                name=name,
+                sample_texts=sample_texts,
+                max_bytes=MAX_MODEL_BYTES,
+                features=_feature_list(features),
             )
         if not exported.parity.passed:
             fail(f"{path.name} not published: {exported.parity.summary()}")
@@ -98,6 +110,12 @@ async def _publish(
         return metadata, False
     finally:
         await triton.close()
+
+
+def _feature_list(features: str | None) -> list[str] | None:
+    if not features:
+        return None
+    return [f.strip() for f in features.split(",") if f.strip()]
 
 
 def _read_samples(path: Path) -> list[str]:

@@ -77,9 +77,9 @@ def publish_samples(repository: ModelRepository, *, transformer: bool) -> None:
             task = progress.add_task(f"  training and exporting {name} v{version}", total=None)
             with tempfile.TemporaryDirectory() as work:
                 if name == MINILM_SAMPLE:
-                    from mlserve.samples.minilm import train_sentiment_minilm
+                    from mlserve.samples.minilm import build_sentiment_minilm
 
-                    exported = train_sentiment_minilm(work_dir=Path(work)).exported
+                    exported = build_sentiment_minilm(work_dir=Path(work))
                 else:
                     exported = train_sentiment(version)
                 try:

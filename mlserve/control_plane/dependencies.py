@@ -7,7 +7,8 @@ from starlette.requests import Request
 from mlserve.control_plane.stack import ServingStack
 
 
-def get_stack(request: Request) -> ServingStack:
-    """The app's :class:`ServingStack` (set by the lifespan)."""
+async def get_stack(request: Request) -> ServingStack:
+    """The app's :class:`ServingStack`. Async on purpose: a sync dependency would send
+    every request through the thread pool."""
     stack: ServingStack = request.app.state.stack
     return stack

@@ -11,11 +11,12 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     text: str = Field(description="The text to classify.")
-    model: str | None = Field(
+    model_version: str | None = Field(
         default=None,
-        description="Model name, optionally with a version (`sentiment-v2`); default model "
-        "when omitted.",
+        description="`<name>` (its newest ready version) or `<name>-v<N>`; the default "
+        "model when omitted.",
     )
+    model: str | None = Field(default=None, description="Alias of `model_version`.")
     version: int | None = Field(
         default=None, ge=1, description="Version number; newest ready version when omitted."
     )
@@ -30,7 +31,10 @@ class BatchPredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     texts: list[str] = Field(description="Texts to classify, in order.")
-    model: str | None = None
+    model_version: str | None = Field(
+        default=None, description="`<name>` or `<name>-v<N>`; the default model when omitted."
+    )
+    model: str | None = Field(default=None, description="Alias of `model_version`.")
     version: int | None = Field(default=None, ge=1)
     timeout_ms: float | None = None
 
@@ -50,6 +54,8 @@ class PredictResponse(Prediction):
 
     model_config = ConfigDict(protected_namespaces=())
 
+    model_version: str
+    """The version that answered, as ``<name>-v<N>``."""
     model: str
     version: str
     latency_ms: float
@@ -61,8 +67,9 @@ class BatchPredictResponse(BaseModel):
 
     model_config = ConfigDict(protected_namespaces=())
 
+    model_version: str
     model: str
     version: str
     predictions: list[Prediction]
-    latency_ms: float
+    total_latency_ms: float
     triton_ms: float | None = None

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
+from mlserve.errors import MLServeError
 from mlserve.monitoring.hub import MonitoringHub
+from mlserve.monitoring.recorder import PredictionRecorder
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.serving.cache.base import PredictionCache
@@ -85,7 +87,17 @@ class ServingStack:
             )
         )
         limiter = InflightLimiter.from_settings(settings.limits)
-        predictor = Predictor(registry, triton, cache, limiter, settings.limits, monitoring)
+        monitoring.metrics.set_inflight_source(limiter.inflight_counts)
+        predictor = Predictor(
+            registry,
+            triton,
+            cache,
+            limiter,
+            settings.limits,
+            monitoring,
+            recorder=PredictionRecorder(monitoring) if settings.monitoring.enabled else None,
+            max_batch_size=settings.max_batch_size,
+        )
         publisher = Publisher(repository, triton, on_change=registry.invalidate)
         return cls(
             settings=settings,
@@ -109,8 +121,21 @@ class ServingStack:
             loaded = await self.publisher.load_all()
             for name in loaded:
                 self.embedded.remember(name)
+        elif await self.triton.server_ready():
+            # An external Triton may have started before these versions were published.
+            try:
+                await self.publisher.load_all()
+            except MLServeError as exc:
+                log.error("could not load the published models into Triton: %s", exc)
+        else:
+            log.warning(
+                "external Triton at %s is not ready; models load when it is", self.triton.url
+            )
         if self.settings.monitoring.enabled:
             self._tasks.append(asyncio.create_task(self._poll_triton(), name="triton-poll"))
+        if self.predictor.recorder is not None:
+            recorder = self.predictor.recorder.run()
+            self._tasks.append(asyncio.create_task(recorder, name="prediction-recorder"))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -1,10 +1,15 @@
-"""Uploaded model files (joblib/pickle) to an :class:`ExportedModel`.
+"""Model files (joblib/pickle, PyTorch files, transformer folders) to an :class:`ExportedModel`.
 
-This is what ``POST /api/v1/deploy`` and ``mlserve load`` call: :func:`load_model_file`
-reads the file, :func:`export_native_model` picks the converter for what it holds —
+``POST /api/v1/deploy`` calls :func:`load_model_file` then :func:`export_native_model`;
+``mlserve load`` calls :func:`export_file`, which also takes PyTorch files and saved
+transformer folders. For a loaded object, :func:`export_native_model` picks the converter:
 scikit-learn text pipelines go to :mod:`mlserve.converters.sklearn_text`, PyTorch modules
 to :mod:`mlserve.converters.pytorch` (through the tabular bridge), everything else to
 :mod:`mlserve.converters.tabular`.
+
+**Unpickling executes code from the file** (joblib/pickle files and pickled PyTorch
+modules): loading one is running a program its author wrote. Only admins may load or
+deploy models, and only files they would run as programs.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from mlserve.errors import (
 
 REFERENCE_ROWS = 1000
 """Most reference rows (background records or sample texts) kept with a version."""
+ONNX_SUFFIX = ".onnx"
 _TASK_WORDS = {
     "classification": ("classif",),
     "regression": ("regress",),
@@ -48,15 +54,7 @@ def load_model_file(path: Path, *, max_bytes: int) -> object:
     """
     import joblib
 
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise NotFoundError(f"model file {str(path)!r} does not exist") from None
-    if size > max_bytes:
-        raise PayloadTooLargeError(
-            f"model file is {_megabytes(size)}, above the {_megabytes(max_bytes)} limit "
-            f"({max_bytes} bytes): upload a smaller model or raise the server's limit"
-        )
+    size = _check_size(path, max_bytes)
     if size == 0:
         raise ConversionError("model file is empty: upload a joblib.dump or pickle file")
     try:
@@ -81,6 +79,56 @@ def load_model_file(path: Path, *, max_bytes: int) -> object:
     return obj
 
 
+def export_file(
+    path: Path,
+    *,
+    name: str,
+    sample_texts: Sequence[str] | None = None,
+    max_bytes: int,
+    features: Sequence[str] | None = None,
+) -> ExportedModel:
+    """Export any supported model file or folder; the one entry point of ``mlserve load``.
+
+    Dispatch, by what ``path`` is:
+
+    * a folder: a saved transformer classifier (Hugging Face or mlserve encoder format),
+      :func:`mlserve.converters.transformer.export_transformer_folder`, parity on
+      ``sample_texts`` (else its built-in texts). Folders are not size-limited: they are
+      read from the local disk by an admin, and a base-size transformer exceeds 200 MB;
+    * a PyTorch file (``.pt``, ``.pth``, ``.ts``, ``.torchscript``, or any file with a
+      ``<stem>.mlserve.json`` sidecar): TorchScript, state dict or pickled module,
+      :func:`mlserve.converters.pytorch.export_pytorch_file`, declared by the sidecar;
+    * an ``.onnx`` file with its mlserve metadata beside it (a text model): imported,
+      :func:`mlserve.converters.onnx_import.import_onnx`, smoke-tested on sample texts;
+    * any other file: a joblib/pickle file read by :func:`load_model_file` and exported by
+      :func:`export_native_model` — text pipelines check parity on ``sample_texts``
+      (default: the test texts of :func:`mlserve.samples.sentiment_data.generate`),
+      tabular models need ``features`` only when trained on an array.
+
+    Files over ``max_bytes`` raise :class:`PayloadTooLargeError`; unsupported, corrupt or
+    mismatched files raise :class:`ConversionError` with a one-line reason, so the caller
+    publishes nothing. A failed parity check is returned in ``parity`` (publishing refuses
+    it). Pickled files execute code when loaded: see the module docstring.
+    """
+    if path.is_dir():
+        from mlserve.converters.transformer import export_transformer_folder
+
+        return export_transformer_folder(path, parity_texts=_texts(sample_texts))
+    _check_size(path, max_bytes)
+    if path.suffix.lower() == ONNX_SUFFIX:
+        from mlserve.converters.onnx_import import import_onnx
+        from mlserve.samples import sentiment_data
+
+        texts = _texts(sample_texts) or sentiment_data.generate().test_texts
+        return import_onnx(path, texts[:REFERENCE_ROWS])
+    from mlserve.converters.pytorch import export_pytorch_file, looks_like_pytorch_file
+
+    if looks_like_pytorch_file(path):
+        return export_pytorch_file(path, sample_texts=_texts(sample_texts))
+    obj = load_model_file(path, max_bytes=max_bytes)
+    return export_native_model(obj, name=name, features=features, sample_texts=sample_texts)
+
+
 def export_native_model(
     obj: Any,
     *,
@@ -94,7 +142,8 @@ def export_native_model(
     """Export a loaded model with the converter for its kind and attach the deploy metadata.
 
     ``features``/``background`` (records, as the SDK's ``background_data``) serve tabular
-    models and PyTorch modules; ``sample_texts`` serve text pipelines. ``metrics`` must
+    models and PyTorch modules; ``sample_texts`` serve text pipelines (default: the test
+    texts of :func:`mlserve.samples.sentiment_data.generate`). ``metrics`` must
     be numbers; ``task_type`` is kept in ``extra`` and, when it names a task, must agree
     with the model's. At most 1000 background rows (or sample texts) are kept as
     ``reference_data`` for drift monitoring. Raises :class:`ConversionError` for
@@ -121,17 +170,39 @@ def export_native_model(
 
 
 def _export_text(pipeline: Any, sample_texts: Sequence[str] | None) -> ExportedModel:
+    from mlserve.converters.sklearn_text import export_text_pipeline
+
+    texts = _texts(sample_texts)
+    if texts is None:
+        from mlserve.samples import sentiment_data
+
+        texts = sentiment_data.generate().test_texts
+    return export_text_pipeline(pipeline, texts[:REFERENCE_ROWS])
+
+
+def _texts(sample_texts: Sequence[str] | None) -> list[str] | None:
+    """Sample texts as a list, refusing a bare string (a common slip for a one-item list)."""
+    if sample_texts is None:
+        return None
+    if isinstance(sample_texts, (str, bytes)) or not all(isinstance(t, str) for t in sample_texts):
+        raise InvalidInputError("sample texts must be a list of strings")
+    texts = [t for t in sample_texts if t.strip()]
+    if not texts:
+        raise InvalidInputError("sample texts are empty: give at least one non-blank text")
+    return texts
+
+
+def _check_size(path: Path, max_bytes: int) -> int:
     try:
-        from mlserve.converters.sklearn_text import export_text_pipeline
-    except ImportError as exc:
-        raise ConversionError(
-            f"scikit-learn text pipelines are not supported on this server ({exc})"
-        ) from None
-    texts = [str(t) for t in sample_texts or []]
-    exported: ExportedModel = export_text_pipeline(pipeline, texts)
-    if exported.reference_data is None and texts:
-        exported.reference_data = texts[:REFERENCE_ROWS]
-    return exported
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise NotFoundError(f"model file {str(path)!r} does not exist") from None
+    if size > max_bytes:
+        raise PayloadTooLargeError(
+            f"model file is {_megabytes(size)}, above the {_megabytes(max_bytes)} limit "
+            f"({max_bytes} bytes): upload a smaller model or raise the server's limit"
+        )
+    return size
 
 
 def _check_task(exported: ExportedModel, task_type: str | None, name: str) -> None:
@@ -192,17 +263,9 @@ def _is_model(obj: Any) -> bool:
 
 
 def _is_text_pipeline(obj: Any) -> bool:
-    """A Pipeline (or FeatureUnion) with a text vectorizer among its steps."""
-    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer
-    from sklearn.pipeline import FeatureUnion, Pipeline
+    from mlserve.converters.sklearn_text import is_text_pipeline
 
-    if isinstance(obj, (CountVectorizer, HashingVectorizer)):
-        return True
-    if isinstance(obj, Pipeline):
-        return any(_is_text_pipeline(step) for _, step in obj.steps)
-    if isinstance(obj, FeatureUnion):
-        return any(_is_text_pipeline(part) for _, part in obj.transformer_list)
-    return False
+    return is_text_pipeline(obj)
 
 
 def _type_name(obj: Any) -> str:

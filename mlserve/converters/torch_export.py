@@ -41,6 +41,14 @@ _ONNX_ELEM_TYPES: dict[DataType, int] = {
     DataType.INT64: TensorProto.INT64,
     DataType.BOOL: TensorProto.BOOL,
 }
+NUMPY_DTYPES: dict[DataType, Any] = {
+    DataType.FP32: np.float32,
+    DataType.FP64: np.float64,
+    DataType.INT32: np.int32,
+    DataType.INT64: np.int64,
+    DataType.BOOL: np.bool_,
+}
+"""numpy dtype of each input type a PyTorch model may declare."""
 
 
 def forward_parameters(module: Any) -> tuple[list[str], list[str]] | None:
@@ -266,3 +274,48 @@ def _append_probabilities(
     model.producer_name = "mlserve"
     onnx.checker.check_model(model)
     return model
+
+
+def check_sample_inputs(spec: Sequence[TensorSpec], samples: Mapping[str, npt.NDArray[Any]]) -> int:
+    """Validate a sample batch against the declared spec; returns its batch size.
+
+    Raises :class:`ConversionError` naming the input whose name, dtype or shape differs.
+    """
+    if not spec:
+        raise ConversionError("the input spec is empty: declare at least one input")
+    declared = [s.name for s in spec]
+    if len(set(declared)) != len(declared):
+        raise ConversionError(f"the input spec names an input twice: {declared}")
+    missing = [n for n in declared if n not in samples]
+    extra = [n for n in samples if n not in declared]
+    if missing or extra:
+        raise ConversionError(
+            f"sample inputs must match the input spec {declared}: missing {missing}, "
+            f"undeclared {extra}"
+        )
+    sizes = set()
+    for s in spec:
+        if s.data_type not in NUMPY_DTYPES:
+            raise ConversionError(
+                f"input {s.name!r}: {s.data_type.wire_name} is not supported for PyTorch "
+                f"models; use one of {[d.wire_name for d in NUMPY_DTYPES]}"
+            )
+        array = np.asarray(samples[s.name])
+        want = np.dtype(NUMPY_DTYPES[s.data_type])
+        if array.dtype != want:
+            raise ConversionError(
+                f"sample input {s.name!r} is {array.dtype} but the spec declares "
+                f"{s.data_type.wire_name} ({want})"
+            )
+        shape_ok = array.ndim == len(s.dims) + 1 and all(
+            d == -1 or d == have for d, have in zip(s.dims, array.shape[1:], strict=False)
+        )
+        if not shape_ok:
+            raise ConversionError(
+                f"sample input {s.name!r} has shape {list(array.shape)} but the spec declares "
+                f"[batch, {', '.join(map(str, s.dims))}] (-1 = any)"
+            )
+        sizes.add(array.shape[0])
+    if len(sizes) != 1 or 0 in sizes:
+        raise ConversionError(f"sample inputs need one non-zero batch size, got {sorted(sizes)}")
+    return sizes.pop()

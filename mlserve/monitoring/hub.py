@@ -4,6 +4,7 @@ Wiring, in the app factory::
 
     hub = MonitoringHub(settings.monitoring, registry,
                         reference_lookup=lambda m, v: repo.metadata(m, v).reference_profile)
+    hub.metrics.set_inflight_source(limiter.inflight_counts)   # mlserve_inflight_requests
     # request path (cheap, synchronous, never raises for a well-formed call):
     hub.record_request("predict", model, version, status, seconds)
     hub.record_prediction(model, version, text, probabilities, label)
@@ -31,6 +32,7 @@ from mlserve.monitoring.drift import DriftMonitor, DriftReport, PerformanceDrift
 from mlserve.monitoring.drift import performance as perf
 from mlserve.monitoring.drift.monitor import ReferenceLookup
 from mlserve.monitoring.metrics import ControlPlaneMetrics
+from mlserve.monitoring.overview import VersionOverview, build_overview
 from mlserve.monitoring.serving_stats import RequestStats
 from mlserve.settings import MonitoringSettings
 from mlserve.triton.metrics import ModelDelta, TritonSnapshot, compute_deltas
@@ -149,9 +151,24 @@ class MonitoringHub:
         with self._lock:
             return list(self._last_deltas)
 
+    def overview(self) -> list[VersionOverview]:
+        """One row per model version: requests, latency, Triton, labels, cache, drift."""
+        return build_overview(
+            serving=self.requests.window(),
+            triton=self.triton_deltas(),
+            drift=self.drift.reports(),
+            labels=self.metrics.label_counts(),
+            cache=self.metrics.cache_counts(),
+        )
+
     def summary(self) -> dict[str, Any]:
-        """Everything at once, JSON-ready (what ``mlserve stats`` prints)."""
+        """Everything at once, JSON-ready (what ``mlserve stats`` prints).
+
+        ``versions`` holds the per-version rows; the other keys the detail they come from.
+        """
         return {
+            "horizon_seconds": self.requests.horizon_seconds,
+            "versions": [row.to_dict() for row in self.overview()],
             "serving": [s.to_dict() for s in self.requests.window()],
             "triton": [d.to_dict() for d in self.triton_deltas()],
             "performance": [c.to_dict() for c in self.performance.checks()],

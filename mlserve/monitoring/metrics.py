@@ -13,12 +13,15 @@ Serve it with ``prometheus_client.generate_latest(registry)`` (content type
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from mlserve.monitoring.alerts import Alert
@@ -56,6 +59,8 @@ PREPROCESSING_BUCKETS = (
     1.0,
 )
 CONFIDENCE_BUCKETS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+ALERT_KINDS = ("drift", "success_rate", "latency", "queue_time", "error_rate", "performance")
+"""Every ``kind`` label of ``mlserve_alerts_active`` (see :mod:`mlserve.monitoring.alerts`)."""
 
 
 def version_label(version: int | None) -> str:
@@ -68,6 +73,7 @@ class ControlPlaneMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._models: set[str] = set()
         mv = ("model", "version")
         self.request_duration = Histogram(
             "mlserve_request_duration_seconds",
@@ -113,12 +119,8 @@ class ControlPlaneMetrics:
             ("backend", "operation"),
             registry=registry,
         )
-        self.in_flight = Gauge(
-            "mlserve_inflight_requests",
-            "Requests being processed, per model.",
-            ("model",),
-            registry=registry,
-        )
+        self.in_flight = _InflightCollector()
+        registry.register(self.in_flight)
         self.rejected = Counter(
             "mlserve_rejected_requests",
             "Requests rejected with 429 because a model had too many in flight.",
@@ -219,11 +221,24 @@ class ControlPlaneMetrics:
         """One answered request (any status), with its total latency."""
         self.request_duration.labels(endpoint, model, version_label(version)).observe(seconds)
         self.requests.labels(endpoint, model, str(status)).inc()
+        self._known_model(model)
         if status == 429:
             self.rejected.labels(model).inc()
 
+    def _known_model(self, model: str) -> None:
+        """Create a model's per-model series at 0 on first sight, so ``rate()`` and
+        dashboards see "none yet" rather than "no data"."""
+        if model in self._models:
+            return
+        self._models.add(model)
+        self.rejected.labels(model)
+        self.cache_hits.labels(model)
+        self.cache_misses.labels(model)
+        self.in_flight.track(model)
+
     def observe_prediction(self, model: str, version: int, label: str, confidence: float) -> None:
         """One prediction returned to a client (cached ones included)."""
+        self._known_model(model)
         v = version_label(version)
         self.predictions.labels(model, v, label).inc()
         self.confidence.labels(model, v).observe(confidence)
@@ -238,12 +253,16 @@ class ControlPlaneMetrics:
     @contextmanager
     def track_in_flight(self, model: str) -> Iterator[None]:
         """Count a request as in flight for the duration of the ``with`` block."""
-        gauge = self.in_flight.labels(model)
-        gauge.inc()
+        self.in_flight.add(model, 1)
         try:
             yield
         finally:
-            gauge.dec()
+            self.in_flight.add(model, -1)
+
+    def set_inflight_source(self, source: Callable[[], Mapping[str, int]] | None) -> None:
+        """Read ``mlserve_inflight_requests`` from ``source`` at scrape time (e.g.
+        ``InflightLimiter.inflight_counts``) instead of :meth:`track_in_flight` counts."""
+        self.in_flight.source = source
 
     def observe_preprocessing(self, model: str, seconds: float) -> None:
         self.preprocessing.labels(model).observe(seconds)
@@ -299,13 +318,79 @@ class ControlPlaneMetrics:
                 self.performance_rising.labels(*labels).set(1.0 if check.rising else 0.0)
 
     def update_alerts(self, alerts: Iterable[Alert]) -> None:
+        """Active alerts per kind and model; 0 for every kind of every model seen, so a
+        cleared alert reads 0 rather than vanishing."""
         self.alerts_active.clear()
+        alerts = list(alerts)
+        for model in self._models | {a.model for a in alerts}:
+            for kind in ALERT_KINDS:
+                self.alerts_active.labels(kind, model).set(0.0)
         for alert in alerts:
             self.alerts_active.labels(alert.kind, alert.model).inc()
+
+    def label_counts(self) -> dict[tuple[str, int | None], dict[str, float]]:
+        """Predictions per label since start, by (model, version)."""
+        counts: dict[tuple[str, int | None], dict[str, float]] = {}
+        for family in self.predictions.collect():
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    raw = sample.labels["version"]
+                    key = (sample.labels["model"], int(raw) if raw.isdigit() else None)
+                    counts.setdefault(key, {})[sample.labels["label"]] = sample.value
+        return counts
+
+    def cache_counts(self) -> dict[str, tuple[float, float]]:
+        """``(hits, misses)`` per model since start."""
+        totals: dict[str, list[float]] = {}
+        for position, counter in enumerate((self.cache_hits, self.cache_misses)):
+            for family in counter.collect():
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        entry = totals.setdefault(sample.labels["model"], [0.0, 0.0])
+                        entry[position] = sample.value
+        return {model: (hits, misses) for model, (hits, misses) in totals.items()}
 
     def metric_names(self) -> frozenset[str]:
         """Every sample name this registry can expose (see :func:`exported_metric_names`)."""
         return sample_names(self.registry)
+
+
+class _InflightCollector(Collector):
+    """``mlserve_inflight_requests{model}``: counted here, or read from a source at scrape."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Mapping[str, int]] | None = None
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def track(self, model: str) -> None:
+        with self._lock:
+            self._counts.setdefault(model, 0)
+
+    def add(self, model: str, amount: int) -> None:
+        with self._lock:
+            self._counts[model] = self._counts.get(model, 0) + amount
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            counts = dict(self._counts)
+        if self.source is not None:
+            counts = {model: 0 for model in counts} | dict(self.source())
+        family = GaugeMetricFamily(
+            "mlserve_inflight_requests",
+            "Texts being processed (holding an in-flight slot), per model.",
+            labels=("model",),
+        )
+        for model, value in sorted(counts.items()):
+            family.add_metric((model,), float(value))
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "mlserve_inflight_requests",
+            "Texts being processed (holding an in-flight slot), per model.",
+            labels=("model",),
+        )
 
 
 def sample_names(registry: CollectorRegistry) -> frozenset[str]:

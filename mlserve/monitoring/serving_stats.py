@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 VersionKey = tuple[str, int | None]
 
 
@@ -33,6 +35,17 @@ class ServingStats:
     failures: int
     client_errors: int
     latency_seconds_total: float
+    latency_quantiles_ms: tuple[float, float, float] | None = None
+    """p50, p95, p99 over the most recent requests of the span (None when not tracked)."""
+    span_seconds: float | None = None
+    """Time the figures cover (for throughput); None for a poll interval."""
+
+    @property
+    def throughput_rps(self) -> float | None:
+        """Requests per second over the span."""
+        if not self.span_seconds or self.span_seconds <= 0:
+            return None
+        return self.requests / self.span_seconds
 
     @property
     def requests(self) -> int:
@@ -64,6 +77,10 @@ class ServingStats:
             "client_errors": self.client_errors,
             "success_rate": self.success_rate,
             "avg_latency_ms": self.avg_latency_ms,
+            "p50_ms": self.latency_quantiles_ms[0] if self.latency_quantiles_ms else None,
+            "p95_ms": self.latency_quantiles_ms[1] if self.latency_quantiles_ms else None,
+            "p99_ms": self.latency_quantiles_ms[2] if self.latency_quantiles_ms else None,
+            "throughput_rps": self.throughput_rps,
         }
 
 
@@ -87,7 +104,12 @@ class _Totals:
         self.latency += seconds if math.isfinite(seconds) and seconds > 0 else 0.0
 
 
-def _stats(key: VersionKey, parts: list[_Totals]) -> ServingStats:
+def _stats(
+    key: VersionKey,
+    parts: list[_Totals],
+    quantiles: tuple[float, float, float] | None = None,
+    span: float | None = None,
+) -> ServingStats:
     return ServingStats(
         model=key[0],
         version=key[1],
@@ -95,7 +117,19 @@ def _stats(key: VersionKey, parts: list[_Totals]) -> ServingStats:
         failures=sum(p.failures for p in parts),
         client_errors=sum(p.client_errors for p in parts),
         latency_seconds_total=sum(p.latency for p in parts),
+        latency_quantiles_ms=quantiles,
+        span_seconds=span,
     )
+
+
+def _quantiles(
+    samples: deque[tuple[float, float]], since: float
+) -> tuple[float, float, float] | None:
+    recent = [seconds for at, seconds in samples if at >= since]
+    if not recent:
+        return None
+    p50, p95, p99 = np.quantile(np.asarray(recent) * 1000.0, [0.5, 0.95, 0.99])
+    return float(p50), float(p95), float(p99)
 
 
 class RequestStats:
@@ -107,6 +141,7 @@ class RequestStats:
         *,
         bucket_seconds: float = 10.0,
         max_versions: int = 1024,
+        latency_samples: int = 2048,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.horizon_seconds = horizon_seconds
@@ -115,6 +150,9 @@ class RequestStats:
         self._clock = clock
         self._buckets: OrderedDict[VersionKey, deque[_Totals]] = OrderedDict()
         self._interval: dict[VersionKey, _Totals] = {}
+        self._latency_samples = latency_samples
+        self._latencies: dict[VersionKey, deque[tuple[float, float]]] = {}
+        self._started = clock()
         self._lock = threading.Lock()
 
     def record(self, model: str, version: int | None, status: int, seconds: float) -> None:
@@ -129,26 +167,39 @@ class RequestStats:
                 while len(self._buckets) > self._max_versions:
                     dropped, _ = self._buckets.popitem(last=False)
                     self._interval.pop(dropped, None)
+                    self._latencies.pop(dropped, None)
             self._buckets.move_to_end(key)
             if not buckets or buckets[-1].start != start:
                 buckets.append(_Totals(start))
             buckets[-1].add(status, seconds)
             self._expire(buckets, now)
             self._interval.setdefault(key, _Totals()).add(status, seconds)
+            samples = self._latencies.get(key)
+            if samples is None:
+                samples = self._latencies[key] = deque(maxlen=self._latency_samples)
+            if math.isfinite(seconds) and seconds >= 0:
+                samples.append((now, seconds))
 
     def _expire(self, buckets: deque[_Totals], now: float) -> None:
         while buckets and buckets[0].start + self.bucket_seconds <= now - self.horizon_seconds:
             buckets.popleft()
 
     def window(self) -> list[ServingStats]:
-        """Per-version totals over the last ``horizon_seconds``, by model and version."""
+        """Per-version totals over the last ``horizon_seconds``, by model and version.
+
+        Latency quantiles come from the last ``latency_samples`` requests within the
+        horizon; throughput divides by the time covered (the horizon, or less since start).
+        """
         now = self._clock()
+        since = now - self.horizon_seconds
+        span = max(min(self.horizon_seconds, now - self._started), 1e-9)
         with self._lock:
             result = []
             for key, buckets in self._buckets.items():
                 self._expire(buckets, now)
                 if buckets:
-                    result.append(_stats(key, list(buckets)))
+                    quantiles = _quantiles(self._latencies.get(key, deque()), since)
+                    result.append(_stats(key, list(buckets), quantiles, span))
         return sorted(result, key=lambda s: (s.model, s.version or 0))
 
     def take_interval(self) -> list[ServingStats]:

@@ -211,6 +211,8 @@ class ModelRepository:
     def model_config(self, newest: ModelMetadata, active: list[int]) -> ModelConfig:
         """The Triton config for a model whose newest version is ``newest``."""
         opts = self.options
+        # Token inputs of different lengths batch together only when the backend pads them.
+        ragged = opts.backend == "mlserve_onnx"
         outputs = []
         for i, out in enumerate(newest.outputs):
             labelled = i == 0 and bool(newest.labels) and newest.task == "classification"
@@ -219,7 +221,7 @@ class ModelRepository:
             name=newest.name,
             backend=opts.backend,
             max_batch_size=opts.max_batch_size,
-            inputs=tuple(_tensor(i) for i in newest.inputs),
+            inputs=tuple(_tensor(i, ragged=ragged and -1 in i.dims) for i in newest.inputs),
             outputs=tuple(outputs),
             dynamic_batching=DynamicBatching(
                 max_queue_delay_microseconds=opts.max_queue_delay_us,
@@ -292,9 +294,12 @@ class ModelRepository:
         return NotFoundError(f"{name} has no version v{version}; available: {versions}")
 
 
-def _tensor(info: TensorInfo, label_filename: str | None = None) -> TensorSpec:
+def _tensor(
+    info: TensorInfo, label_filename: str | None = None, *, ragged: bool = False
+) -> TensorSpec:
     return TensorSpec(
         name=info.name,
+        allow_ragged_batch=ragged,
         data_type=DataType[info.datatype],
         dims=tuple(info.dims),
         label_filename=label_filename,

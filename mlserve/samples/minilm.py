@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from mlserve.converters.base import ExportedModel
+from mlserve.errors import ParityError
 from mlserve.preprocessing.cleaning import clean_text
 from mlserve.preprocessing.config import CleaningConfig
 from mlserve.samples.sentiment_data import LABELS, generate
@@ -44,6 +45,23 @@ class TrainedMiniLM:
     exported: ExportedModel
     seconds_training: float
     seconds_export: float
+
+
+def build_sentiment_minilm(*, work_dir: Path | None = None, seed: int = 7) -> ExportedModel:
+    """``sentiment-minilm`` ready to publish: what ``mlserve up`` calls when torch is there.
+
+    Trains the head (about 10-30 s on 2 CPU cores), exports, and refuses a failed parity
+    check with :class:`ParityError`. The version's tokenizer files are written to
+    ``work_dir/tokenizer`` (a new temp folder when None), named in ``extra_files``; keep
+    ``work_dir`` until the version is published.
+    """
+    exported = train_sentiment_minilm(seed=seed, work_dir=work_dir).exported
+    if not exported.parity.passed:
+        raise ParityError(
+            f"{SAMPLE_NAME} export disagrees with native PyTorch: {exported.parity.summary()}",
+            detail=exported.parity.to_dict(),
+        )
+    return exported
 
 
 def train_sentiment_minilm(

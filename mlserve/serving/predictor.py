@@ -7,6 +7,7 @@ client timeout and the queue timeout, and monitoring sees every request and pred
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ import numpy as np
 
 from mlserve.errors import MLServeError, TritonError
 from mlserve.monitoring.hub import MonitoringHub
+from mlserve.monitoring.recorder import PredictionRecorder
+from mlserve.preprocessing.pipeline import TextPreprocessor
 from mlserve.serving.cache.base import PredictionCache
 from mlserve.serving.cache.keys import CachedPrediction, CacheKey
 from mlserve.serving.deadline import Deadline
@@ -58,6 +61,10 @@ class Predictor:
     limiter: InflightLimiter
     limits: LimitsSettings
     monitoring: MonitoringHub | None = None
+    recorder: PredictionRecorder | None = None
+    """Where predictions go for drift monitoring (off the request path)."""
+    max_batch_size: int = 64
+    """Triton's ``max_batch_size``: larger requests are split into several Triton calls."""
 
     async def predict_texts(
         self,
@@ -97,20 +104,10 @@ class Predictor:
         triton_ms: float | None = None
         prep_s = time.perf_counter() - started
         if misses:
-            inputs, truncated = preprocessor.inputs_for([cleaned[i] for i in misses])
-            prep_s = time.perf_counter() - started
-            output = model.metadata.outputs[0].name
             sent = time.perf_counter()
-            result = await self.triton.infer(
-                model.name,
-                model.version,
-                inputs,
-                [output],
-                timeout_s=deadline.client_timeout_s("preprocessing"),
-                queue_timeout_us=deadline.queue_timeout_us("preprocessing"),
-            )
+            fresh = await self._infer(model, preprocessor, [cleaned[i] for i in misses], deadline)
+            prep_s = time.perf_counter() - started - (time.perf_counter() - sent)
             triton_ms = (time.perf_counter() - sent) * 1000
-            fresh = _to_predictions(result[output], model.metadata.labels, truncated, len(misses))
             for index, prediction in zip(misses, fresh, strict=True):
                 found[index] = prediction
             await self.cache.set_many([(keys[i], p) for i, p in zip(misses, fresh, strict=True)])
@@ -135,6 +132,40 @@ class Predictor:
             triton_ms=triton_ms,
         )
 
+    async def _infer(
+        self,
+        model: ResolvedModel,
+        preprocessor: TextPreprocessor,
+        cleaned: list[str],
+        deadline: Deadline,
+    ) -> list[CachedPrediction]:
+        """Triton calls for ``cleaned``: one per ``max_batch_size`` texts, sent together."""
+        size = max(1, self.max_batch_size)
+        chunks = [cleaned[i : i + size] for i in range(0, len(cleaned), size)]
+        results = await asyncio.gather(
+            *(self._infer_chunk(model, preprocessor, chunk, deadline) for chunk in chunks)
+        )
+        return [prediction for chunk in results for prediction in chunk]
+
+    async def _infer_chunk(
+        self,
+        model: ResolvedModel,
+        preprocessor: TextPreprocessor,
+        cleaned: list[str],
+        deadline: Deadline,
+    ) -> list[CachedPrediction]:
+        inputs, truncated = preprocessor.inputs_for(cleaned)
+        output = model.metadata.outputs[0].name
+        result = await self.triton.infer(
+            model.name,
+            model.version,
+            inputs,
+            [output],
+            timeout_s=deadline.client_timeout_s("preprocessing"),
+            queue_timeout_us=deadline.queue_timeout_us("preprocessing"),
+        )
+        return _to_predictions(result[output], model.metadata.labels, truncated, len(cleaned))
+
     def _observe(
         self,
         model: ResolvedModel,
@@ -152,13 +183,14 @@ class Predictor:
             metrics.observe_triton_call(model.name, model.version, triton_ms / 1000)
         for text, prediction in zip(cleaned, predictions, strict=True):
             metrics.observe_cache(model.name, hit=prediction.cached)
-            hub.record_prediction(
-                model.name,
-                model.version,
-                text,
-                list(prediction.probabilities.values()),
-                prediction.label,
-            )
+            if self.recorder is not None:
+                self.recorder.record(
+                    model.name,
+                    model.version,
+                    text,
+                    list(prediction.probabilities.values()),
+                    prediction.label,
+                )
 
     def _record(
         self,
@@ -170,7 +202,8 @@ class Predictor:
     ) -> None:
         if self.monitoring is None:
             return
-        name = model.name if model else (ref or self.registry.default_model)
+        # An unresolved name is client input: never a metric label (unbounded cardinality).
+        name = model.name if model else "-"
         self.monitoring.record_request(
             endpoint, name, model.version if model else None, status, time.perf_counter() - started
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlserve.errors import NotFoundError, ServiceUnavailableError
 from mlserve.preprocessing.pipeline import TextPreprocessor
-from mlserve.repository.metadata import ModelMetadata
+from mlserve.repository.metadata import METADATA_FILE, ModelMetadata
 from mlserve.repository.store import ModelRepository
 from mlserve.triton.client import TritonClient
 
@@ -54,15 +54,17 @@ class ModelRegistry:
         self.repository = repository
         self.triton = triton
         self.default_model = default_model
-        self._metadata: dict[tuple[str, int], ModelMetadata] = {}
+        self._resolved_cache: dict[tuple[str, int], ResolvedModel] = {}
+        self._stamps: dict[tuple[str, int], int | None] = {}
         self._preprocessors: dict[tuple[str, int], TextPreprocessor] = {}
         self._ready: dict[str, tuple[float, list[int]]] = {}
+        self._published: dict[str, tuple[float, list[int]]] = {}
 
     async def resolve(self, ref: str | None, version: int | None = None) -> ResolvedModel:
         """The version to serve; NotFoundError lists what exists, 503 when none is ready."""
         name, ref_version = parse_model_ref(ref or self.default_model)
         version = version if version is not None else ref_version
-        existing = self.repository.versions(name)
+        existing = self.published_versions(name)
         if not existing:
             available = ", ".join(self.repository.model_names()) or "none"
             raise NotFoundError(
@@ -86,6 +88,25 @@ class ModelRegistry:
             )
         return self._resolved(name, servable[-1])
 
+    def published_versions(self, name: str) -> list[int]:
+        """Versions on disk, cached for a second (the hot path does no directory scans)."""
+        now = time.monotonic()
+        cached = self._published.get(name)
+        if cached and now - cached[0] < _READY_TTL_S:
+            return cached[1]
+        versions = self.repository.versions(name)
+        self._published[name] = (now, versions)
+        self._forget_changed(name, versions)
+        return versions
+
+    def _forget_changed(self, name: str, versions: list[int]) -> None:
+        # A version removed and published again under the same number is a new model.
+        for key in [k for k in self._resolved_cache if k[0] == name]:
+            stamp = _stamp(self.repository.version_dir(*key) / METADATA_FILE)
+            if key[1] not in versions or stamp != self._stamps.get(key):
+                self._resolved_cache.pop(key, None)
+                self._preprocessors.pop(key, None)
+
     async def ready_versions(self, name: str) -> list[int]:
         """Triton's ready versions of ``name``, cached for a second."""
         now = time.monotonic()
@@ -100,8 +121,14 @@ class ModelRegistry:
         """Forget cached readiness (after a publish, load or unload)."""
         if name is None:
             self._ready.clear()
+            self._published.clear()
+            self._resolved_cache.clear()
         else:
             self._ready.pop(name, None)
+            self._published.pop(name, None)
+            for key in [k for k in self._resolved_cache if k[0] == name]:
+                del self._resolved_cache[key]
+                self._preprocessors.pop(key, None)
 
     def preprocessor(self, model: ResolvedModel) -> TextPreprocessor:
         key = (model.name, model.version)
@@ -113,11 +140,21 @@ class ModelRegistry:
 
     def _resolved(self, name: str, version: int) -> ResolvedModel:
         key = (name, version)
-        if key not in self._metadata:
-            self._metadata[key] = self.repository.metadata(name, version)
-        return ResolvedModel(
-            name=name,
-            version=version,
-            metadata=self._metadata[key],
-            version_dir=self.repository.version_dir(name, version),
-        )
+        resolved = self._resolved_cache.get(key)
+        if resolved is None:
+            resolved = ResolvedModel(
+                name=name,
+                version=version,
+                metadata=self.repository.metadata(name, version),
+                version_dir=self.repository.version_dir(name, version),
+            )
+            self._resolved_cache[key] = resolved
+            self._stamps[key] = _stamp(resolved.version_dir / METADATA_FILE)
+        return resolved
+
+
+def _stamp(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None

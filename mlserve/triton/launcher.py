@@ -64,6 +64,7 @@ class EmbeddedTriton:
         metrics_port: int = 8002,
         startup_timeout_s: float = 120.0,
         log_path: Path | None = None,
+        ort_threads: int = 1,
     ) -> None:
         self.repository = repository.resolve()
         self.workdir = workdir.resolve()
@@ -74,6 +75,7 @@ class EmbeddedTriton:
         self.startup_timeout_s = startup_timeout_s
         self.log_path = (log_path or self.workdir / "tritonserver.log").resolve()
         self.restarts = 0
+        self.ort_threads = ort_threads
         self._process: subprocess.Popen[bytes] | None = None
         self._models: set[str] = set()
         self._lock = threading.RLock()
@@ -94,6 +96,7 @@ class EmbeddedTriton:
             metrics_port=triton.metrics_port,
             startup_timeout_s=triton.startup_timeout_s,
             log_path=(triton.log_dir / "tritonserver.log") if triton.log_dir else None,
+            ort_threads=triton.ort_threads,
         )
 
     # -- addresses ----------------------------------------------------------------------
@@ -236,6 +239,7 @@ class EmbeddedTriton:
         env["LD_LIBRARY_PATH"] = os.pathsep.join(libs)
         paths = [p for p in sys.path if p and Path(p).is_dir()]
         env["PYTHONPATH"] = os.pathsep.join(paths)
+        env["MLSERVE_ORT_THREADS"] = str(self.ort_threads)
         return env
 
     def _wait_ready(self) -> None:

@@ -7,11 +7,11 @@ Nobody edits ``config.pbtxt`` by hand: publishing builds a :class:`ModelConfig` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 
-class DataType(str, Enum):
+class DataType(StrEnum):
     """Triton tensor types used by mlserve's models."""
 
     FP32 = "TYPE_FP32"
@@ -35,6 +35,9 @@ class TensorSpec:
     data_type: DataType
     dims: tuple[int, ...]
     label_filename: str | None = None
+    allow_ragged_batch: bool = False
+    """Let Triton batch requests whose variable dims differ (token inputs); the backend
+    pads them. Only mlserve's runner supports it, not the native onnxruntime backend."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ def _render_tensor(spec: TensorSpec) -> str:
     ]
     if spec.label_filename:
         parts.append(f"label_filename: {_quote(spec.label_filename)}")
+    if spec.allow_ragged_batch:
+        parts.append("allow_ragged_batch: true")
     return "  {\n    " + "\n    ".join(parts) + "\n  }"
 
 

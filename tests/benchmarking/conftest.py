@@ -3,7 +3,9 @@
 ``predict_server`` is a small real HTTP server (uvicorn, own thread) speaking the control
 plane's predict contract: it lets the load generator's counting be checked exactly
 (successes, error kinds by status, the ``cached`` field, batch requests) without a model.
-Model names steer it: ``missing`` answers 404, ``flaky`` fails every third text with 503.
+Its bodies are checked as strictly as the real ones (unknown fields: 422), so the load
+generator cannot drift from the contract. Model names steer it: ``missing`` answers 404,
+``flaky`` fails every third text with 503.
 
 ``triton_textlen`` is a real tritonserver serving a small Python-backend text model, for the
 Triton targets and the server-side breakdown.
@@ -58,11 +60,25 @@ class PredictServer:
         return 200, {"label": "positive", "confidence": 0.9, "cached": cached}
 
 
+PREDICT_FIELDS = {"text", "model", "version", "timeout_ms"}
+BATCH_FIELDS = {"texts", "model", "version", "timeout_ms"}
+
+
+def _unknown_fields(body: dict[str, object], allowed: set[str]) -> JSONResponse | None:
+    """422 for fields the real control plane forbids (its request models are strict)."""
+    extra = sorted(set(body) - allowed)
+    if extra:
+        return JSONResponse({"error": f"unknown fields {extra}"}, 422)
+    return None
+
+
 def _app(server: PredictServer) -> Starlette:
     async def predict(request: Request) -> JSONResponse:
         body = await request.json()
         server.requests += 1
-        model = body.get("model_version")
+        if refused := _unknown_fields(body, PREDICT_FIELDS):
+            return refused
+        model = body.get("model")
         if model == "missing":
             return JSONResponse({"error": "Unknown model 'missing'; models: sentiment"}, 404)
         await asyncio.sleep(0.002)
@@ -72,8 +88,10 @@ def _app(server: PredictServer) -> Starlette:
     async def batch_predict(request: Request) -> JSONResponse:
         body = await request.json()
         server.requests += 1
+        if refused := _unknown_fields(body, BATCH_FIELDS):
+            return refused
         await asyncio.sleep(0.002)
-        answers = [server.answer(text, body.get("model_version"))[1] for text in body["texts"]]
+        answers = [server.answer(text, body.get("model"))[1] for text in body["texts"]]
         return JSONResponse({"model": "sentiment", "version": 1, "predictions": answers})
 
     return Starlette(

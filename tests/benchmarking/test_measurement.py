@@ -101,7 +101,8 @@ def test_a_step_without_successes_has_no_latencies() -> None:
         concurrency=None,
         request_rate=20.0,
     )
-    assert result.p50_ms is None and result.avg_ms is None
+    assert result.p50_ms is None
+    assert result.avg_ms is None
     assert result.throughput == 0.0
     assert result.cache_hit_ratio is None
     assert result.load_label == "20 req/s"

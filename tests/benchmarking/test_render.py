@@ -123,8 +123,10 @@ def test_table_shows_one_row_per_step() -> None:
     console.print(render_table([step(), step(8, server=None)], title="sentiment"))
     text = console.export_text()
 
-    assert "concurrency 4" in text and "concurrency 8" in text
-    assert "100.0" in text and "4.25" in text
+    assert "concurrency 4" in text
+    assert "concurrency 8" in text
+    assert "100.0" in text
+    assert "4.25" in text
     assert "http_429 2" in text
     assert "25%" in text
     assert "2.50" in text

@@ -33,14 +33,17 @@ async def test_a_concurrency_sweep_reports_each_level(predict_server: PredictSer
     for step in steps:
         assert step.errors == 0
         assert step.throughput > 0
-        assert step.p50_ms is not None and step.p99_ms is not None
+        assert step.p50_ms is not None
+        assert step.p99_ms is not None
         assert 2.0 <= step.p50_ms <= step.p90_ms <= step.p95_ms <= step.p99_ms  # type: ignore[operator]
-        assert step.cache_hit_ratio is not None and step.cache_hit_ratio > 0.9
+        assert step.cache_hit_ratio is not None
+        assert step.cache_hit_ratio > 0.9
         assert step.server is None
     finals = [e for e in events if e.result is not None]
     assert [e.result for e in finals] == steps
     assert {e.step_count for e in events} == {3}
-    assert events[0].windows == 0 and events[0].label == "concurrency 1"
+    assert events[0].windows == 0
+    assert events[0].label == "concurrency 1"
 
 
 async def test_unique_texts_never_hit_the_cache(predict_server: PredictServer) -> None:
@@ -67,7 +70,8 @@ async def test_request_rate_mode_paces_the_requests(predict_server: PredictServe
     [step] = await arun_benchmark(
         config(predict_server, request_rate="50", max_requests=20, window_s=0.2)
     )
-    assert step.concurrency is None and step.request_rate == 50
+    assert step.concurrency is None
+    assert step.request_rate == 50
     assert step.errors == 0
     assert 0 < step.throughput < 75  # paced, not as fast as the server goes
 

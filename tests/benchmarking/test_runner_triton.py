@@ -39,7 +39,8 @@ async def test_a_sweep_with_the_server_side_breakdown(
         assert step.server.requests == 40  # Triton counted exactly this step's requests
         assert step.server.failures == 0
         assert step.server.compute_infer_us > 0
-        assert step.server.avg_batch_size is not None and step.server.avg_batch_size >= 1
+        assert step.server.avg_batch_size is not None
+        assert step.server.avg_batch_size >= 1
 
 
 async def test_batched_requests_show_in_the_batch_size(triton_textlen: TritonUnderTest) -> None:
@@ -56,7 +57,8 @@ async def test_batched_requests_show_in_the_batch_size(triton_textlen: TritonUnd
     )
     assert step.server is not None
     assert step.server.requests == 20
-    assert step.server.avg_batch_size is not None and step.server.avg_batch_size >= 3
+    assert step.server.avg_batch_size is not None
+    assert step.server.avg_batch_size >= 3
     assert step.inferences_per_s == pytest.approx(3 * step.throughput)
 
 

@@ -57,9 +57,9 @@ def test_load_publishes_a_text_pipeline(repo: Path, pipeline_file: Path) -> None
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
-        (b"this is not a model at all", "cannot"),
-        (pickle.dumps({"just": "a dict"}), "not a supported model"),
-        (b"\x80\x04\x95corrupt", "cannot"),
+        (b"this is not a model at all", "not a readable joblib/pickle file"),
+        (pickle.dumps({"just": "a dict"}), "holds a dict, not a model"),
+        (b"\x80\x04\x95corrupt", "not a readable joblib/pickle file"),
     ],
     ids=["text-file", "pickled-dict", "corrupt-pickle"],
 )

@@ -47,13 +47,25 @@ def test_batch_predict_keeps_input_order(client: httpx.Client) -> None:
     response = client.post("/batch-predict", json={"texts": texts})
 
     assert response.status_code == 200, response.text
-    labels = [p["label"] for p in response.json()["predictions"]]
-    assert labels == ["positive", "negative", "neutral"]
+    body = response.json()
+    assert [p["label"] for p in body["predictions"]] == ["positive", "negative", "neutral"]
+    assert body["total_latency_ms"] > 0
+    assert body["model_version"].startswith("sentiment-v")
+
+
+def test_batches_larger_than_tritons_max_batch_size_are_split(client: httpx.Client) -> None:
+    texts = [f"review {i}: the delivery was awful" for i in range(100)]
+    response = client.post("/batch-predict", json={"texts": texts})
+
+    assert response.status_code == 200, response.text
+    assert {p["label"] for p in response.json()["predictions"]} == {"negative"}
 
 
 def test_named_version_serves_that_version(client: httpx.Client) -> None:
-    body = client.post("/predict", json={"text": "great", "model": "sentiment-v1"}).json()
-    assert body["version"] == "v1"
+    body = client.post("/predict", json={"text": "great", "model_version": "sentiment-v1"}).json()
+    assert body["model_version"] == "sentiment-v1"
+    plain = client.post("/predict", json={"text": "great", "model_version": "sentiment"}).json()
+    assert plain["model_version"].startswith("sentiment-v")
 
 
 @pytest.mark.parametrize(
@@ -67,8 +79,8 @@ def test_named_version_serves_that_version(client: httpx.Client) -> None:
         ({}, 422, "text is required"),
         ({"text": "ok", "timeout_ms": 0}, 422, "timeout_ms"),
         ({"text": "ok", "timeout_ms": 10_000_000}, 422, "max_timeout_ms"),
-        ({"text": "ok", "model": "nope"}, 404, "available models: "),
-        ({"text": "ok", "model": "sentiment-v99"}, 404, "available versions: v1"),
+        ({"text": "ok", "model_version": "nope"}, 404, "available models: "),
+        ({"text": "ok", "model_version": "sentiment-v99"}, 404, "available versions: v1"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from mlserve.converters.loading import export_native_model, load_model_file
+from mlserve.converters.loading import export_file, export_native_model, load_model_file
 from mlserve.converters.tabular import (
     NUMERIC_INPUT,
     PROBABILITIES,
@@ -252,3 +253,134 @@ def test_torch_module_with_a_feature_list_of_the_wrong_width_is_explained() -> N
             features=FEATURES[:3],
             background=records(data.drop(columns="tickets")),
         )
+
+
+def text_pipeline() -> Pipeline:
+    dataset = sentiment_data.generate(300, seed=3)
+    return Pipeline(
+        [("tfidf", TfidfVectorizer()), ("model", LogisticRegression(max_iter=300))]
+    ).fit(dataset.train_texts, dataset.train_labels)
+
+
+def test_export_file_checks_a_text_pipeline_on_the_sample_test_texts_by_default(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "sentiment.joblib"
+    joblib.dump(text_pipeline(), path)
+    exported = export_file(path, name="sentiment", sample_texts=None, max_bytes=LIMIT)
+    default_texts = sentiment_data.generate().test_texts
+    assert exported.input_kind == "text"
+    assert exported.parity.passed, exported.parity.summary()
+    assert exported.parity.n_samples == len(default_texts)
+    assert exported.reference_data == default_texts
+
+    given = ["great product", "awful service", "it arrived on tuesday"]
+    chosen = export_file(path, name="sentiment", sample_texts=given, max_bytes=LIMIT)
+    assert chosen.parity.n_samples == 3
+    assert chosen.reference_data == given
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        pytest.param("one text", "must be a list of strings", id="bare-string"),
+        pytest.param(["  ", ""], "sample texts are empty", id="blank"),
+    ],
+)
+def test_export_file_refuses_unusable_sample_texts(
+    tmp_path: Path, texts: Any, expected: str
+) -> None:
+    path = tmp_path / "sentiment.joblib"
+    joblib.dump(text_pipeline(), path)
+    with pytest.raises(InvalidInputError, match=expected):
+        export_file(path, name="sentiment", sample_texts=texts, max_bytes=LIMIT)
+
+
+def test_export_file_sends_a_tabular_model_to_the_tabular_converter(tmp_path: Path) -> None:
+    data, y = frame()
+    path = tmp_path / "churn.pkl"
+    joblib.dump(LogisticRegression().fit(data, y), path)
+    exported = export_file(path, name="churn", sample_texts=None, max_bytes=LIMIT)
+    assert exported.parity.passed, exported.parity.summary()
+    assert (exported.input_kind, exported.framework) == ("tabular", "sklearn")
+    assert exported.features == FEATURES
+    assert exported.extra["parity_data"] == "synthetic"
+
+
+def test_export_file_exports_a_torchscript_file_declared_by_its_sidecar(tmp_path: Path) -> None:
+    import torch
+
+    path = tmp_path / "mlp.pt"
+    torch.jit.save(torch.jit.script(tiny_network()), path)
+    sidecar = {
+        "inputs": [{"name": "input", "data_type": "FP32", "dims": [4]}],
+        "labels": ["a", "b", "c"],
+        "output_kind": "logits",
+        "features": FEATURES,
+    }
+    (tmp_path / "mlp.mlserve.json").write_text(json.dumps(sidecar))
+    exported = export_file(path, name="mlp", sample_texts=None, max_bytes=LIMIT)
+    assert exported.parity.passed, exported.parity.summary()
+    assert (exported.framework, exported.input_kind) == ("pytorch", "tabular")
+    assert exported.labels == ["a", "b", "c"]
+    assert exported.inputs == (TensorSpec("input", DataType.FP32, (4,)),)
+
+    with pytest.raises(PayloadTooLargeError, match="limit"):
+        export_file(path, name="mlp", sample_texts=None, max_bytes=100)
+    (tmp_path / "mlp.mlserve.json").unlink()
+    with pytest.raises(ConversionError, match="no spec file"):
+        export_file(path, name="mlp", sample_texts=None, max_bytes=LIMIT)
+
+
+def test_export_file_exports_a_transformer_folder(tmp_path: Path) -> None:
+    import torch
+    import transformers
+
+    from mlserve.preprocessing.tokenization import HuggingFaceTokenizer
+    from mlserve.samples.minilm import minilm_path
+
+    config = transformers.BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        id2label={0: "spam", 1: "ham"},
+        label2id={"spam": 0, "ham": 1},
+    )
+    torch.manual_seed(0)
+    folder = tmp_path / "classifier"
+    transformers.BertForSequenceClassification(config).save_pretrained(str(folder))
+    HuggingFaceTokenizer(minilm_path(), max_length=64).hf_tokenizer.save_pretrained(str(folder))
+    texts = ["free money, click now", "see you at lunch tomorrow"]
+    exported = export_file(folder, name="spam", sample_texts=texts, max_bytes=LIMIT)
+    assert exported.parity.passed, exported.parity.summary()
+    assert (exported.framework, exported.input_kind) == ("transformers", "tokens")
+    assert exported.labels == ["spam", "ham"]
+
+
+def test_export_file_refuses_what_it_cannot_export_with_one_line(tmp_path: Path) -> None:
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b\n1,2\n")
+    with pytest.raises(ConversionError, match="not a readable joblib/pickle file") as caught:
+        export_file(csv, name="m", sample_texts=None, max_bytes=LIMIT)
+    assert "\n" not in caught.value.message
+
+    onnx_file = tmp_path / "model.onnx"
+    onnx_file.write_bytes(b"\x08\x07")
+    with pytest.raises(ConversionError, match="has no metadata"):
+        export_file(onnx_file, name="m", sample_texts=None, max_bytes=LIMIT)
+
+    with pytest.raises(NotFoundError, match="does not exist"):
+        export_file(tmp_path / "absent.pkl", name="m", sample_texts=None, max_bytes=LIMIT)
+
+    big = tmp_path / "big.pkl"
+    big.write_bytes(b"x" * 2000)
+    with pytest.raises(PayloadTooLargeError, match=r"\(1000 bytes\)"):
+        export_file(big, name="m", sample_texts=None, max_bytes=1000)
+
+    empty_folder = tmp_path / "folder"
+    empty_folder.mkdir()
+    with pytest.raises(ConversionError, match="nor a Hugging Face model folder"):
+        export_file(empty_folder, name="m", sample_texts=None, max_bytes=LIMIT)

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from mlserve.errors import InvalidInputError, NotFoundError
@@ -21,7 +22,9 @@ VOCABULARY = {
 WINDOW = 100
 
 
-def _probabilities(n: int, rng: np.random.Generator, alpha: tuple[float, ...]) -> np.ndarray:
+def _probabilities(
+    n: int, rng: np.random.Generator, alpha: tuple[float, ...]
+) -> npt.NDArray[np.float64]:
     return rng.dirichlet(alpha, size=n)
 
 
@@ -29,7 +32,9 @@ def _probabilities(n: int, rng: np.random.Generator, alpha: tuple[float, ...]) -
 def text_profile() -> dict[str, Any]:
     rng = np.random.default_rng(0)
     texts = generate(1_000, seed=1).train_texts
-    return compute_text_profile(texts, _probabilities(len(texts), rng, (2, 2, 2)), LABELS, VOCABULARY)
+    return compute_text_profile(
+        texts, _probabilities(len(texts), rng, (2, 2, 2)), LABELS, VOCABULARY
+    )
 
 
 def _monitor(profile: dict[str, Any] | None, **kwargs: Any) -> DriftMonitor:
@@ -38,7 +43,9 @@ def _monitor(profile: dict[str, Any] | None, **kwargs: Any) -> DriftMonitor:
     return monitor
 
 
-def _feed(monitor: DriftMonitor, texts: list[str], probabilities: np.ndarray) -> list[DriftReport]:
+def _feed(
+    monitor: DriftMonitor, texts: list[str], probabilities: npt.NDArray[np.float64]
+) -> list[DriftReport]:
     reports = []
     for text, row in zip(texts, probabilities, strict=True):
         report = monitor.observe("sentiment", 1, text, row)
@@ -183,7 +190,7 @@ def test_concurrent_observers_lose_nothing(text_profile: dict[str, Any]) -> None
 
 
 def test_malformed_reference_is_refused() -> None:
-    with pytest.raises(InvalidInputError, match="reference_profile.format"):
+    with pytest.raises(InvalidInputError, match=r"reference_profile\.format"):
         DriftMonitor(WINDOW).set_reference("sentiment", 1, {"format": "nope"})
 
 
@@ -254,17 +261,14 @@ def test_stationary_tabular_traffic_is_ok(tabular_profile: dict[str, Any]) -> No
     monitor.set_reference("credit", 1, tabular_profile)
     rng = np.random.default_rng(12)
     reports = [
-        monitor.observe_record("credit", 1, record)
-        for record in _tabular_records(WINDOW * 10, rng)
+        monitor.observe_record("credit", 1, record) for record in _tabular_records(WINDOW * 10, rng)
     ]
     evaluated = [r for r in reports if r is not None]
     assert len(evaluated) == 5
     assert sum(r.detected for r in evaluated) <= 1
 
 
-def test_text_observation_on_a_tabular_version_is_skipped(tabular_profile: dict[str, Any]) -> (
-    None
-):
+def test_text_observation_on_a_tabular_version_is_skipped(tabular_profile: dict[str, Any]) -> None:
     monitor = DriftMonitor(WINDOW)
     monitor.set_reference("credit", 1, tabular_profile)
     monitor.observe("credit", 1, "some text", [0.5, 0.5])

@@ -25,9 +25,7 @@ def test_stationary_traffic_raises_at_most_one_false_alarm_per_10k(
     simulations: list[SentimentTrafficSimulation],
 ) -> None:
     results = [
-        simulation.stationary(10_000, seed=100 + i)
-        for simulation in simulations
-        for i in range(3)
+        simulation.stationary(10_000, seed=100 + i) for simulation in simulations for i in range(3)
     ]
     requests = sum(r.requests for r in results)
     false_alarms = sum(r.false_alarms for r in results)

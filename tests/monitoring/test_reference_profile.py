@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from mlserve.errors import InvalidInputError
@@ -23,7 +24,7 @@ from mlserve.samples.sentiment_data import LABELS, generate
 VOCABULARY = {"the", "battery", "is", "great", "screen", "awful", "arrived", "on", "tuesday"}
 
 
-def _probabilities(n: int, seed: int = 0) -> np.ndarray:
+def _probabilities(n: int, seed: int = 0) -> npt.NDArray[np.float64]:
     rng = np.random.default_rng(seed)
     return rng.dirichlet([2.0, 1.0, 1.0], size=n)
 
@@ -147,7 +148,9 @@ def test_tabular_profile_needs_features() -> None:
 
 def test_profiles_parse_back_for_the_monitor() -> None:
     texts = generate(300, seed=1).train_texts
-    stored = json.loads(json.dumps(compute_text_profile(texts, _probabilities(240), LABELS, VOCABULARY)))
+    stored = json.loads(
+        json.dumps(compute_text_profile(texts, _probabilities(240), LABELS, VOCABULARY))
+    )
     profile = ReferenceProfile.from_dict(stored)
     assert profile.kind == "text"
     assert profile.labels == LABELS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from scipy import stats
 
@@ -10,7 +11,9 @@ from mlserve.monitoring.drift.two_sample import chi_square_homogeneity, ks_binne
 from mlserve.monitoring.histogram import continuous_reference
 
 
-def _binned(reference: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _binned(
+    reference: npt.NDArray[np.float64], window: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     binned = continuous_reference(reference)
     return binned.counts, binned.bin_counts(window)
 

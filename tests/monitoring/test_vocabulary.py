@@ -78,9 +78,7 @@ def test_filter_size_is_bounded_for_huge_vocabularies() -> None:
           "size": 1}, "num_bits"),
     ],
 )  # fmt: skip
-def test_malformed_filter_is_rejected_with_the_field(data: dict[str, object], message: str) -> (
-    None
-):
+def test_malformed_filter_is_rejected_with_the_field(data: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         VocabularyFilter.from_dict(data)
 
@@ -100,7 +98,9 @@ def test_sklearn_vocabulary_of_a_bare_count_vectorizer() -> None:
 
 
 def test_sklearn_vocabulary_is_none_without_word_vocabulary() -> None:
-    chars = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(2, 3)), LogisticRegression())
+    chars = make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(2, 3)), LogisticRegression()
+    )
     chars.fit(TEXTS, LABELS)
     assert sklearn_vocabulary(chars) is None
     assert sklearn_vocabulary(LogisticRegression()) is None

@@ -1,4 +1,8 @@
-"""Fixtures for the serving tests: real redis-server processes (never a mock)."""
+"""Fixtures for the serving tests: real redis-server processes (never a mock).
+
+``redis_server`` (session, shared) comes from the ``tests.support.redis_fixture`` plugin
+that the root conftest loads.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture(scope="session")
-def shared_redis() -> Iterator[RedisServer]:
-    """One redis-server for the tests that only read and write (keys are per-test unique)."""
-    with RedisServer() as server:
-        yield server
 
 
 @pytest.fixture

@@ -38,39 +38,39 @@ def model() -> str:
 
 
 @pytest.fixture
-async def cache(shared_redis: RedisServer) -> AsyncIterator[RedisCache]:
-    cache = RedisCache(shared_redis.url, default_ttl_seconds=60)
+async def cache(redis_server: RedisServer) -> AsyncIterator[RedisCache]:
+    cache = RedisCache(redis_server.url, default_ttl_seconds=60)
     yield cache
     await cache.close()
 
 
 async def test_lookups_take_one_mget_and_writes_one_pipeline(
-    cache: RedisCache, shared_redis: RedisServer, model: str
+    cache: RedisCache, redis_server: RedisServer, model: str
 ) -> None:
     batch = keys(20, model=model)
-    sets_before = command_calls(shared_redis, "set")
+    sets_before = command_calls(redis_server, "set")
     await cache.set_many([(k, prediction(i)) for i, k in enumerate(batch)])
-    assert command_calls(shared_redis, "set") - sets_before == 20
+    assert command_calls(redis_server, "set") - sets_before == 20
 
     mget_before, get_before = (
-        command_calls(shared_redis, "mget"),
-        command_calls(shared_redis, "get"),
+        command_calls(redis_server, "mget"),
+        command_calls(redis_server, "get"),
     )
     found = await cache.get_many([*batch, CacheKey(model, 1, "fp", "never stored")])
 
-    assert command_calls(shared_redis, "mget") - mget_before == 1
-    assert command_calls(shared_redis, "get") - get_before == 0
+    assert command_calls(redis_server, "mget") - mget_before == 1
+    assert command_calls(redis_server, "get") - get_before == 0
     assert found == [*(prediction(i) for i in range(20)), None]
     assert (cache.stats.hits, cache.stats.misses) == (20, 1)
 
 
 async def test_entries_carry_the_configured_ttl(
-    cache: RedisCache, shared_redis: RedisServer, model: str
+    cache: RedisCache, redis_server: RedisServer, model: str
 ) -> None:
     [key] = keys(1, model=model)
     await cache.set_many([(key, prediction())])
 
-    pttl = redis.Redis.from_url(shared_redis.url).pttl(key.render())
+    pttl = redis.Redis.from_url(redis_server.url).pttl(key.render())
     assert 59_000 < pttl <= 60_000
 
 
@@ -93,17 +93,17 @@ async def test_a_new_version_never_serves_the_old_versions_answer(
 
 
 async def test_undecodable_entries_read_as_misses(
-    cache: RedisCache, shared_redis: RedisServer, model: str
+    cache: RedisCache, redis_server: RedisServer, model: str
 ) -> None:
     [key] = keys(1, model=model)
-    redis.Redis.from_url(shared_redis.url).set(key.render(), b"garbage")
+    redis.Redis.from_url(redis_server.url).set(key.render(), b"garbage")
     assert await cache.get_many([key]) == [None]
 
 
 async def test_clear_deletes_prediction_keys_only(
-    cache: RedisCache, shared_redis: RedisServer, model: str
+    cache: RedisCache, redis_server: RedisServer, model: str
 ) -> None:
-    client = redis.Redis.from_url(shared_redis.url)
+    client = redis.Redis.from_url(redis_server.url)
     client.set("unrelated", b"keep")
     await cache.set_many([(k, prediction()) for k in keys(3, model=model)])
 

@@ -30,7 +30,7 @@ async def test_publishing_v2_and_v3_under_20_concurrent_clients_fails_no_request
             while not stop.is_set():
                 n += 1
                 response = await http.post(
-                    "/predict", json={"text": f"client {i} request {n}: great", "model": name}
+                    "/predict", json={"text": f"client {i} request {n}: great", "model_version": name}
                 )
                 version = response.json().get("version", "") if response.status_code == 200 else ""
                 results.append((response.status_code, version))
@@ -39,7 +39,7 @@ async def test_publishing_v2_and_v3_under_20_concurrent_clients_fails_no_request
     await asyncio.sleep(0.5)
     for version in (2, 3):
         await publisher.publish(train_sentiment(version), name)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.5)  # the control plane re-reads Triton's ready set each second
     stop.set()
     await asyncio.gather(*clients)
 
@@ -48,6 +48,6 @@ async def test_publishing_v2_and_v3_under_20_concurrent_clients_fails_no_request
     assert failures == []
     assert {"v1", "v3"} <= {version for _, version in results}
     async with httpx.AsyncClient(base_url=stack.base_url) as http:
-        after = await http.post("/predict", json={"text": "great", "model": name})
+        after = await http.post("/predict", json={"text": "great", "model_version": name})
     assert after.json()["version"] == "v3"
     await triton.close()

@@ -12,18 +12,21 @@ from mlserve.benchmarking.config import BenchmarkConfig
 from mlserve.benchmarking.failures import (
     describe_http_error,
     error_for_status,
-    http_error_kind,
     response_error_text,
 )
+from mlserve.benchmarking.http1 import Http1Client, error_kind
 from mlserve.benchmarking.targets.base import Outcome, Target
 from mlserve.errors import ServiceUnavailableError
 
 
-def model_ref(model: str | None, version: int | None) -> str | None:
-    """The ``model_version`` the control plane takes: ``name``, ``name-vN`` or None."""
-    if model is None:
-        return None
-    return model if version is None else f"{model}-v{version}"
+def model_fields(model: str | None, version: int | None) -> dict[str, Any]:
+    """The ``model`` and ``version`` fields of a predict body; empty for the default model."""
+    fields: dict[str, Any] = {}
+    if model is not None:
+        fields["model"] = model
+    if version is not None:
+        fields["version"] = version
+    return fields
 
 
 def count_cached(body: Any) -> tuple[int, int]:
@@ -50,10 +53,18 @@ class ControlPlaneTarget(Target):
         self.batch_size = config.batch_size
         self.path = "/batch-predict" if self.batch else "/predict"
         self.description = f"control plane at {self.base_url}{self.path}"
-        self._ref = model_ref(config.model, config.version)
+        self._model_fields = model_fields(config.model, config.version)
         headers = {"content-type": "application/json"}
+        fast_headers: dict[str, str] = {}
         if config.auth_token:
             headers["authorization"] = f"Bearer {config.auth_token}"
+            fast_headers["authorization"] = f"Bearer {config.auth_token}"
+        self._fast = Http1Client(
+            self.base_url,
+            headers=fast_headers,
+            timeout_s=config.request_timeout_s,
+            connect_timeout_s=config.connect_timeout_s,
+        )
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
@@ -65,8 +76,7 @@ class ControlPlaneTarget(Target):
 
     def _body(self, texts: list[str]) -> bytes:
         body: dict[str, Any] = {"texts": texts} if self.batch else {"text": texts[0]}
-        if self._ref is not None:
-            body["model_version"] = self._ref
+        body.update(self._model_fields)
         return orjson.dumps(body)
 
     async def check(self) -> None:
@@ -87,19 +97,21 @@ class ControlPlaneTarget(Target):
             )
 
     async def send(self, texts: list[str]) -> Outcome:
+        body = self._body(texts)
         started = time.perf_counter()
         try:
-            response = await self._client.post(self.path, content=self._body(texts))
-        except httpx.HTTPError as exc:
-            return Outcome(time.perf_counter() - started, error=http_error_kind(exc))
+            status, content = await self._fast.post(self.path, body)
+        except Exception as exc:
+            return Outcome(time.perf_counter() - started, error=error_kind(exc))
         latency = time.perf_counter() - started
-        if response.status_code != 200:
-            return Outcome(latency, error=f"http_{response.status_code}")
+        if status != 200:
+            return Outcome(latency, error=f"http_{status}")
         try:
-            cached, reported = count_cached(orjson.loads(response.content))
+            cached, reported = count_cached(orjson.loads(content))
         except orjson.JSONDecodeError:
             return Outcome(latency, error="bad_response")
         return Outcome(latency, cached=cached, cache_reported=reported)
 
     async def aclose(self) -> None:
+        await self._fast.aclose()
         await self._client.aclose()

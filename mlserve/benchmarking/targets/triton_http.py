@@ -12,9 +12,9 @@ from mlserve.benchmarking.config import BenchmarkConfig
 from mlserve.benchmarking.failures import (
     describe_http_error,
     error_for_status,
-    http_error_kind,
     response_error_text,
 )
+from mlserve.benchmarking.http1 import Http1Client, error_kind
 from mlserve.benchmarking.targets.base import Outcome, Target
 from mlserve.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
 
@@ -46,6 +46,12 @@ class TritonHttpTarget(Target):
             ),
         )
         self._check_timeout = config.connect_timeout_s
+        self._infer_path = f"{model_path}/infer"
+        self._fast = Http1Client(
+            self.base_url,
+            timeout_s=config.request_timeout_s,
+            connect_timeout_s=config.connect_timeout_s,
+        )
 
     def _body(self, texts: list[str]) -> bytes:
         request: dict[str, Any] = {
@@ -115,17 +121,17 @@ class TritonHttpTarget(Target):
         return ", ".join(ready) or "none"
 
     async def send(self, texts: list[str]) -> Outcome:
+        body = self._body(texts)
         started = time.perf_counter()
         try:
-            response = await self._client.post(
-                f"{self._model_path}/infer", content=self._body(texts)
-            )
-        except httpx.HTTPError as exc:
-            return Outcome(time.perf_counter() - started, error=http_error_kind(exc))
+            status, _ = await self._fast.post(self._infer_path, body)
+        except Exception as exc:
+            return Outcome(time.perf_counter() - started, error=error_kind(exc))
         latency = time.perf_counter() - started
-        if response.status_code != 200:
-            return Outcome(latency, error=f"http_{response.status_code}")
+        if status != 200:
+            return Outcome(latency, error=f"http_{status}")
         return Outcome(latency)
 
     async def aclose(self) -> None:
+        await self._fast.aclose()
         await self._client.aclose()

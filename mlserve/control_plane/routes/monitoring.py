@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from mlserve.errors import NotFoundError
 from mlserve.monitoring.hub import MonitoringHub
+
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 def monitoring_router(
@@ -30,9 +33,11 @@ def monitoring_router(
     @router.get("/monitoring/drift/{model}")
     async def drift(model: str) -> dict[str, Any]:
         """Drift status of every version of ``model``, per signal."""
-        versions = known_versions(model)
+        versions = known_versions(model) if _MODEL_NAME.fullmatch(model) else []
         if not versions:
-            raise NotFoundError(f"model {model!r} not found")
+            raise NotFoundError(
+                f"model {model!r} is not published; GET /models lists the published ones"
+            )
         return {
             "model": model,
             "versions": [hub.drift_report(model, v).to_dict() for v in versions],
@@ -45,7 +50,8 @@ def monitoring_router(
 
     @router.get("/monitoring/stats")
     async def stats() -> dict[str, Any]:
-        """Per model/version serving figures (what ``mlserve stats`` shows)."""
+        """Per model/version serving figures (what ``mlserve stats`` shows): ``versions``
+        rows plus the serving, Triton, performance, drift and alert detail."""
         return hub.summary()
 
     return router

@@ -27,11 +27,15 @@ async def predict(body: PredictRequest, stack: Stack) -> PredictResponse:
     """Classify one text with the default or named model."""
     _check_length(body.text, "text", stack.settings.max_text_length)
     batch = await stack.predictor.predict_texts(
-        body.model, [body.text], version=body.version, timeout_ms=body.timeout_ms
+        body.model_version or body.model,
+        [body.text],
+        version=body.version,
+        timeout_ms=body.timeout_ms,
     )
     (answer,) = batch.predictions
     return PredictResponse(
         **_prediction(answer).model_dump(),
+        model_version=f"{batch.model}-v{batch.version}",
         model=batch.model,
         version=f"v{batch.version}",
         latency_ms=round(batch.latency_ms, 3),
@@ -51,17 +55,18 @@ async def batch_predict(body: BatchPredictRequest, stack: Stack) -> BatchPredict
     for index, text in enumerate(body.texts):
         _check_length(text, f"texts[{index}]", stack.settings.max_text_length)
     batch = await stack.predictor.predict_texts(
-        body.model,
+        body.model_version or body.model,
         body.texts,
         version=body.version,
         timeout_ms=body.timeout_ms,
         endpoint="batch-predict",
     )
     return BatchPredictResponse(
+        model_version=f"{batch.model}-v{batch.version}",
         model=batch.model,
         version=f"v{batch.version}",
         predictions=[_prediction(p) for p in batch.predictions],
-        latency_ms=round(batch.latency_ms, 3),
+        total_latency_ms=round(batch.latency_ms, 3),
         triton_ms=round(batch.triton_ms, 3) if batch.triton_ms is not None else None,
     )
 

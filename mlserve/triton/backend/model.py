@@ -68,9 +68,12 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         path = os.path.join(args["model_repository"], args["model_version"], "model.onnx")
         options = ort.SessionOptions()
-        threads = int(os.environ.get("MLSERVE_ORT_THREADS", "0"))
+        threads = int(os.environ.get("MLSERVE_ORT_THREADS", "1"))
         if threads:
             options.intra_op_num_threads = threads
+        # Spinning worker threads burn the cores Triton and the control plane need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
             path, sess_options=options, providers=_providers(args.get("model_instance_kind"))
         )

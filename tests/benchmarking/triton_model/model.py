@@ -9,6 +9,7 @@ numpy (<2) that Triton 2.51's BYTES handling needs.
 import os
 import site
 import sys
+from typing import Any
 
 for _path in reversed([p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]):
     if _path not in sys.path:
@@ -20,7 +21,7 @@ import triton_python_backend_utils as pb_utils  # noqa: E402
 
 
 class TritonPythonModel:
-    def execute(self, requests):
+    def execute(self, requests: list[Any]) -> list[Any]:
         responses = []
         for request in requests:
             texts = pb_utils.get_input_tensor_by_name(request, "text").as_numpy()

@@ -1,0 +1,501 @@
+"""Serving paths compared on one model under one load: the figures changes are judged by.
+
+Scenarios, all on the same model version, texts, concurrency levels and request bound:
+
+* ``onnxruntime``: raw in-process ONNX Runtime on the published ``model.onnx`` (the
+  ceiling), one session, ``concurrency`` threads, one text per call;
+* ``triton-grpc`` / ``triton-http``: Triton directly (``mlserve benchmark``'s targets);
+* ``predict-cold`` / ``predict-warm``: the control plane's ``/predict``, every text unique
+  (cache misses) / texts from a pool of 32 warmed beforehand (cache hits);
+* ``batch-predict-cold`` / ``batch-predict-warm``: ``/batch-predict`` with ``--batch-size``;
+* ``overload``: concurrency 256 against a second control plane (same Triton) whose in-flight
+  bound is 8 and default deadline 2 s: only 200s and 429s are acceptable.
+
+Starts its own stack (``mlserve up`` on free ports, temp repository, sample models) unless
+``--url`` with ``--triton-grpc``, ``--triton-http`` and ``--models-dir`` name a running one.
+
+    .venv/bin/python benchmarks/compare_serving.py [--concurrency 1 16] [--requests 20000]
+
+Prints one table per scenario, the ratios and the issue's targets, and writes
+``benchmarks/results/compare_serving.json`` (and a timestamped copy). The JSON format is
+``mlserve.compare_serving/1``: keep it stable, add fields rather than change them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+from rich.console import Console
+
+from mlserve.benchmarking import BenchmarkConfig, StepResult, arun_benchmark, render_table
+from mlserve.benchmarking.measurement import Window
+from mlserve.benchmarking.render import step_to_dict
+from mlserve.benchmarking.workload import TextWorkload, default_texts
+from mlserve.repository.store import MODEL_FILE
+
+FORMAT = "mlserve.compare_serving/1"
+RESULTS = Path(__file__).parent / "results"
+MODEL = "sentiment"
+POOL_SIZE = 32
+OVERLOAD_CONCURRENCY = 256
+OVERLOAD_INFLIGHT = 8
+OVERLOAD_DEADLINE_MS = 2000
+console = Console()
+if not console.is_terminal:
+    console = Console(width=150)  # logs and CI: full tables, not squeezed to 80 columns
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the stack under test answers."""
+
+    url: str
+    grpc: str
+    http: str
+    metrics: str | None
+    models_dir: Path
+    workdir: Path
+    """Working directory for extra control planes (state files)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"mlserve up exited ({process.returncode}): {_tail(log)}")
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"mlserve up at {base} not ready after {timeout_s:.0f} s: {_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    try:
+        return " | ".join(log.read_text(errors="replace").splitlines()[-8:])
+    except OSError:
+        return "(no log)"
+
+
+@contextlib.contextmanager
+def mlserve_up(env_overrides: dict[str, str], cwd: Path, *, workers: int | None) -> Iterator[str]:
+    """``mlserve up`` on a free port with ``env_overrides``; its base URL; stopped after."""
+    port = free_port()
+    env = {**os.environ, **env_overrides}
+    command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
+    command += ["--no-transformer"] + (["--workers", str(workers)] if workers else [])
+    log = cwd / f"mlserve-up-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process, log, timeout_s=240)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
+    """The given stack, or a fresh ``mlserve up`` (own Triton, sample models)."""
+    if args.url:
+        missing = [f for f in ("triton_grpc", "triton_http", "models_dir") if not getattr(args, f)]
+        if missing:
+            raise SystemExit(f"--url needs --{', --'.join(m.replace('_', '-') for m in missing)}")
+        yield Endpoints(
+            args.url.rstrip("/"),
+            args.triton_grpc,
+            args.triton_http.rstrip("/"),
+            args.triton_metrics,
+            Path(args.models_dir),
+            Path(tempfile.mkdtemp(prefix="mlserve-compare-")),
+        )
+        return
+    folder = Path(tempfile.mkdtemp(prefix="mlserve-compare-"))
+    http, grpc, metrics = free_port(), free_port(), free_port()
+    env = {
+        "MLSERVE_MODELS_DIR": str(folder / "model_repository"),
+        "MLSERVE_TRITON__HTTP_PORT": str(http),
+        "MLSERVE_TRITON__GRPC_PORT": str(grpc),
+        "MLSERVE_TRITON__METRICS_PORT": str(metrics),
+    }
+    console.print(f"starting mlserve up in {folder} (sample models, embedded Triton) ...")
+    with mlserve_up(env, folder, workers=args.workers) as base:
+        yield Endpoints(
+            base,
+            f"127.0.0.1:{grpc}",
+            f"http://127.0.0.1:{http}",
+            f"http://127.0.0.1:{metrics}/metrics",
+            folder / "model_repository",
+            folder,
+        )
+
+
+def served_version(url: str) -> int:
+    """The version the control plane serves for ``MODEL`` by default."""
+    response = httpx.post(f"{url}/predict", json={"text": "version probe", "model": MODEL})
+    response.raise_for_status()
+    return int(str(response.json()["version"]).lstrip("v"))
+
+
+def measure_onnxruntime(
+    model_path: Path, concurrency: int, requests: int, duration_s: float
+) -> StepResult:
+    """``concurrency`` threads calling one ONNX Runtime session with one text each, until
+    ``requests`` calls or ``duration_s`` (after a warm-up); same texts as the other paths."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    workload = TextWorkload(default_texts(), unique_ratio=1.0, pool_size=POOL_SIZE, seed=0)
+    texts = [np.array([[t]], dtype=object) for t in workload.take(min(requests, 20_000))]
+    for batch in texts[:50]:
+        session.run(None, {input_name: batch})
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    stop_at = time.perf_counter() + duration_s
+
+    def worker() -> None:
+        mine: list[float] = []
+        for i in counter:
+            if time.perf_counter() >= stop_at:
+                break
+            started = time.perf_counter()
+            session.run(None, {input_name: texts[i % len(texts)]})
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    window = Window(duration_s=time.perf_counter() - started, latencies_s=latencies)
+    return StepResult.from_windows(
+        [window], measured=1, stable=True, batch_size=1, concurrency=concurrency, request_rate=None
+    )
+
+
+async def sweep(args: argparse.Namespace, levels: list[int], **config: Any) -> list[StepResult]:
+    """One benchmark step per concurrency level with the shared window settings."""
+    steps: list[StepResult] = []
+    for level in levels:
+        [step] = await arun_benchmark(
+            BenchmarkConfig(
+                concurrency=str(level),
+                window_s=args.window_s,
+                stability_pct=args.stability_pct,
+                max_windows=args.max_windows,
+                max_requests=args.requests,
+                pool_size=POOL_SIZE,
+                **config,
+            )
+        )
+        steps.append(step)
+    return steps
+
+
+async def warm_pool(url: str, version: int) -> None:
+    """Send every text of the repeat pool once, so warm scenarios only hit the cache.
+
+    The pool is the one :class:`TextWorkload` draws with the same seed and texts."""
+    pool = TextWorkload(default_texts(), unique_ratio=0.0, pool_size=POOL_SIZE, seed=0).pool
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for text in pool:
+            body = {"text": text, "model": MODEL, "version": version}
+            (await client.post("/predict", json=body)).raise_for_status()
+
+
+async def run_all(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
+    version = served_version(ends.url)
+    levels: list[int] = args.concurrency
+    model_path = ends.models_dir / MODEL / str(version) / MODEL_FILE
+    common = {"model": MODEL, "version": version, "triton_http_url": ends.http}
+    cp = {**common, "target": "control-plane", "url": ends.url}
+    scenarios: dict[str, tuple[str, list[StepResult]]] = {}
+
+    def record(name: str, description: str, steps: list[StepResult]) -> None:
+        scenarios[name] = (description, steps)
+        console.print(render_table(steps, title=f"{name}: {description}"))
+
+    duration = args.window_s * 3
+    record(
+        "onnxruntime",
+        f"raw in-process ONNX Runtime ({model_path.name}, 1 intra-op thread)",
+        [
+            await asyncio.to_thread(measure_onnxruntime, model_path, c, args.requests, duration)
+            for c in levels
+        ],
+    )
+    record(
+        "triton-grpc",
+        f"Triton gRPC at {ends.grpc}",
+        await sweep(args, levels, **common, target="triton-grpc", url=ends.grpc),
+    )
+    record(
+        "triton-http",
+        f"Triton HTTP at {ends.http}",
+        await sweep(args, levels, **common, target="triton-http", url=ends.http),
+    )
+    record("predict-cold", "/predict, unique texts", await sweep(args, levels, **cp))
+    await warm_pool(ends.url, version)
+    record(
+        "predict-warm",
+        "/predict, pool of 32 cached texts",
+        await sweep(args, levels, **cp, unique_ratio=0.0),
+    )
+    batch = {**cp, "batch_size": args.batch_size}
+    record(
+        "batch-predict-cold",
+        f"/batch-predict, {args.batch_size} unique texts",
+        await sweep(args, levels, **batch),
+    )
+    await warm_pool(ends.url, version)  # the cold runs may have evicted the pool (LRU)
+    record(
+        "batch-predict-warm",
+        f"/batch-predict, {args.batch_size} cached texts",
+        await sweep(args, levels, **batch, unique_ratio=0.0),
+    )
+    if args.overload:
+        record("overload", *(await overload(args, ends, version)))
+    return {
+        "model": {"name": MODEL, "version": version},
+        "scenarios": {
+            name: {"description": d, "steps": [step_to_dict(s) for s in steps]}
+            for name, (d, steps) in scenarios.items()
+        },
+    }
+
+
+async def overload(
+    args: argparse.Namespace, ends: Endpoints, version: int
+) -> tuple[str, list[StepResult]]:
+    """Concurrency 256 against a control plane bounded to 8 in flight, 2 s deadline."""
+    env = {
+        "MLSERVE_MODELS_DIR": str(ends.models_dir),
+        "MLSERVE_TRITON_URL": ends.grpc,
+        "MLSERVE_TRITON__HTTP_URL": ends.http,
+        "MLSERVE_LIMITS__MAX_INFLIGHT_PER_MODEL": str(OVERLOAD_INFLIGHT),
+        "MLSERVE_LIMITS__DEFAULT_TIMEOUT_MS": str(OVERLOAD_DEADLINE_MS),
+    }
+    if ends.metrics:
+        env["MLSERVE_TRITON__METRICS_URL"] = ends.metrics
+    workdir = ends.workdir / "overload"
+    workdir.mkdir(exist_ok=True)
+    with mlserve_up(env, workdir, workers=args.workers) as url:
+        steps = await sweep(
+            args,
+            [OVERLOAD_CONCURRENCY],
+            target="control-plane",
+            url=url,
+            model=MODEL,
+            version=version,
+            request_timeout_s=OVERLOAD_DEADLINE_MS / 1000 + 1.0,
+        )
+    description = (
+        f"/predict at concurrency {OVERLOAD_CONCURRENCY}, in-flight bound {OVERLOAD_INFLIGHT}, "
+        f"deadline {OVERLOAD_DEADLINE_MS} ms"
+    )
+    return description, steps
+
+
+def _step(doc: dict[str, Any], scenario: str, concurrency: int) -> dict[str, Any] | None:
+    entry = doc["scenarios"].get(scenario)
+    if entry is None:
+        return None
+    return next((s for s in entry["steps"] if s["concurrency"] == concurrency), None)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def ratios_and_targets(
+    doc: dict[str, Any], low: int, high: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The comparisons printed and stored; names carry the concurrency they compare at."""
+
+    def s(name: str, c: int) -> dict[str, Any]:
+        return _step(doc, name, c) or {}
+
+    ratios: dict[str, Any] = {}
+    for c in sorted({low, high}):
+        ratios[f"triton_grpc_over_onnxruntime_throughput_c{c}"] = _ratio(
+            s("triton-grpc", c).get("throughput"), s("onnxruntime", c).get("throughput")
+        )
+        ratios[f"predict_cold_over_triton_http_throughput_c{c}"] = _ratio(
+            s("predict-cold", c).get("throughput"), s("triton-http", c).get("throughput")
+        )
+        ratios[f"predict_cold_over_triton_grpc_throughput_c{c}"] = _ratio(
+            s("predict-cold", c).get("throughput"), s("triton-grpc", c).get("throughput")
+        )
+        ratios[f"predict_warm_over_cold_throughput_c{c}"] = _ratio(
+            s("predict-warm", c).get("throughput"), s("predict-cold", c).get("throughput")
+        )
+        ratios[f"predict_cold_over_warm_p50_c{c}"] = _ratio(
+            s("predict-cold", c).get("p50_ms"), s("predict-warm", c).get("p50_ms")
+        )
+        ratios[f"batch_predict_cold_over_predict_cold_texts_per_s_c{c}"] = _ratio(
+            s("batch-predict-cold", c).get("inferences_per_s"),
+            s("predict-cold", c).get("inferences_per_s"),
+        )
+        cold, grpc = s("predict-cold", c).get("p50_ms"), s("triton-grpc", c).get("p50_ms")
+        ratios[f"predict_cold_minus_triton_grpc_p50_ms_c{c}"] = (
+            round(cold - grpc, 3) if cold is not None and grpc is not None else None
+        )
+
+    def target(name: str, value: float | None, goal: str, met: bool | None) -> dict[str, Any]:
+        return {"name": name, "value": value, "goal": goal, "met": met}
+
+    def at_least(v: float | None, goal: float) -> bool | None:
+        return None if v is None else v >= goal
+
+    targets = [
+        target(
+            f"predict keeps 60% of Triton HTTP throughput (c={high})",
+            v := ratios[f"predict_cold_over_triton_http_throughput_c{high}"],
+            ">= 0.60",
+            at_least(v, 0.60),
+        ),
+        target(
+            f"predict p50 within 1.5 ms of Triton gRPC p50 (c={low})",
+            v := ratios[f"predict_cold_minus_triton_grpc_p50_ms_c{low}"],
+            "<= 1.5 ms",
+            None if v is None else v <= 1.5,
+        ),
+        target(
+            f"warm-cache p50 3x lower than cold (c={high})",
+            v := ratios[f"predict_cold_over_warm_p50_c{high}"],
+            ">= 3",
+            at_least(v, 3.0),
+        ),
+        target(
+            f"warm-cache throughput 3x higher than cold (c={high})",
+            v := ratios[f"predict_warm_over_cold_throughput_c{high}"],
+            ">= 3",
+            at_least(v, 3.0),
+        ),
+    ]
+    over = _step(doc, "overload", OVERLOAD_CONCURRENCY)
+    if over is not None:
+        kinds: dict[str, int] = over["errors_by_kind"]
+        others = {k: n for k, n in kinds.items() if k != "http_429"}
+        ratios["overload_accepted_per_s"] = round(over["throughput"], 1)
+        ratios["overload_rejected_429"] = kinds.get("http_429", 0)
+        ratios["overload_other_errors"] = others
+        ratios["overload_accepted_p99_ms"] = over["p99_ms"]
+        targets += [
+            target("overload: only 200s and 429s", sum(others.values()), "0 others", not others),
+            target(
+                "overload: accepted p99 within the deadline",
+                over["p99_ms"],
+                f"< {OVERLOAD_DEADLINE_MS} ms",
+                over["p99_ms"] is not None and over["p99_ms"] < OVERLOAD_DEADLINE_MS,
+            ),
+        ]
+    return ratios, targets
+
+
+def print_summary(ratios: dict[str, Any], targets: list[dict[str, Any]]) -> None:
+    console.print("\n[bold]ratios[/]")
+    for name, value in ratios.items():
+        console.print(f"  {name:58s} {value}")
+    console.print("\n[bold]targets (issue 4)[/]")
+    for t in targets:
+        state = {True: "[green]met[/]", False: "[red]NOT met[/]", None: "[yellow]n/a[/]"}
+        console.print(f"  {state[t['met']]:>20s}  {t['name']}: {t['value']} (goal {t['goal']})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--url", help="running control plane (default: start one)")
+    parser.add_argument("--triton-grpc", help="its Triton's gRPC host:port (with --url)")
+    parser.add_argument("--triton-http", help="its Triton's HTTP URL (with --url)")
+    parser.add_argument("--triton-metrics", help="its Triton's metrics URL (optional)")
+    parser.add_argument("--models-dir", help="its model repository (with --url)")
+    parser.add_argument("--workers", type=int, help="uvicorn workers of started control planes")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--requests", type=int, default=20_000, help="requests per step at most")
+    parser.add_argument("--window-s", type=float, default=2.0)
+    parser.add_argument("--stability-pct", type=float, default=10.0)
+    parser.add_argument("--max-windows", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--no-overload", dest="overload", action="store_false")
+    parser.add_argument("--output", type=Path, default=RESULTS / "compare_serving.json")
+    args = parser.parse_args()
+    levels: list[int] = args.concurrency
+    started = datetime.now(UTC)
+    with stack(args) as ends:
+        doc = asyncio.run(run_all(args, ends))
+    ratios, targets = ratios_and_targets(doc, min(levels), max(levels))
+    result = {
+        "format": FORMAT,
+        "created_at": started.isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "load": {
+            "concurrency": levels,
+            "requests_per_step": args.requests,
+            "window_s": args.window_s,
+            "stability_pct": args.stability_pct,
+            "max_windows": args.max_windows,
+            "batch_size": args.batch_size,
+            "texts": "mlserve.samples.sentiment_data (unique: run-unique prefix; warm: pool of "
+            f"{POOL_SIZE})",
+        },
+        **doc,
+        "ratios": ratios,
+        "targets": targets,
+    }
+    print_summary(ratios, targets)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    data = orjson.dumps(result, option=orjson.OPT_INDENT_2)
+    args.output.write_bytes(data)
+    stamped = args.output.with_name(f"{args.output.stem}-{started:%Y%m%dT%H%M%SZ}.json")
+    stamped.write_bytes(data)
+    console.print(f"\nwritten: {args.output} and {stamped.name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""The load generator's HTTP/1.1 client against real sockets: uvicorn and raw asyncio servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import orjson
+import pytest
+
+from mlserve.benchmarking.http1 import Http1Client, HttpProtocolError, error_kind
+from tests.benchmarking.conftest import PredictServer
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def raw_server(handler: Handler) -> AsyncIterator[tuple[str, list[int]]]:
+    """A TCP server running ``handler`` per connection; yields its URL and a connection log."""
+    connections: list[int] = []
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", connections
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    return await reader.readexactly(length)
+
+
+async def test_posts_json_and_reuses_one_connection(predict_server: PredictServer) -> None:
+    client = Http1Client(predict_server.url)
+    try:
+        answers = [
+            await client.post("/predict", orjson.dumps({"text": f"text {i}"})) for i in range(5)
+        ]
+    finally:
+        await client.aclose()
+
+    assert all(status == 200 for status, _ in answers)
+    assert orjson.loads(answers[0][1])["label"] == "positive"
+    assert predict_server.requests == 5
+    assert len(client._idle) == 0  # closed by aclose
+
+
+async def test_keep_alive_pool_grows_to_the_concurrency_only() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            await asyncio.sleep(0.01)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+
+    async with raw_server(handler) as (url, connections):
+        client = Http1Client(url)
+        for _ in range(5):
+            results = await asyncio.gather(*(client.post("/x", b"{}") for _ in range(4)))
+            assert results == [(200, b"ok")] * 4
+        await client.aclose()
+    assert len(connections) == 4
+
+
+async def test_chunked_bodies_and_connection_close() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(
+            b"HTTP/1.1 503 Service Unavailable\r\ntransfer-encoding: chunked\r\n"
+            b"connection: close\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\n\r\n"
+        )
+        await writer.drain()
+
+    async with raw_server(handler) as (url, connections):
+        client = Http1Client(url)
+        assert await client.post("/x", b"{}") == (503, b"abcdefg")
+        assert await client.post("/x", b"{}") == (503, b"abcdefg")
+        await client.aclose()
+    assert len(connections) == 2  # connection: close is honoured
+
+
+async def test_a_kept_alive_connection_the_server_closed_is_retried_once() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        # then close without saying so, like an idle keep-alive timeout
+
+    async with raw_server(handler) as (url, connections):
+        client = Http1Client(url)
+        assert await client.post("/x", b"{}") == (200, b"ok")
+        await asyncio.sleep(0.05)
+        assert await client.post("/x", b"{}") == (200, b"ok")
+        await client.aclose()
+    assert len(connections) == 2
+
+
+async def test_timeouts_refusals_and_garbage_are_error_kinds(closed_port: int) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"SSH-2.0-OpenSSH\r\n\r\n")
+        await writer.drain()
+
+    async with raw_server(silent) as (url, _):
+        client = Http1Client(url, timeout_s=0.2)
+        with pytest.raises(TimeoutError) as timed_out:
+            await client.post("/x", b"{}")
+        await client.aclose()
+    assert error_kind(timed_out.value) == "timeout"
+
+    refused = Http1Client(f"http://127.0.0.1:{closed_port}")
+    with pytest.raises(ConnectionRefusedError) as not_listening:
+        await refused.post("/x", b"{}")
+    assert error_kind(not_listening.value) == "connection"
+
+    async with raw_server(garbage) as (url, _):
+        client = Http1Client(url)
+        with pytest.raises(HttpProtocolError) as bad:
+            await client.post("/x", b"{}")
+        await client.aclose()
+    assert error_kind(bad.value) == "bad_response"
+
+
+def test_only_plain_http_urls() -> None:
+    with pytest.raises(ValueError, match="only http://"):
+        Http1Client("https://example.org")

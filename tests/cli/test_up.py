@@ -1,0 +1,102 @@
+"""``mlserve up`` on an empty repository: sample models, embedded Triton, the API; Ctrl-C
+stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from mlserve.repository.store import ModelRepository
+from tests.support.redis_server import free_port
+
+
+def test_up_serves_the_sample_model_end_to_end_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port, triton_http = free_port(), free_port()
+    env = {
+        **os.environ,
+        "MLSERVE_MODELS_DIR": str(tmp_path / "model_repository"),
+        "MLSERVE_TRITON__HTTP_PORT": str(triton_http),
+        "MLSERVE_TRITON__GRPC_PORT": str(free_port()),
+        "MLSERVE_TRITON__METRICS_PORT": str(free_port()),
+    }
+    command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--no-transformer"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        response = httpx.post(f"{base}/predict", json={"text": "This product is amazing!"})
+
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["label"] == "positive"
+        assert 0.5 < body["confidence"] <= 1.0
+        assert body["latency_ms"] > 0
+        assert body["triton_ms"] > 0
+        assert body["model_version"] == "sentiment-v2"
+        repository = ModelRepository(tmp_path / "model_repository")
+        assert repository.versions("sentiment") == [1, 2]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 0, output
+    assert "/predict" in output
+    try:
+        httpx.get(f"http://127.0.0.1:{triton_http}/v2/health/live", timeout=1)
+        raise AssertionError("Triton still runs after Ctrl-C")
+    except httpx.HTTPError:
+        pass
+
+
+def test_up_refuses_a_busy_port_with_one_line(tmp_path: Path) -> None:
+    with _Listening() as port:
+        result = subprocess.run(
+            [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port), "--no-samples"],
+            env={**os.environ, "MLSERVE_MODELS_DIR": str(tmp_path / "repo")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr
+    assert "already in use" in result.stderr
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read().decode() if process.stdout else "exited")
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("mlserve up not ready after 180s")
+
+
+class _Listening:
+    """A socket listening on a free port, for the busy-port case."""
+
+    def __enter__(self) -> int:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        return int(self.sock.getsockname()[1])
+
+    def __exit__(self, *args: object) -> None:
+        self.sock.close()
