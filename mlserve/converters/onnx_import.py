@@ -82,10 +82,14 @@ def _smoke_test(model: onnx.ModelProto, meta: ModelMetadata, texts: list[str]) -
     declared = [i.name for i in meta.inputs]
     graph_inputs = [i.name for i in model.graph.input]
     if graph_inputs != declared:
-        raise ConversionError(f"the graph takes inputs {graph_inputs}, metadata declares {declared}")
+        raise ConversionError(
+            f"the graph takes inputs {graph_inputs}, metadata declares {declared}"
+        )
     output = meta.outputs[0].name
     try:
-        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
         batch = np.asarray(texts, dtype=object).reshape(-1, 1)
         (result,) = session.run([output], {declared[0]: batch})
     except Exception as exc:  # ORT errors have many types

@@ -30,7 +30,8 @@ async def test_publishing_v2_and_v3_under_20_concurrent_clients_fails_no_request
             while not stop.is_set():
                 n += 1
                 response = await http.post(
-                    "/predict", json={"text": f"client {i} request {n}: great", "model_version": name}
+                    "/predict",
+                    json={"text": f"client {i} request {n}: great", "model_version": name},
                 )
                 version = response.json().get("version", "") if response.status_code == 200 else ""
                 results.append((response.status_code, version))
