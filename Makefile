@@ -45,7 +45,7 @@ format: install
 	$(BIN)/ruff check --fix mlserve tests benchmarks
 
 bench: install
-	$(BIN)/python benchmarks/batch_predict_latency.py
+	$(BIN)/python benchmarks/compare_serving.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

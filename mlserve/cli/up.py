@@ -32,7 +32,9 @@ def up_command(
     ] = True,
     transformer: Annotated[
         bool,
-        typer.Option(help="Also train and publish sentiment-minilm (needs mlserve[torch])."),
+        typer.Option(
+            help=r"Also train and publish sentiment-minilm (needs the mlserve\[torch] extra)."
+        ),
     ] = True,
 ) -> None:
     """Start Triton (embedded unless MLSERVE_TRITON_URL is set) and the control plane."""

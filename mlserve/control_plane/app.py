@@ -48,6 +48,9 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         version=__version__,
         description="Text and tabular classifiers served by NVIDIA Triton.",
         lifespan=lifespan,
+        # Metrics are Prometheus (mlserve_*); FastAPI's OpenTelemetry hooks would only add
+        # per-request checks for providers nobody configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.stack = stack
     app.state.platform = api_v1

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -63,6 +63,9 @@ ALERT_KINDS = ("drift", "success_rate", "latency", "queue_time", "error_rate", "
 """Every ``kind`` label of ``mlserve_alerts_active`` (see :mod:`mlserve.monitoring.alerts`)."""
 
 
+_RequestMetric = Counter | Histogram
+
+
 def version_label(version: int | None) -> str:
     """How versions appear in labels: ``"3"`` (as Triton writes them), ``""`` when unknown."""
     return "" if version is None else str(version)
@@ -74,6 +77,7 @@ class ControlPlaneMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._models: set[str] = set()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         mv = ("model", "version")
         self.request_duration = Histogram(
             "mlserve_request_duration_seconds",
@@ -219,11 +223,22 @@ class ControlPlaneMetrics:
         self, endpoint: str, model: str, version: int | None, status: int, seconds: float
     ) -> None:
         """One answered request (any status), with its total latency."""
-        self.request_duration.labels(endpoint, model, version_label(version)).observe(seconds)
-        self.requests.labels(endpoint, model, str(status)).inc()
+        v = version_label(version)
+        self._child(self.request_duration, endpoint, model, v).observe(seconds)
+        self._child(self.requests, endpoint, model, str(status)).inc()
         self._known_model(model)
         if status == 429:
-            self.rejected.labels(model).inc()
+            self._child(self.rejected, model).inc()
+
+    def _child(self, metric: _RequestMetric, *labels: str) -> Any:
+        """``metric.labels(*labels)``, memoized: the request path calls this several times
+        per request and prometheus-client validates labels on every call. Only for metrics
+        that are never cleared (a cleared child would keep counting unseen)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def _known_model(self, model: str) -> None:
         """Create a model's per-model series at 0 on first sight, so ``rate()`` and
@@ -240,11 +255,11 @@ class ControlPlaneMetrics:
         """One prediction returned to a client (cached ones included)."""
         self._known_model(model)
         v = version_label(version)
-        self.predictions.labels(model, v, label).inc()
-        self.confidence.labels(model, v).observe(confidence)
+        self._child(self.predictions, model, v, label).inc()
+        self._child(self.confidence, model, v).observe(confidence)
 
     def observe_cache(self, model: str, *, hit: bool) -> None:
-        (self.cache_hits if hit else self.cache_misses).labels(model).inc()
+        self._child(self.cache_hits if hit else self.cache_misses, model).inc()
 
     def observe_cache_error(self, backend: str, operation: str) -> None:
         """A cache backend call failed (e.g. ``("redis", "get")``)."""
@@ -265,10 +280,10 @@ class ControlPlaneMetrics:
         self.in_flight.source = source
 
     def observe_preprocessing(self, model: str, seconds: float) -> None:
-        self.preprocessing.labels(model).observe(seconds)
+        self._child(self.preprocessing, model).observe(seconds)
 
     def observe_triton_call(self, model: str, version: int, seconds: float) -> None:
-        self.triton_duration.labels(model, version_label(version)).observe(seconds)
+        self._child(self.triton_duration, model, version_label(version)).observe(seconds)
 
     # -- state pushed by the monitoring hub --------------------------------------------
 

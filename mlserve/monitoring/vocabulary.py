@@ -28,6 +28,7 @@ _SUBWORD_MARKERS = ("\u2581", "\u0120")  # sentencepiece '▁', byte-level BPE '
 
 FILTER_FORMAT = "bloom/blake2b-1"
 DEFAULT_FALSE_POSITIVE_RATE = 0.01
+_SEEN_WORDS = 50_000
 MAX_FILTER_BITS = 1 << 20
 """128 KiB of bits: 1% false positives up to ~110k words, more beyond that."""
 
@@ -50,6 +51,8 @@ class VocabularyFilter:
         self.num_bits = num_bits
         self.num_hashes = num_hashes
         self.size = size
+        self._seen: dict[str, bool] = {}
+        """Membership answers already computed (live traffic repeats words); bounded."""
 
     @classmethod
     def from_tokens(
@@ -80,8 +83,14 @@ class VocabularyFilter:
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
             return False
-        bits = self._bits
-        return all(bits[i >> 3] & (1 << (i & 7)) for i in self._indexes(word))
+        known = self._seen.get(word)
+        if known is None:
+            bits = self._bits
+            known = all(bits[i >> 3] & (1 << (i & 7)) for i in self._indexes(word))
+            if len(self._seen) >= _SEEN_WORDS:
+                self._seen.clear()
+            self._seen[word] = known
+        return known
 
     def oov_rate(self, tokens: list[str]) -> float:
         """Share of ``tokens`` not in the vocabulary (0 for a text without tokens)."""

@@ -112,13 +112,14 @@ class Predictor:
                 found[index] = prediction
             await self.cache.set_many([(keys[i], p) for i, p in zip(misses, fresh, strict=True)])
         labels = model.metadata.labels
+        sent_to_triton = set(misses)
         predictions = [
             TextPrediction(
                 label=hit.label,
                 confidence=hit.confidence,
                 probabilities=dict(zip(labels, hit.probabilities, strict=False)),
                 truncated=hit.truncated,
-                cached=i not in set(misses),
+                cached=i not in sent_to_triton,
             )
             for i, hit in enumerate(found)
             if hit is not None
@@ -141,6 +142,8 @@ class Predictor:
     ) -> list[CachedPrediction]:
         """Triton calls for ``cleaned``: one per ``max_batch_size`` texts, sent together."""
         size = max(1, self.max_batch_size)
+        if len(cleaned) <= size:
+            return await self._infer_chunk(model, preprocessor, cleaned, deadline)
         chunks = [cleaned[i : i + size] for i in range(0, len(cleaned), size)]
         results = await asyncio.gather(
             *(self._infer_chunk(model, preprocessor, chunk, deadline) for chunk in chunks)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from mlserve.converters.base import ExportedModel
 from mlserve.errors import MLServeError, ServiceUnavailableError
 from mlserve.repository.metadata import ModelMetadata
-from mlserve.repository.store import ModelRepository
+from mlserve.repository.store import CONFIG_FILE, ModelRepository
 from mlserve.serving.reference import reference_profile
 from mlserve.triton.client import TritonClient
 
@@ -80,14 +80,39 @@ class Publisher:
         self._changed(name)
 
     async def load_all(self) -> list[str]:
-        """Load every model with an active version (at start-up); returns their names."""
+        """Make Triton serve every model with an active version (at start-up); returns their
+        names. A model Triton already serves with exactly the active versions and an
+        unchanged config is left alone: several control planes (workers, replicas) starting
+        against one Triton do not reload its models each time."""
+        serving = await self._serving_versions()
         loaded = []
         for name in self.repository.model_names():
-            if self.repository.active_versions(name):
-                await asyncio.to_thread(self.repository.write_config, name)
+            active = self.repository.active_versions(name)
+            if not active:
+                continue
+            changed = await asyncio.to_thread(self._rewrite_config, name)
+            if changed or serving.get(name) != set(active):
                 await self.triton.load_model(name)
-                loaded.append(name)
+            loaded.append(name)
         return loaded
+
+    async def _serving_versions(self) -> dict[str, set[int]]:
+        try:
+            index = await self.triton.model_index()
+        except MLServeError:
+            return {}
+        serving: dict[str, set[int]] = {}
+        for row in index:
+            if row.state == "READY" and row.version is not None:
+                serving.setdefault(row.name, set()).add(row.version)
+        return serving
+
+    def _rewrite_config(self, name: str) -> bool:
+        """Regenerate ``name``'s config.pbtxt; True when its text changed."""
+        path = self.repository.root / name / CONFIG_FILE
+        before = path.read_text() if path.is_file() else None
+        self.repository.write_config(name)
+        return path.read_text() != before
 
     async def _apply(self, name: str) -> None:
         if self.repository.active_versions(name):

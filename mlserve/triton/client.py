@@ -1,10 +1,11 @@
 """The one place that speaks Triton's protocol.
 
-:class:`TritonClient` holds a single shared gRPC channel (``tritonclient.grpc.aio``) for
-inference and repository control, and an ``httpx`` client for the metrics endpoint. Every
-Triton failure is translated into an :class:`~mlserve.errors.MLServeError` so that callers
-never see ``InferenceServerException``: Triton down or a model not ready → 503, a full
-queue → 429, a queue or client deadline → 504 naming the stage, anything else → 502.
+:class:`TritonClient` holds a single shared ``grpc.aio`` channel, with Triton's generated
+service stub (from ``tritonclient``), for inference and repository control, and an ``httpx``
+client for the metrics endpoint. Every Triton failure is translated into an
+:class:`~mlserve.errors.MLServeError` so that callers never see ``grpc`` errors: Triton down
+or a model not ready → 503, a full queue → 429, a queue or client deadline → 504 naming the
+stage, anything else → 502.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import httpx
-import numpy as np
 import numpy.typing as npt
 from google.protobuf.json_format import MessageToDict
-from tritonclient.grpc import InferInput, InferRequestedOutput
-from tritonclient.grpc.aio import InferenceServerClient
-from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+from tritonclient.grpc import service_pb2, service_pb2_grpc
 
 from mlserve.errors import (
     DeadlineExceededError,
@@ -28,8 +27,14 @@ from mlserve.errors import (
     ServiceUnavailableError,
     TritonError,
 )
+from mlserve.triton.tensors import add_input, read_outputs
 
 _GRPC_MAX_MESSAGE = 64 * 1024 * 1024
+_CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", _GRPC_MAX_MESSAGE),
+    ("grpc.max_receive_message_length", _GRPC_MAX_MESSAGE),
+    ("grpc.keepalive_time_ms", 30_000),
+]
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,12 @@ class ModelState:
 
 
 class TritonClient:
-    """Async access to one Triton server (gRPC ``host:port``)."""
+    """Async access to one Triton server (gRPC ``host:port``).
+
+    Requests are built as protobuf messages and sent on the generated service stub: the
+    request path pays for one message and one RPC, not for a general-purpose client's
+    per-call objects (``tritonclient``'s ``InferInput``/``InferResult``).
+    """
 
     def __init__(
         self, url: str, *, timeout_s: float = 10.0, metrics_url: str | None = None
@@ -52,27 +62,24 @@ class TritonClient:
         self.timeout_s = timeout_s
         host = self.url.rsplit(":", 1)[0]
         self.metrics_url = metrics_url or f"http://{host}:8002/metrics"
-        self._grpc: InferenceServerClient | None = None
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: service_pb2_grpc.GRPCInferenceServiceStub | None = None
         self._http: httpx.AsyncClient | None = None
 
     @property
-    def grpc(self) -> InferenceServerClient:
-        # Created lazily so the channel binds to the running event loop.
-        if self._grpc is None:
-            self._grpc = InferenceServerClient(
-                self.url,
-                channel_args=[
-                    ("grpc.max_send_message_length", _GRPC_MAX_MESSAGE),
-                    ("grpc.max_receive_message_length", _GRPC_MAX_MESSAGE),
-                    ("grpc.keepalive_time_ms", 30_000),
-                ],
-            )
-        return self._grpc
+    def stub(self) -> service_pb2_grpc.GRPCInferenceServiceStub:
+        """The service stub on the shared channel, created on first use so that the
+        channel binds to the running event loop."""
+        if self._stub is None:
+            self._channel = grpc.aio.insecure_channel(self.url, options=_CHANNEL_OPTIONS)
+            self._stub = service_pb2_grpc.GRPCInferenceServiceStub(self._channel)
+        return self._stub
 
     async def close(self) -> None:
-        if self._grpc is not None:
-            await self._grpc.close()
-            self._grpc = None
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+            self._stub = None
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -91,48 +98,49 @@ class TritonClient:
     ) -> dict[str, npt.NDArray[Any]]:
         """Run one request. ``timeout_s`` bounds the whole call (client deadline);
         ``queue_timeout_us`` overrides the model's queue-policy timeout for this request."""
-        request_inputs = [_infer_input(name, array) for name, array in inputs.items()]
-        requested = [InferRequestedOutput(name) for name in outputs]
-        client_timeout = timeout_s if timeout_s is not None else self.timeout_s
+        request = service_pb2.ModelInferRequest(
+            model_name=model, model_version=str(version) if version is not None else ""
+        )
+        for name, array in inputs.items():
+            add_input(request, name, array)
+        for name in outputs:
+            request.outputs.add().name = name
+        if queue_timeout_us is not None:
+            request.parameters["timeout"].int64_param = queue_timeout_us
         try:
-            result = await self.grpc.infer(
-                model,
-                request_inputs,
-                model_version=str(version) if version is not None else "",
-                outputs=requested,
-                timeout=queue_timeout_us,
-                client_timeout=client_timeout,
+            response = await self.stub.ModelInfer(
+                request, timeout=timeout_s if timeout_s is not None else self.timeout_s
             )
-        except InferenceServerException as exc:
+        except grpc.aio.AioRpcError as exc:
             raise _translate(exc, model, version) from None
-        return {name: result.as_numpy(name) for name in outputs}
+        return read_outputs(response, list(outputs))
 
     # -- health and repository -----------------------------------------------------------
 
     async def server_ready(self) -> bool:
         """True when Triton answers and reports itself ready; never raises."""
         try:
-            return bool(await self.grpc.is_server_ready(client_timeout=2.0))
-        except (InferenceServerException, OSError):
+            answer = await self.stub.ServerReady(service_pb2.ServerReadyRequest(), timeout=2.0)
+        except (grpc.aio.AioRpcError, OSError):
             return False
+        return bool(answer.ready)
 
     async def model_index(self) -> list[ModelState]:
         """Every model/version Triton knows in its repository, with its state."""
         try:
-            index = await self.grpc.get_model_repository_index(
-                as_json=True, client_timeout=self.timeout_s
+            index = await self.stub.RepositoryIndex(
+                service_pb2.RepositoryIndexRequest(), timeout=self.timeout_s
             )
-        except InferenceServerException as exc:
+        except grpc.aio.AioRpcError as exc:
             raise _translate(exc, None, None) from None
-        rows = index.get("models", []) if isinstance(index, dict) else []
         return [
             ModelState(
-                name=row["name"],
-                version=int(row["version"]) if row.get("version") else None,
-                state=row.get("state", ""),
-                reason=row.get("reason", ""),
+                name=row.name,
+                version=int(row.version) if row.version else None,
+                state=row.state,
+                reason=row.reason,
             )
-            for row in rows
+            for row in index.models
         ]
 
     async def ready_versions(self, name: str) -> list[int]:
@@ -147,25 +155,31 @@ class TritonClient:
         """(Re)load ``name`` from the repository; Triton swaps versions without dropping
         in-flight requests. Raises ServiceUnavailableError with Triton's reason."""
         try:
-            await self.grpc.load_model(name, client_timeout=max(self.timeout_s, 300.0))
-        except InferenceServerException as exc:
+            await self.stub.RepositoryModelLoad(
+                service_pb2.RepositoryModelLoadRequest(model_name=name),
+                timeout=max(self.timeout_s, 300.0),
+            )
+        except grpc.aio.AioRpcError as exc:
             raise ServiceUnavailableError(
-                f"Triton could not load model {name!r}: {exc.message()}"
+                f"Triton could not load model {name!r}: {exc.details()}"
             ) from None
 
     async def unload_model(self, name: str) -> None:
         try:
-            await self.grpc.unload_model(name, client_timeout=max(self.timeout_s, 60.0))
-        except InferenceServerException as exc:
+            await self.stub.RepositoryModelUnload(
+                service_pb2.RepositoryModelUnloadRequest(model_name=name),
+                timeout=max(self.timeout_s, 60.0),
+            )
+        except grpc.aio.AioRpcError as exc:
             raise _translate(exc, name, None) from None
 
     async def statistics(self, name: str = "") -> dict[str, Any]:
         """Triton's statistics API (cumulative counters), as JSON-style dicts."""
         try:
-            stats = await self.grpc.get_inference_statistics(
-                model_name=name, client_timeout=self.timeout_s
+            stats = await self.stub.ModelStatistics(
+                service_pb2.ModelStatisticsRequest(name=name), timeout=self.timeout_s
             )
-        except InferenceServerException as exc:
+        except grpc.aio.AioRpcError as exc:
             raise _translate(exc, name or None, None) from None
         return MessageToDict(stats, preserving_proto_field_name=True)  # type: ignore[no-any-return]
 
@@ -183,24 +197,9 @@ class TritonClient:
         return response.text
 
 
-def _infer_input(name: str, array: npt.NDArray[Any]) -> InferInput:
-    if array.dtype.kind in ("U", "S", "O"):
-        array = np.asarray(
-            [s.encode() if isinstance(s, str) else s for s in array.ravel()], dtype=np.object_
-        ).reshape(array.shape)
-        datatype = "BYTES"
-    else:
-        datatype = np_to_triton_dtype(array.dtype)
-    tensor = InferInput(name, list(array.shape), datatype)
-    tensor.set_data_from_numpy(array)
-    return tensor
-
-
-def _translate(
-    exc: InferenceServerException, model: str | None, version: int | None
-) -> MLServeError:
-    status = str(exc.status() or "")
-    message = exc.message() or str(exc)
+def _translate(exc: grpc.aio.AioRpcError, model: str | None, version: int | None) -> MLServeError:
+    status = exc.code().name
+    message = exc.details() or str(exc)
     lowered = message.lower()
     what = f"model {model!r}" + (f" version {version}" if version is not None else "")
     if "DEADLINE_EXCEEDED" in status or "deadline exceeded" in lowered:

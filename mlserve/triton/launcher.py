@@ -80,6 +80,8 @@ class EmbeddedTriton:
         self._models: set[str] = set()
         self._lock = threading.RLock()
         self._stop = threading.Event()
+        # One client for the supervisor's polling: a fresh one per call costs an SSL context.
+        self._http = httpx.Client(timeout=2.0, trust_env=False)
         self._supervisor: threading.Thread | None = None
         self._backends: Path | None = None
 
@@ -161,7 +163,7 @@ class EmbeddedTriton:
 
     def load_model(self, name: str) -> None:
         """Ask Triton to (re)load ``name``; raise with Triton's reason on failure."""
-        response = httpx.post(f"{self.http_url}/v2/repository/models/{name}/load", timeout=300)
+        response = self._http.post(f"{self.http_url}/v2/repository/models/{name}/load", timeout=300)
         if response.status_code != 200:
             raise ServiceUnavailableError(f"Triton could not load {name}: {_error_text(response)}")
         with self._lock:
@@ -252,7 +254,7 @@ class EmbeddedTriton:
                     f"tritonserver exited during start-up; last log lines:\n{self._log_tail()}"
                 )
             try:
-                if httpx.get(url, timeout=1.0).status_code == 200:
+                if self._http.get(url, timeout=1.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -294,7 +296,7 @@ class EmbeddedTriton:
 
     def _sync_loaded_models(self) -> None:
         try:
-            response = httpx.post(
+            response = self._http.post(
                 f"{self.http_url}/v2/repository/index", json={"ready": True}, timeout=2.0
             )
         except httpx.HTTPError:

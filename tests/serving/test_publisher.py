@@ -52,3 +52,32 @@ async def test_publishing_v2_and_v3_under_20_concurrent_clients_fails_no_request
         after = await http.post("/predict", json={"text": "great", "model_version": name})
     assert after.json()["version"] == "v3"
     await triton.close()
+
+
+async def test_load_all_leaves_served_models_alone_and_reloads_changed_ones(
+    stack: Stack,
+) -> None:
+    # Several control planes (workers, replicas) start against one Triton: each runs
+    # load_all, and only a model Triton does not serve as published may be reloaded.
+    triton = TritonClient(stack.triton.grpc_url)
+    publisher = Publisher(stack.repository, triton)
+    name = "startup"
+    await publisher.publish(train_sentiment(1), name)
+    log = stack.triton.server.log_path
+
+    def loads() -> int:
+        return log.read_text().count(f"successfully loaded '{name}'")
+
+    before = loads()
+    assert name in await publisher.load_all()
+    assert loads() == before
+
+    # A version disabled behind Triton's back: the served set differs, so it reloads.
+    stack.repository.set_version_enabled(name, 1, False)
+    stack.repository.set_version_enabled(name, 1, True)
+    await triton.unload_model(name)
+    await publisher.load_all()
+    assert loads() == before + 1
+    assert await triton.ready_versions(name) == [1]
+    await triton.unload_model(name)
+    await triton.close()

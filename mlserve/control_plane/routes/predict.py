@@ -1,29 +1,35 @@
-"""``POST /predict`` and ``POST /batch-predict``: text classification."""
+"""``POST /predict`` and ``POST /batch-predict``: text classification.
+
+The answers are serialized straight to JSON (orjson) from the domain's dataclasses: the
+``response_model`` documents the shape in OpenAPI, and the tests hold the contract, so the
+hot path skips building and re-validating a pydantic model per request.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from mlserve.control_plane.dependencies import get_stack
+from mlserve.control_plane.errors import json_response
 from mlserve.control_plane.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
-    Prediction,
     PredictRequest,
     PredictResponse,
 )
 from mlserve.control_plane.stack import ServingStack
 from mlserve.errors import InvalidInputError
-from mlserve.serving.predictor import TextPrediction
+from mlserve.serving.predictor import PredictionBatch, TextPrediction
 
 router = APIRouter(tags=["predict"])
 Stack = Annotated[ServingStack, Depends(get_stack)]
 
 
 @router.post("/predict", response_model=PredictResponse)
-async def predict(body: PredictRequest, stack: Stack) -> PredictResponse:
+async def predict(body: PredictRequest, stack: Stack) -> Response:
     """Classify one text with the default or named model."""
     _check_length(body.text, "text", stack.settings.max_text_length)
     batch = await stack.predictor.predict_texts(
@@ -33,18 +39,15 @@ async def predict(body: PredictRequest, stack: Stack) -> PredictResponse:
         timeout_ms=body.timeout_ms,
     )
     (answer,) = batch.predictions
-    return PredictResponse(
-        **_prediction(answer).model_dump(),
-        model_version=f"{batch.model}-v{batch.version}",
-        model=batch.model,
-        version=f"v{batch.version}",
-        latency_ms=round(batch.latency_ms, 3),
-        triton_ms=round(batch.triton_ms, 3) if batch.triton_ms is not None else None,
-    )
+    payload = _prediction(answer)
+    payload.update(_served_by(batch))
+    payload["latency_ms"] = round(batch.latency_ms, 3)
+    payload["triton_ms"] = _triton_ms(batch)
+    return json_response(payload)
 
 
 @router.post("/batch-predict", response_model=BatchPredictResponse)
-async def batch_predict(body: BatchPredictRequest, stack: Stack) -> BatchPredictResponse:
+async def batch_predict(body: BatchPredictRequest, stack: Stack) -> Response:
     """Classify several texts in one Triton request."""
     limit = stack.settings.max_batch_texts
     if not 1 <= len(body.texts) <= limit:
@@ -61,14 +64,11 @@ async def batch_predict(body: BatchPredictRequest, stack: Stack) -> BatchPredict
         timeout_ms=body.timeout_ms,
         endpoint="batch-predict",
     )
-    return BatchPredictResponse(
-        model_version=f"{batch.model}-v{batch.version}",
-        model=batch.model,
-        version=f"v{batch.version}",
-        predictions=[_prediction(p) for p in batch.predictions],
-        total_latency_ms=round(batch.latency_ms, 3),
-        triton_ms=round(batch.triton_ms, 3) if batch.triton_ms is not None else None,
-    )
+    payload = _served_by(batch)
+    payload["predictions"] = [_prediction(p) for p in batch.predictions]
+    payload["total_latency_ms"] = round(batch.latency_ms, 3)
+    payload["triton_ms"] = _triton_ms(batch)
+    return json_response(payload)
 
 
 def _check_length(text: str, field: str, limit: int) -> None:
@@ -79,11 +79,24 @@ def _check_length(text: str, field: str, limit: int) -> None:
         )
 
 
-def _prediction(p: TextPrediction) -> Prediction:
-    return Prediction(
-        label=p.label,
-        confidence=round(p.confidence, 6),
-        probabilities=p.probabilities,
-        truncated=p.truncated,
-        cached=p.cached,
-    )
+def _prediction(p: TextPrediction) -> dict[str, Any]:
+    """One answer as in :class:`~mlserve.control_plane.schemas.Prediction`."""
+    return {
+        "label": p.label,
+        "confidence": round(p.confidence, 6),
+        "probabilities": p.probabilities,
+        "truncated": p.truncated,
+        "cached": p.cached,
+    }
+
+
+def _served_by(batch: PredictionBatch) -> dict[str, Any]:
+    return {
+        "model_version": f"{batch.model}-v{batch.version}",
+        "model": batch.model,
+        "version": f"v{batch.version}",
+    }
+
+
+def _triton_ms(batch: PredictionBatch) -> float | None:
+    return round(batch.triton_ms, 3) if batch.triton_ms is not None else None
