@@ -161,7 +161,6 @@ def _print_banner(
         )
         console.print(f"  Triton log {embedded.log_path}")
     console.print(
-        f"  try: curl -X POST {base}/predict -H 'content-type: application/json' "
-        '-d \'{"text": "This product is amazing!"}\''
+        f'  try: curl -X POST {base}/predict -d \'{{"text": "This product is amazing!"}}\''
     )
     console.print("Ctrl-C stops everything.")

@@ -101,6 +101,36 @@ def test_malformed_json_is_a_422_not_a_500(client: httpx.Client) -> None:
     assert "not valid JSON" in response.json()["error"]
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"content-type": "application/x-www-form-urlencoded"}, {}],
+    ids=["curl -d (form-encoded)", "no content type"],
+)
+def test_a_json_body_is_read_as_json_whatever_content_type_curl_sent(
+    client: httpx.Client, headers: dict[str, str]
+) -> None:
+    # `curl -X POST localhost:8080/predict -d '{"text": "..."}'` sends no JSON content type.
+    body = b'{"text": "This product is amazing!"}'
+    response = client.post("/predict", content=body, headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["label"] == "positive"
+
+
+def test_a_body_that_is_not_a_json_object_says_what_to_send(client: httpx.Client) -> None:
+    response = client.post(
+        "/predict",
+        content=b"text=hello",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 422
+    assert "not valid JSON" in response.json()["error"]
+
+    response = client.post("/predict", json=["a list"])
+    assert response.status_code == 422
+    assert "must be a JSON object" in response.json()["error"]
+
+
 def test_health_ready_and_models(client: httpx.Client) -> None:
     assert client.get("/health").json()["triton"] == "ready"
     assert client.get("/ready").status_code == 200
