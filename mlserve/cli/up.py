@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
 import tempfile
 from pathlib import Path
@@ -46,6 +47,9 @@ def up_command(
     if samples and not repository.model_names():
         publish_samples(repository, transformer=transformer)
     _check_port_free(host, port, "control plane (--port or MLSERVE_SERVER__PORT)")
+    # SIGTERM (docker stop, systemd, kill) must stop Triton too, like Ctrl-C does: uvicorn
+    # shuts down gracefully and then re-raises the signal to this handler.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     embedded = None
     try:
         if settings.external_triton:
@@ -63,6 +67,10 @@ def up_command(
         if embedded is not None:
             console.print("stopping Triton ...")
             embedded.stop()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def publish_samples(repository: ModelRepository, *, transformer: bool) -> None:

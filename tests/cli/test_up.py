@@ -1,5 +1,5 @@
 """``mlserve up`` on an empty repository: sample models, embedded Triton, the API; Ctrl-C
-stops everything."""
+or SIGTERM stops everything."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from mlserve.repository.store import ModelRepository
 from tests.support.redis_server import free_port
 
 
-def test_up_serves_the_sample_model_end_to_end_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM (docker stop)"]
+)
+def test_up_serves_the_sample_model_end_to_end_and_stops_on_a_signal(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     port, triton_http = free_port(), free_port()
     env = {
         **os.environ,
@@ -36,7 +42,12 @@ def test_up_serves_the_sample_model_end_to_end_and_stops_on_ctrl_c(tmp_path: Pat
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
-        response = httpx.post(f"{base}/predict", json={"text": "This product is amazing!"})
+        # As the README's curl sends it: `curl -X POST .../predict -d '{"text": ...}'`.
+        response = httpx.post(
+            f"{base}/predict",
+            content=b'{"text": "This product is amazing!"}',
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
 
         assert response.status_code == 200, response.text
         body = response.json()
@@ -48,13 +59,13 @@ def test_up_serves_the_sample_model_end_to_end_and_stops_on_ctrl_c(tmp_path: Pat
         repository = ModelRepository(tmp_path / "model_repository")
         assert repository.versions("sentiment") == [1, 2]
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         output = process.communicate(timeout=60)[0].decode()
     assert process.returncode == 0, output
     assert "/predict" in output
     try:
         httpx.get(f"http://127.0.0.1:{triton_http}/v2/health/live", timeout=1)
-        raise AssertionError("Triton still runs after Ctrl-C")
+        raise AssertionError(f"Triton still runs after {stop.name}")
     except httpx.HTTPError:
         pass
 

@@ -7,12 +7,12 @@ hot path skips building and re-validating a pydantic model per request.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from mlserve.control_plane.dependencies import get_stack
+from mlserve.control_plane.dependencies import stack_of
 from mlserve.control_plane.errors import json_response
 from mlserve.control_plane.schemas import (
     BatchPredictRequest,
@@ -20,17 +20,16 @@ from mlserve.control_plane.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from mlserve.control_plane.stack import ServingStack
 from mlserve.errors import InvalidInputError
 from mlserve.serving.predictor import PredictionBatch, TextPrediction
 
 router = APIRouter(tags=["predict"])
-Stack = Annotated[ServingStack, Depends(get_stack)]
 
 
 @router.post("/predict", response_model=PredictResponse)
-async def predict(body: PredictRequest, stack: Stack) -> Response:
+async def predict(body: PredictRequest, request: Request) -> Response:
     """Classify one text with the default or named model."""
+    stack = stack_of(request)
     _check_length(body.text, "text", stack.settings.max_text_length)
     batch = await stack.predictor.predict_texts(
         body.model_version or body.model,
@@ -47,8 +46,9 @@ async def predict(body: PredictRequest, stack: Stack) -> Response:
 
 
 @router.post("/batch-predict", response_model=BatchPredictResponse)
-async def batch_predict(body: BatchPredictRequest, stack: Stack) -> Response:
+async def batch_predict(body: BatchPredictRequest, request: Request) -> Response:
     """Classify several texts in one Triton request."""
+    stack = stack_of(request)
     limit = stack.settings.max_batch_texts
     if not 1 <= len(body.texts) <= limit:
         raise InvalidInputError(
