@@ -9,11 +9,14 @@ request path only appends to a bounded buffer and a background task feeds the hu
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from mlserve.monitoring.hub import MonitoringHub
+
+log = logging.getLogger(__name__)
 
 _Item = tuple[str, int, str, Sequence[float], str]
 
@@ -25,6 +28,8 @@ class PredictionRecorder:
         self.hub = hub
         self.max_pending = max_pending
         self.dropped = 0
+        self.failed = 0
+        """Predictions the hub raised on (logged; draining goes on)."""
         self._pending: deque[_Item] = deque()
 
     def record(
@@ -36,20 +41,33 @@ class PredictionRecorder:
             self.dropped += 1
         self._pending.append((model, version, text, probabilities, label))
 
-    def drain(self) -> int:
-        """Feed every queued prediction to the hub; returns how many."""
+    def drain(self, limit: int | None = None) -> int:
+        """Feed queued predictions (all, or at most ``limit``) to the hub; returns how many."""
         count = 0
-        while self._pending:
+        while self._pending and (limit is None or count < limit):
             model, version, text, probabilities, label = self._pending.popleft()
-            self.hub.record_prediction(model, version, text, probabilities, label)
+            try:
+                self.hub.record_prediction(model, version, text, probabilities, label)
+            except Exception:
+                # One bad record must not end monitoring for the life of the process.
+                self.failed += 1
+                if self.failed == 1 or self.failed % 1000 == 0:
+                    log.exception(
+                        "monitoring could not record a prediction (%d so far)", self.failed
+                    )
             count += 1
         return count
 
-    async def run(self, interval: float = 0.2) -> Any:
-        """Drain forever (a background task); cancel to stop, after a last drain."""
+    async def run(self, interval: float = 0.2, chunk: int = 64) -> Any:
+        """Drain forever (a background task on the serving loop); cancel to stop, after a
+        last drain. Drains ``chunk`` predictions at a time, yielding to the loop between
+        chunks, so requests never wait behind a long drain (tail latency)."""
         try:
             while True:
                 await asyncio.sleep(interval)
-                self.drain()
+                drained = chunk
+                while drained == chunk:
+                    drained = self.drain(chunk)
+                    await asyncio.sleep(0)
         finally:
             self.drain()

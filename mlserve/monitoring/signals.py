@@ -35,8 +35,7 @@ def non_letter_share(text: str) -> float:
     """Share of characters that are not letters (spaces, digits, punctuation, symbols)."""
     if not text:
         return 0.0
-    letters = sum(1 for char in text if char.isalpha())
-    return 1.0 - letters / len(text)
+    return 1.0 - sum(map(str.isalpha, text)) / len(text)
 
 
 def oov_rate(text: str, vocabulary: VocabularyFilter) -> float:
@@ -48,11 +47,14 @@ def prediction_signals(
     probabilities: Sequence[float] | npt.NDArray[Any],
 ) -> tuple[float, float, int]:
     """``(confidence, entropy in nats, index of the predicted label)`` of one prediction."""
-    row = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    index = int(row.argmax())
-    positive = row[row > 0]
-    entropy = float(-(positive * np.log(positive)).sum()) if positive.size else 0.0
-    return float(row[index]), max(entropy, 0.0), index
+    # Plain floats: rows have a handful of labels, where numpy's per-call cost dominates.
+    if isinstance(probabilities, np.ndarray):
+        row: list[float] = probabilities.astype(np.float64).reshape(-1).tolist()
+    else:
+        row = [float(p) for p in probabilities]
+    index = max(range(len(row)), key=row.__getitem__)
+    entropy = -sum(p * math.log(p) for p in row if p > 0)
+    return row[index], entropy if entropy > 0 else 0.0, index
 
 
 def is_missing(value: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -28,7 +29,12 @@ def served(stack: Stack) -> Stack:
 
 
 def test_metrics_are_the_control_planes_own(served: Stack) -> None:
-    text = httpx.get(f"{served.base_url}/metrics", timeout=10).text
+    # Predictions reach monitoring off the request path (the recorder drains every 0.2 s).
+    deadline = time.monotonic() + 10
+    text = ""
+    while "mlserve_predictions_total{" not in text and time.monotonic() < deadline:
+        text = httpx.get(f"{served.base_url}/metrics", timeout=10).text
+        time.sleep(0.1)
     assert "mlserve_predictions_total{" in text
     assert "mlserve_request_duration_seconds_bucket{" in text
     assert f'mlserve_inflight_requests{{model="{SAMPLE_NAME}"}}' in text
