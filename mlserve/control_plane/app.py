@@ -18,7 +18,6 @@ from fastapi import FastAPI
 
 from mlserve import __version__
 from mlserve.control_plane.errors import install_error_handlers
-from mlserve.control_plane.json_bodies import JsonBodyByDefault
 from mlserve.control_plane.platform import build_platform
 from mlserve.control_plane.routes import health, models, predict
 from mlserve.control_plane.routes.monitoring import monitoring_router
@@ -56,7 +55,6 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
     app.state.stack = stack
     app.state.platform = api_v1
     install_error_handlers(app)
-    app.add_middleware(JsonBodyByDefault, paths=("/predict", "/batch-predict"))
     app.include_router(predict.router)
     app.include_router(health.router)
     app.include_router(models.router)

@@ -79,7 +79,11 @@ def _describe(error: dict[str, Any]) -> str:
         return 'request body is not valid JSON; send a JSON object such as {"text": "..."}'
     if error.get("type") == "missing":
         return f"{field} is required"
-    if field == "body" and error.get("type") in ("model_attributes_type", "dict_type"):
+    if field == "body" and error.get("type") in (
+        "model_attributes_type",
+        "model_type",
+        "dict_type",
+    ):
         return (
             'request body must be a JSON object such as {"text": "..."}, sent with '
             "content-type: application/json"

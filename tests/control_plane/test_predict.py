@@ -138,3 +138,13 @@ def test_health_ready_and_models(client: httpx.Client) -> None:
     sentiment = next(m for m in models if m["name"] == "sentiment")
     assert sentiment["versions"][0]["state"] == "READY"
     assert sentiment["versions"][0]["parity"] is True
+
+
+def test_openapi_documents_the_predict_bodies(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, field in (("/predict", "text"), ("/batch-predict", "texts")):
+        operation = paths[path]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert field in body["properties"]
+        assert field in body["required"]
+        assert {"200", "422"} <= set(operation["responses"])
