@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,14 +21,10 @@ from pathlib import Path
 
 import httpx
 
+from mlserve.benchmarking.local_stack import local_stack
+
 RESULTS = Path(__file__).parent / "results"
 WORDS = ["great", "awful", "fine", "battery", "screen", "delivery", "support", "price"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -41,41 +33,8 @@ def running_stack(url: str | None) -> Iterator[str]:
     if url:
         yield url
         return
-    port = free_port()
-    env = dict(os.environ)
-    folder = tempfile.mkdtemp(prefix="mlserve-bench-")
-    env.update(
-        MLSERVE_MODELS_DIR=f"{folder}/model_repository",
-        MLSERVE_TRITON__HTTP_PORT=str(free_port()),
-        MLSERVE_TRITON__GRPC_PORT=str(free_port()),
-        MLSERVE_TRITON__METRICS_PORT=str(free_port()),
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "mlserve.cli.main",
-        "up",
-        "--port",
-        str(port),
-        "--no-transformer",
-    ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise SystemExit(f"mlserve up exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+    with local_stack(Path(tempfile.mkdtemp(prefix="mlserve-bench-"))) as started:
+        yield started.url
 
 
 def measure(client: httpx.Client, requests: int, *, unique: bool) -> dict[str, float]:

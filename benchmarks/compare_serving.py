@@ -28,9 +28,6 @@ import asyncio
 import contextlib
 import os
 import platform
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,6 +44,7 @@ import orjson
 from rich.console import Console
 
 from mlserve.benchmarking import BenchmarkConfig, StepResult, arun_benchmark, render_table
+from mlserve.benchmarking.local_stack import local_stack, mlserve_up
 from mlserve.benchmarking.measurement import Window
 from mlserve.benchmarking.render import step_to_dict
 from mlserve.benchmarking.workload import TextWorkload, default_texts
@@ -77,56 +75,6 @@ class Endpoints:
     """Working directory for extra control planes (state files)."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"mlserve up exited ({process.returncode}): {_tail(log)}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"mlserve up at {base} not ready after {timeout_s:.0f} s: {_tail(log)}")
-
-
-def _tail(log: Path) -> str:
-    try:
-        return " | ".join(log.read_text(errors="replace").splitlines()[-8:])
-    except OSError:
-        return "(no log)"
-
-
-@contextlib.contextmanager
-def mlserve_up(env_overrides: dict[str, str], cwd: Path, *, workers: int | None) -> Iterator[str]:
-    """``mlserve up`` on a free port with ``env_overrides``; its base URL; stopped after."""
-    port = free_port()
-    env = {**os.environ, **env_overrides}
-    command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
-    command += ["--no-transformer"] + (["--workers", str(workers)] if workers else [])
-    log = cwd / f"mlserve-up-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base, process, log, timeout_s=240)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
     """The given stack, or a fresh ``mlserve up`` (own Triton, sample models)."""
@@ -144,21 +92,14 @@ def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
         )
         return
     folder = Path(tempfile.mkdtemp(prefix="mlserve-compare-"))
-    http, grpc, metrics = free_port(), free_port(), free_port()
-    env = {
-        "MLSERVE_MODELS_DIR": str(folder / "model_repository"),
-        "MLSERVE_TRITON__HTTP_PORT": str(http),
-        "MLSERVE_TRITON__GRPC_PORT": str(grpc),
-        "MLSERVE_TRITON__METRICS_PORT": str(metrics),
-    }
     console.print(f"starting mlserve up in {folder} (sample models, embedded Triton) ...")
-    with mlserve_up(env, folder, workers=args.workers) as base:
+    with local_stack(folder, workers=args.workers) as started:
         yield Endpoints(
-            base,
-            f"127.0.0.1:{grpc}",
-            f"http://127.0.0.1:{http}",
-            f"http://127.0.0.1:{metrics}/metrics",
-            folder / "model_repository",
+            started.url,
+            started.triton_grpc,
+            started.triton_http,
+            started.triton_metrics,
+            started.models_dir,
             folder,
         )
 

@@ -1,0 +1,109 @@
+"""A throwaway ``mlserve up`` for benchmark scripts: free ports, own folder, stopped after.
+
+    with local_stack(folder) as stack:          # sample models, embedded Triton
+        ... stack.url, stack.triton_grpc, stack.triton_http ...
+
+``mlserve_up`` starts a control plane with extra environment (e.g. in front of an existing
+Triton). Failures end the script with a one-line reason and the tail of the server's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """Where a stack started by :func:`local_stack` answers."""
+
+    url: str
+    triton_grpc: str
+    triton_http: str
+    triton_metrics: str
+    models_dir: Path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_stack(folder: Path, *, workers: int | None = None) -> Iterator[LocalStack]:
+    """``mlserve up`` with the sample models in ``folder`` and an embedded Triton on free
+    ports; stopped (Triton included) when the block ends."""
+    http, grpc, metrics = free_port(), free_port(), free_port()
+    env = {
+        "MLSERVE_MODELS_DIR": str(folder / "model_repository"),
+        "MLSERVE_TRITON__HTTP_PORT": str(http),
+        "MLSERVE_TRITON__GRPC_PORT": str(grpc),
+        "MLSERVE_TRITON__METRICS_PORT": str(metrics),
+    }
+    with mlserve_up(env, folder, workers=workers) as url:
+        yield LocalStack(
+            url,
+            f"127.0.0.1:{grpc}",
+            f"http://127.0.0.1:{http}",
+            f"http://127.0.0.1:{metrics}/metrics",
+            folder / "model_repository",
+        )
+
+
+@contextlib.contextmanager
+def mlserve_up(
+    env_overrides: dict[str, str], cwd: Path, *, workers: int | None = None
+) -> Iterator[str]:
+    """``mlserve up --no-transformer`` on a free port with ``env_overrides``; its base URL.
+    Its output goes to ``cwd/mlserve-up-<port>.log``; Ctrl-C'd when the block ends."""
+    port = free_port()
+    env = {**os.environ, **env_overrides}
+    command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
+    command += ["--no-transformer"] + (["--workers", str(workers)] if workers else [])
+    log = cwd / f"mlserve-up-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process, log, timeout_s=240)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"mlserve up exited ({process.returncode}): {_tail(log)}")
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"mlserve up at {base} not ready after {timeout_s:.0f} s: {_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    try:
+        return " | ".join(log.read_text(errors="replace").splitlines()[-8:])
+    except OSError:
+        return "(no log)"
