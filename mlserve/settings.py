@@ -84,7 +84,10 @@ class TritonSettings(BaseModel):
     instance_count: int = Field(default=1, ge=1)
     """Model instances per loaded version."""
     max_queue_size: int = Field(default=256, ge=0)
-    """Requests Triton queues per model before rejecting (0 = unbounded)."""
+    """Requests Triton queues per model before rejecting (0 = unbounded). With this and
+    ``queue_timeout_ms`` both 0 no queue policy is written: the embedded Triton's batcher
+    then avoids rare ~500 ms stalls it shows with a policy (README, Performance); the
+    control plane's in-flight bound and client deadline still apply."""
     queue_timeout_ms: int = Field(default=5_000, ge=0)
     """Default time a request may wait in Triton's queue (0 = no limit)."""
     serve_versions: int = Field(default=3, ge=1)

@@ -10,6 +10,7 @@ or ``uvicorn --factory mlserve.control_plane.app:app_from_environment``.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +38,10 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await stack.start()
         await api_v1.startup()
+        # What start-up created (libraries, models, settings) lives as long as the process:
+        # frozen, it is no longer rescanned by every full collection (~80 ms pauses of the
+        # whole loop under load, measured with gc.callbacks).
+        gc.freeze()
         try:
             yield
         finally:

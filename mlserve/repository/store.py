@@ -217,6 +217,15 @@ class ModelRepository:
         for i, out in enumerate(newest.outputs):
             labelled = i == 0 and bool(newest.labels) and newest.task == "classification"
             outputs.append(_tensor(out, LABELS_FILE if labelled else None))
+        # Both limits off means no policy block at all (see TritonSettings.max_queue_size).
+        policy = None
+        if opts.max_queue_size or opts.queue_timeout_us:
+            policy = QueuePolicy(
+                timeout_action="REJECT",
+                default_timeout_microseconds=opts.queue_timeout_us,
+                allow_timeout_override=True,
+                max_queue_size=opts.max_queue_size,
+            )
         return ModelConfig(
             name=newest.name,
             backend=opts.backend,
@@ -225,12 +234,7 @@ class ModelRepository:
             outputs=tuple(outputs),
             dynamic_batching=DynamicBatching(
                 max_queue_delay_microseconds=opts.max_queue_delay_us,
-                default_queue_policy=QueuePolicy(
-                    timeout_action="REJECT",
-                    default_timeout_microseconds=opts.queue_timeout_us,
-                    allow_timeout_override=True,
-                    max_queue_size=opts.max_queue_size,
-                ),
+                default_queue_policy=policy,
             ),
             instance_group=InstanceGroup(
                 kind=opts.instance_kind,  # type: ignore[arg-type]

@@ -56,7 +56,8 @@ class DynamicBatching:
 
     max_queue_delay_microseconds: int = 100
     preferred_batch_size: tuple[int, ...] = ()
-    default_queue_policy: QueuePolicy = field(default_factory=QueuePolicy)
+    default_queue_policy: QueuePolicy | None = field(default_factory=QueuePolicy)
+    """None writes no policy: an unbounded queue, no queue timeouts (nor per-request ones)."""
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,16 @@ def _render_dynamic_batching(batching: DynamicBatching) -> str:
     if batching.preferred_batch_size:
         sizes = ", ".join(str(s) for s in batching.preferred_batch_size)
         lines.append(f"  preferred_batch_size: [ {sizes} ]")
-    lines += [
-        "  default_queue_policy {",
-        f"    timeout_action: {policy.timeout_action}",
-        f"    default_timeout_microseconds: {policy.default_timeout_microseconds}",
-        f"    allow_timeout_override: {str(policy.allow_timeout_override).lower()}",
-        f"    max_queue_size: {policy.max_queue_size}",
-        "  }",
-        "}",
-    ]
+    if policy is not None:
+        lines += [
+            "  default_queue_policy {",
+            f"    timeout_action: {policy.timeout_action}",
+            f"    default_timeout_microseconds: {policy.default_timeout_microseconds}",
+            f"    allow_timeout_override: {str(policy.allow_timeout_override).lower()}",
+            f"    max_queue_size: {policy.max_queue_size}",
+            "  }",
+        ]
+    lines.append("}")
     return "\n".join(lines)
 
 

@@ -144,3 +144,15 @@ def test_disabling_a_version_removes_it_from_the_policy(
     assert repository.active_versions("m") == [1, 2]
     repository.remove_version("m", 1)
     assert repository.versions("m") == [2]
+
+
+def test_no_queue_limits_means_no_queue_policy_block(
+    tmp_path: Path, exported: ExportedModel
+) -> None:
+    repository = ModelRepository(tmp_path, ServingOptions(max_queue_size=0, queue_timeout_us=0))
+    repository.publish_version(exported, "m")
+
+    config = (tmp_path / "m" / "config.pbtxt").read_text()
+    assert "dynamic_batching {" in config
+    assert "max_queue_delay_microseconds: 100" in config
+    assert "default_queue_policy" not in config
