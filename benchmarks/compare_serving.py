@@ -57,6 +57,7 @@ POOL_SIZE = 32
 OVERLOAD_CONCURRENCY = 256
 OVERLOAD_INFLIGHT = 8
 OVERLOAD_DEADLINE_MS = 2000
+NO_QUEUE_POLICY = {"MLSERVE_TRITON__MAX_QUEUE_SIZE": "0", "MLSERVE_TRITON__QUEUE_TIMEOUT_MS": "0"}
 console = Console()
 if not console.is_terminal:
     console = Console(width=150)  # logs and CI: full tables, not squeezed to 80 columns
@@ -93,7 +94,8 @@ def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
         return
     folder = Path(tempfile.mkdtemp(prefix="mlserve-compare-"))
     console.print(f"starting mlserve up in {folder} (sample models, embedded Triton) ...")
-    with local_stack(folder, workers=args.workers) as started:
+    extra = {} if args.queue_policy else NO_QUEUE_POLICY
+    with local_stack(folder, workers=args.workers, env=extra) as started:
         yield Endpoints(
             started.url,
             started.triton_grpc,
@@ -255,6 +257,7 @@ async def overload(
         "MLSERVE_TRITON__HTTP_URL": ends.http,
         "MLSERVE_LIMITS__MAX_INFLIGHT_PER_MODEL": str(OVERLOAD_INFLIGHT),
         "MLSERVE_LIMITS__DEFAULT_TIMEOUT_MS": str(OVERLOAD_DEADLINE_MS),
+        **({} if args.queue_policy else NO_QUEUE_POLICY),
     }
     if ends.metrics:
         env["MLSERVE_TRITON__METRICS_URL"] = ends.metrics
@@ -399,6 +402,12 @@ def main() -> None:
     parser.add_argument("--max-windows", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--no-overload", dest="overload", action="store_false")
+    parser.add_argument(
+        "--no-queue-policy",
+        dest="queue_policy",
+        action="store_false",
+        help="started stacks: publish without a Triton queue policy (no 500 ms batcher stalls)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "compare_serving.json")
     args = parser.parse_args()
     levels: list[int] = args.concurrency
@@ -422,6 +431,7 @@ def main() -> None:
             "stability_pct": args.stability_pct,
             "max_windows": args.max_windows,
             "batch_size": args.batch_size,
+            "queue_policy": args.queue_policy,
             "texts": "mlserve.samples.sentiment_data (unique: run-unique prefix; warm: pool of "
             f"{POOL_SIZE})",
         },

@@ -42,11 +42,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def local_stack(folder: Path, *, workers: int | None = None) -> Iterator[LocalStack]:
+def local_stack(
+    folder: Path, *, workers: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[LocalStack]:
     """``mlserve up`` with the sample models in ``folder`` and an embedded Triton on free
-    ports; stopped (Triton included) when the block ends."""
+    ports (plus ``env`` settings); stopped (Triton included) when the block ends."""
     http, grpc, metrics = free_port(), free_port(), free_port()
     env = {
+        **(env or {}),
         "MLSERVE_MODELS_DIR": str(folder / "model_repository"),
         "MLSERVE_TRITON__HTTP_PORT": str(http),
         "MLSERVE_TRITON__GRPC_PORT": str(grpc),
