@@ -40,7 +40,9 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         await api_v1.startup()
         # What start-up created (libraries, models, settings) lives as long as the process:
         # frozen, it is no longer rescanned by every full collection (~80 ms pauses of the
-        # whole loop under load, measured with gc.callbacks).
+        # whole loop under load, measured with gc.callbacks). Start-up garbage is collected
+        # first, or it would be frozen with the rest and never freed.
+        gc.collect()
         gc.freeze()
         try:
             yield
