@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from mlserve.benchmarking.local_stack import free_port
 from mlserve.converters.base import ExportedModel
 from mlserve.preprocessing.cleaning import clean_text
 from mlserve.preprocessing.config import PreprocessingConfig
@@ -78,12 +78,6 @@ class Measurement:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "items_per_second": round(self.items_per_second, 1)}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentiles(latencies: list[float]) -> tuple[float, float]:

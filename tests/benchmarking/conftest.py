@@ -14,7 +14,6 @@ Triton targets and the server-side breakdown.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -28,20 +27,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.support.redis_server import free_port
+
 TRITON_MODEL = Path(__file__).parent / "triton_model"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on."""
-    return _free_port()
+    return free_port()
 
 
 @dataclass
@@ -104,7 +98,7 @@ def _app(server: PredictServer) -> Starlette:
 
 @pytest.fixture
 def predict_server() -> Iterator[PredictServer]:
-    port = _free_port()
+    port = free_port()
     server = PredictServer(url=f"http://127.0.0.1:{port}")
     uv = uvicorn.Server(
         uvicorn.Config(_app(server), host="127.0.0.1", port=port, log_level="warning")
@@ -144,9 +138,9 @@ def triton_textlen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonU
     triton = EmbeddedTriton(
         root / "repository",
         workdir=root / "work",
-        http_port=_free_port(),
-        grpc_port=_free_port(),
-        metrics_port=_free_port(),
+        http_port=free_port(),
+        grpc_port=free_port(),
+        metrics_port=free_port(),
         startup_timeout_s=120,
     )
     try:
