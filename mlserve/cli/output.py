@@ -7,15 +7,17 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-console = Console()
-err_console = Console(stderr=True)
+# No emoji codes: ":end:" in "START:END:STEP" would print as an emoji.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: <message>`` (first line only) on stderr and exit non-zero."""
     first = message.strip().splitlines()[0] if message.strip() else "failed"
-    err_console.print(f"[bold red]error:[/] {first}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(first)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
