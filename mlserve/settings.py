@@ -98,6 +98,10 @@ class TritonSettings(BaseModel):
     for transformer models on bigger machines."""
     startup_timeout_s: float = Field(default=120.0, gt=0)
     """How long to wait for the embedded Triton to become ready."""
+    calls_in_flight: int = Field(default=2, ge=0)
+    """Triton calls the control plane keeps in flight per model version. Requests that arrive
+    while they are all busy share the next call (up to ``max_batch_size`` texts): far less
+    CPU per request under load, no wait for a lone request. 0: each request is its own call."""
     request_timeout_s: float = Field(default=10.0, gt=0)
     """Client-side timeout for a Triton call when the request sets no deadline."""
     log_dir: Path | None = None

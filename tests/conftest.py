@@ -64,7 +64,7 @@ class Stack:
         return self.triton.metrics_url
 
 
-def stack_settings(triton: TritonServer, state_dir: Path, **overrides: object) -> Settings:
+def stack_settings(triton: TritonServer, state_dir: Path, /, **overrides: object) -> Settings:
     """Settings for a control plane in front of ``triton`` (external Triton, own port)."""
     values: dict[str, object] = {
         "models_dir": triton.repository_path,

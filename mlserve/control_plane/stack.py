@@ -97,6 +97,7 @@ class ServingStack:
             monitoring,
             recorder=PredictionRecorder(monitoring) if settings.monitoring.enabled else None,
             max_batch_size=settings.max_batch_size,
+            calls_in_flight=settings.triton.calls_in_flight,
         )
         publisher = Publisher(repository, triton, on_change=registry.invalidate)
         return cls(

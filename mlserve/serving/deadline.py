@@ -69,11 +69,15 @@ class Deadline:
     def check(self, stage: str) -> None:
         """Raise ``DeadlineExceededError`` naming ``stage`` when no time is left."""
         if self.expired:
-            raise DeadlineExceededError(
-                f"The request ran out of its {self.timeout_ms:g} ms during {stage}; "
-                f"send a larger timeout_ms or retry when the server is less busy",
-                stage=stage,
-            )
+            raise self.exceeded(stage)
+
+    def exceeded(self, stage: str) -> DeadlineExceededError:
+        """The 504 for this deadline running out during ``stage``."""
+        return DeadlineExceededError(
+            f"The request ran out of its {self.timeout_ms:g} ms during {stage}; "
+            f"send a larger timeout_ms or retry when the server is less busy",
+            stage=stage,
+        )
 
     def client_timeout_s(self, stage: str = "preprocessing") -> float:
         """The timeout for the Triton client call: the seconds left.

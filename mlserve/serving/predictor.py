@@ -1,7 +1,9 @@
 """Text predictions: resolve, clean, look up the cache, send the misses to Triton.
 
-A batch is one Triton request (the dynamic batcher merges concurrent requests, we don't).
-The in-flight bound is taken before any work, the deadline is carried to Triton as both the
+Misses go to Triton through one :class:`~mlserve.serving.coalescer.CallCoalescer` per model
+version: a request goes at once while a call is free, and requests that arrive while the
+calls are busy share the next one (Triton's dynamic batcher then merges calls from every
+client). The in-flight bound is taken before any work, the deadline is carried to Triton as both the
 client timeout and the queue timeout, and monitoring sees every request and prediction.
 """
 
@@ -21,6 +23,7 @@ from mlserve.monitoring.recorder import PredictionRecorder
 from mlserve.preprocessing.pipeline import TextPreprocessor
 from mlserve.serving.cache.base import PredictionCache
 from mlserve.serving.cache.keys import CachedPrediction, CacheKey
+from mlserve.serving.coalescer import CallCoalescer, InferTexts
 from mlserve.serving.deadline import Deadline
 from mlserve.serving.limiter import InflightLimiter
 from mlserve.serving.registry import ModelRegistry, ResolvedModel
@@ -65,6 +68,11 @@ class Predictor:
     """Where predictions go for drift monitoring (off the request path)."""
     max_batch_size: int = 64
     """Triton's ``max_batch_size``: larger requests are split into several Triton calls."""
+    calls_in_flight: int = 2
+    """Triton calls in flight per model version; 0 sends each request as its own call."""
+    _coalescers: dict[tuple[str, int, str], CallCoalescer] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     async def predict_texts(
         self,
@@ -142,13 +150,26 @@ class Predictor:
     ) -> list[CachedPrediction]:
         """Triton calls for ``cleaned``: one per ``max_batch_size`` texts, sent together."""
         size = max(1, self.max_batch_size)
+        send = self._sender(model, preprocessor)
         if len(cleaned) <= size:
-            return await self._infer_chunk(model, preprocessor, cleaned, deadline)
+            return await send(cleaned, deadline)
         chunks = [cleaned[i : i + size] for i in range(0, len(cleaned), size)]
-        results = await asyncio.gather(
-            *(self._infer_chunk(model, preprocessor, chunk, deadline) for chunk in chunks)
-        )
+        results = await asyncio.gather(*(send(chunk, deadline) for chunk in chunks))
         return [prediction for chunk in results for prediction in chunk]
+
+    def _sender(self, model: ResolvedModel, preprocessor: TextPreprocessor) -> InferTexts:
+        """How texts for ``model`` reach Triton: its coalescer, or direct calls."""
+        if self.calls_in_flight < 1:
+            return lambda texts, deadline: self._infer_chunk(model, preprocessor, texts, deadline)
+        key = (model.name, model.version, preprocessor.fingerprint)
+        coalescer = self._coalescers.get(key)
+        if coalescer is None:
+            coalescer = self._coalescers[key] = CallCoalescer(
+                lambda texts, deadline: self._infer_chunk(model, preprocessor, texts, deadline),
+                calls_in_flight=self.calls_in_flight,
+                max_batch_size=max(1, self.max_batch_size),
+            )
+        return coalescer.predict
 
     async def _infer_chunk(
         self,

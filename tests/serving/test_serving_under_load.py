@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import stack_settings
+from tests.conftest import Stack, stack_settings
 from tests.support.control_plane import ControlPlaneServer
 from tests.support.redis_server import RedisServer
 from tests.support.triton_server import TritonServer
@@ -150,3 +150,56 @@ def test_a_deadline_that_ran_out_is_a_504_naming_the_stage(
     error = response.json()["error"]
     assert "0.001 ms" in error
     assert "during preprocessing" in error
+
+
+def triton_requests(triton: TritonServer, model: str = "sentiment") -> int:
+    """Requests Triton has answered for ``model`` (one per call, whatever its batch)."""
+    stats = httpx.get(f"{triton.http_url}/v2/models/{model}/stats", timeout=10).json()
+    return sum(int(entry["inference_stats"]["success"]["count"]) for entry in stats["model_stats"])
+
+
+@pytest.fixture(scope="module")
+def one_call_plane(triton_server: TritonServer) -> Iterator[ControlPlaneServer]:
+    """A control plane that keeps one Triton call in flight per model version."""
+    settings = stack_settings(
+        triton_server,
+        Path(tempfile.mkdtemp(prefix="mlserve-state-")),
+        triton={
+            "metrics_url": triton_server.metrics_url,
+            "http_url": triton_server.http_url,
+            "calls_in_flight": 1,
+        },
+    )
+    with ControlPlaneServer(settings) as server:
+        yield server
+
+
+async def test_concurrent_requests_share_triton_calls_and_keep_their_own_answers(
+    one_call_plane: ControlPlaneServer, stack: Stack, triton_server: TritonServer
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    texts = [
+        f"{run}-{i} "
+        + ("great product, I love it" if i % 2 else "terrible, I hate it, a waste of money")
+        for i in range(48)
+    ]
+    before_texts, before_calls = triton_inferences(triton_server), triton_requests(triton_server)
+    limits = httpx.Limits(max_connections=48, max_keepalive_connections=48)
+    async with httpx.AsyncClient(
+        base_url=one_call_plane.base_url, timeout=30, limits=limits
+    ) as client:
+        together = await asyncio.gather(
+            *(client.post("/predict", json={"text": text}) for text in texts)
+        )
+    sent_texts = triton_inferences(triton_server) - before_texts
+    sent_calls = triton_requests(triton_server) - before_calls
+    with httpx.Client(base_url=stack.base_url, timeout=30) as client:  # another cache
+        alone = [client.post("/predict", json={"text": text}) for text in texts]
+
+    assert [r.status_code for r in together] == [200] * 48
+    assert sent_texts == 48
+    assert sent_calls < 48  # requests that waited for the busy call rode together
+    for shared, single in zip(together, alone, strict=True):
+        assert shared.json()["cached"] is False
+        assert shared.json()["probabilities"] == single.json()["probabilities"]
+    assert {r.json()["label"] for r in together} == {"positive", "negative"}

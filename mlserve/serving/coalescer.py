@@ -1,0 +1,131 @@
+"""Concurrent requests for one model version, merged into shared Triton calls.
+
+Under load most ``/predict`` requests carry one text, and each Triton call costs the control
+plane about as much CPU as the rest of the request (the gRPC call machinery, plus one
+request for Triton to schedule). A :class:`CallCoalescer` keeps at most ``calls_in_flight``
+calls per model version; the texts of requests that arrive while every call is busy wait
+here, in arrival order, and leave together in the next free call (up to ``max_batch_size``
+texts). A lone request never waits: with a call free it goes at once. Triton's dynamic
+batcher still merges these calls with other clients' requests.
+
+Each request keeps its own deadline. A call carries the latest deadline of its members (as
+client timeout and Triton queue timeout), and a member whose own deadline passes first gets
+its 504 at that moment: stage ``queue`` while it waits here, ``inference`` once its call is
+sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from mlserve.errors import ServiceUnavailableError
+from mlserve.serving.cache.keys import CachedPrediction
+from mlserve.serving.deadline import Deadline
+
+InferTexts = Callable[[list[str], Deadline], Awaitable[list[CachedPrediction]]]
+"""One Triton call: texts and the call's deadline in, one prediction per text out."""
+
+
+@dataclass(eq=False)
+class _Waiter:
+    texts: Sequence[str]
+    deadline: Deadline
+    answer: asyncio.Future[list[CachedPrediction]]
+    sent: bool = False
+
+
+class CallCoalescer:
+    """Sends the texts of concurrent requests for one model version in shared calls."""
+
+    def __init__(self, infer: InferTexts, *, calls_in_flight: int, max_batch_size: int) -> None:
+        if calls_in_flight < 1 or max_batch_size < 1:
+            raise ValueError("calls_in_flight and max_batch_size must be at least 1")
+        self._infer = infer
+        self._calls_in_flight = calls_in_flight
+        self._max_batch_size = max_batch_size
+        self._waiting: deque[_Waiter] = deque()
+        self._senders: set[asyncio.Task[None]] = set()
+        self.calls = 0
+        """Calls sent so far (for tests and statistics)."""
+
+    @property
+    def busy_calls(self) -> int:
+        """Calls in flight (or about to be sent) right now."""
+        return len(self._senders)
+
+    async def predict(self, texts: Sequence[str], deadline: Deadline) -> list[CachedPrediction]:
+        """Predictions for ``texts``, in order, sent alone or with other waiting requests.
+
+        Raises what the call raised (MLServeError subclasses), or ``DeadlineExceededError``
+        when ``deadline`` passes first.
+        """
+        deadline.check("preprocessing")
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(texts, deadline, loop.create_future())
+        self._waiting.append(waiter)
+        if len(self._senders) < self._calls_in_flight:
+            # The sender starts on the next loop turn, so requests parsed in this turn ride along.
+            sender = loop.create_task(self._send_while_waiting())
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        timer = loop.call_later(deadline.remaining_s(), _expire, waiter)
+        try:
+            return await waiter.answer
+        finally:
+            timer.cancel()
+
+    async def _send_while_waiting(self) -> None:
+        while members := self._take():
+            await self._send(members)
+
+    def _take(self) -> list[_Waiter]:
+        """The oldest waiting requests that fit in one call (always at least one)."""
+        members: list[_Waiter] = []
+        size = 0
+        while self._waiting:
+            waiter = self._waiting[0]
+            if waiter.answer.done():  # expired or its client went away
+                self._waiting.popleft()
+                continue
+            if members and size + len(waiter.texts) > self._max_batch_size:
+                break
+            self._waiting.popleft()
+            waiter.sent = True
+            members.append(waiter)
+            size += len(waiter.texts)
+        return members
+
+    async def _send(self, members: list[_Waiter]) -> None:
+        texts = [text for waiter in members for text in waiter.texts]
+        latest = max((waiter.deadline for waiter in members), key=lambda d: d.expires_at)
+        self.calls += 1
+        try:
+            predictions = await self._infer(texts, latest)
+        except asyncio.CancelledError:
+            _fail(members, ServiceUnavailableError("the server is shutting down; retry"))
+            raise
+        except Exception as exc:
+            _fail(members, exc)
+            return
+        start = 0
+        for waiter in members:
+            end = start + len(waiter.texts)
+            if not waiter.answer.done():
+                waiter.answer.set_result(predictions[start:end])
+            start = end
+
+
+def _fail(members: list[_Waiter], exc: BaseException) -> None:
+    for waiter in members:
+        if not waiter.answer.done():
+            waiter.answer.set_exception(exc)
+
+
+def _expire(waiter: _Waiter) -> None:
+    if not waiter.answer.done():
+        waiter.answer.set_exception(
+            waiter.deadline.exceeded("inference" if waiter.sent else "queue")
+        )

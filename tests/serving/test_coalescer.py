@@ -1,0 +1,199 @@
+"""Requests for one model version merged into shared calls (the call is a stand-in here;
+tests/serving/test_serving_under_load.py drives the same path through a real Triton)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mlserve.errors import DeadlineExceededError, OverloadedError, ServiceUnavailableError
+from mlserve.serving.cache.keys import CachedPrediction
+from mlserve.serving.coalescer import CallCoalescer
+from mlserve.serving.deadline import Deadline
+
+
+class RecordingCalls:
+    """A call that answers each text with its own name as label, once released."""
+
+    def __init__(self, *, fail_with: Exception | None = None) -> None:
+        self.sent: list[list[str]] = []
+        self.deadlines: list[Deadline] = []
+        self.release = asyncio.Event()
+        self.fail_with = fail_with
+
+    async def __call__(self, texts: list[str], deadline: Deadline) -> list[CachedPrediction]:
+        self.sent.append(list(texts))
+        self.deadlines.append(deadline)
+        await self.release.wait()
+        if self.fail_with is not None:
+            raise self.fail_with
+        return [CachedPrediction(text, 1.0, [1.0], False) for text in texts]
+
+
+def labels(predictions: list[CachedPrediction]) -> list[str]:
+    return [p.label for p in predictions]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_lone_request_is_sent_at_once_on_its_own() -> None:
+    calls = RecordingCalls()
+    calls.release.set()
+    coalescer = CallCoalescer(calls, calls_in_flight=2, max_batch_size=8)
+
+    answer = await coalescer.predict(["a"], Deadline(1_000))
+
+    assert labels(answer) == ["a"]
+    assert calls.sent == [["a"]]
+
+
+async def test_requests_arriving_while_calls_are_busy_share_the_next_call() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
+    await settle()
+    assert calls.sent == [["a"]]  # the only call is now busy
+
+    later = [
+        asyncio.create_task(coalescer.predict(texts, Deadline(1_000)))
+        for texts in (["b"], ["c", "d"], ["e"])
+    ]
+    await settle()
+    calls.release.set()
+    answers = await asyncio.gather(first, *later)
+
+    assert calls.sent == [["a"], ["b", "c", "d", "e"]]
+    assert [labels(a) for a in answers] == [["a"], ["b"], ["c", "d"], ["e"]]
+    assert coalescer.busy_calls == 0
+
+
+async def test_a_shared_call_holds_at_most_max_batch_size_texts() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=3)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
+    await settle()
+    later = [
+        asyncio.create_task(coalescer.predict(texts, Deadline(1_000)))
+        for texts in (["b", "c"], ["d", "e"], ["f"])
+    ]
+    await settle()
+    calls.release.set()
+    await asyncio.gather(first, *later)
+
+    # A request's texts are never split across calls; arrival order is kept.
+    assert calls.sent == [["a"], ["b", "c"], ["d", "e", "f"]]
+
+
+async def test_a_call_carries_the_latest_deadline_of_its_members() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
+    await settle()
+    short, long = Deadline(2_000), Deadline(9_000)
+    later = [
+        asyncio.create_task(coalescer.predict(["b"], short)),
+        asyncio.create_task(coalescer.predict(["c"], long)),
+    ]
+    await settle()
+    calls.release.set()
+    await asyncio.gather(first, *later)
+
+    assert calls.deadlines[1] is long
+
+
+async def test_a_failed_call_fails_its_members_only() -> None:
+    calls = RecordingCalls(fail_with=OverloadedError("Triton's queue is full; retry shortly"))
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
+    await settle()
+    second = asyncio.create_task(coalescer.predict(["b"], Deadline(1_000)))
+    await settle()
+    calls.release.set()
+
+    for task in (first, second):
+        with pytest.raises(OverloadedError, match="queue is full"):
+            await task
+    calls.fail_with = None
+    assert labels(await coalescer.predict(["c"], Deadline(1_000))) == ["c"]
+
+
+async def test_a_request_whose_deadline_passes_while_waiting_gets_a_queue_504() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
+    await settle()
+
+    with pytest.raises(DeadlineExceededError, match="20 ms during queue") as caught:
+        await coalescer.predict(["b"], Deadline(20))
+    assert caught.value.stage == "queue"
+
+    calls.release.set()
+    assert labels(await first) == ["a"]
+    await settle()
+    assert calls.sent == [["a"]]  # the expired request was never sent
+
+
+async def test_a_request_whose_client_went_away_is_not_sent() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
+    await settle()
+    gone = asyncio.create_task(coalescer.predict(["b"], Deadline(5_000)))
+    stays = asyncio.create_task(coalescer.predict(["c"], Deadline(5_000)))
+    await settle()
+
+    gone.cancel()
+    await settle()
+    calls.release.set()
+
+    assert labels(await stays) == ["c"]
+    await first
+    assert calls.sent == [["a"], ["c"]]
+
+
+async def test_an_expired_member_of_a_sent_call_names_inference() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+
+    with pytest.raises(DeadlineExceededError) as caught:
+        await coalescer.predict(["a"], Deadline(20))  # sent at once, never answered
+
+    assert caught.value.stage == "inference"
+    assert calls.sent == [["a"]]
+    calls.release.set()
+    await settle()
+
+
+async def test_a_request_with_no_time_left_is_refused_before_waiting() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    deadline = Deadline(0.001)
+    await asyncio.sleep(0.002)
+
+    with pytest.raises(DeadlineExceededError) as caught:
+        await coalescer.predict(["a"], deadline)
+
+    assert caught.value.stage == "preprocessing"
+    assert calls.sent == []
+
+
+async def test_shutting_down_answers_waiting_members_with_a_503() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    request = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
+    await settle()
+
+    for sender in list(coalescer._senders):
+        sender.cancel()
+
+    with pytest.raises(ServiceUnavailableError, match="shutting down"):
+        await request
+
+
+def test_calls_in_flight_and_batch_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        CallCoalescer(RecordingCalls(), calls_in_flight=0, max_batch_size=8)
