@@ -48,13 +48,14 @@ class CallCoalescer:
         self._max_batch_size = max_batch_size
         self._waiting: deque[_Waiter] = deque()
         self._senders: set[asyncio.Task[None]] = set()
+        self._busy = 0
         self.calls = 0
         """Calls sent so far (for tests and statistics)."""
 
     @property
     def busy_calls(self) -> int:
         """Calls in flight (or about to be sent) right now."""
-        return len(self._senders)
+        return self._busy
 
     async def predict(self, texts: Sequence[str], deadline: Deadline) -> list[CachedPrediction]:
         """Predictions for ``texts``, in order, sent alone or with other waiting requests.
@@ -63,23 +64,39 @@ class CallCoalescer:
         when ``deadline`` passes first.
         """
         deadline.check("preprocessing")
+        if self._busy < self._calls_in_flight and not self._waiting:
+            # A call is free: this request's own task sends it, as if there were no coalescer.
+            self._busy += 1
+            self.calls += 1
+            try:
+                return await self._infer(list(texts), deadline)
+            finally:
+                self._busy -= 1
+                self._start_sender()
         loop = asyncio.get_running_loop()
         waiter = _Waiter(texts, deadline, loop.create_future())
         self._waiting.append(waiter)
-        if len(self._senders) < self._calls_in_flight:
-            # The sender starts on the next loop turn, so requests parsed in this turn ride along.
-            sender = loop.create_task(self._send_while_waiting())
-            self._senders.add(sender)
-            sender.add_done_callback(self._senders.discard)
+        self._start_sender()
         timer = loop.call_later(deadline.remaining_s(), _expire, waiter)
         try:
             return await waiter.answer
         finally:
             timer.cancel()
 
+    def _start_sender(self) -> None:
+        """A task that sends waiting requests while any wait, when a call is free."""
+        if self._waiting and self._busy < self._calls_in_flight:
+            self._busy += 1
+            sender = asyncio.get_running_loop().create_task(self._send_while_waiting())
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+
     async def _send_while_waiting(self) -> None:
-        while members := self._take():
-            await self._send(members)
+        try:
+            while members := self._take():
+                await self._send(members)
+        finally:
+            self._busy -= 1
 
     def _take(self) -> list[_Waiter]:
         """The oldest waiting requests that fit in one call (always at least one)."""

@@ -14,21 +14,32 @@ from mlserve.serving.deadline import Deadline
 
 
 class RecordingCalls:
-    """A call that answers each text with its own name as label, once released."""
+    """A call that answers each text with the text as its label once its gate opens."""
 
     def __init__(self, *, fail_with: Exception | None = None) -> None:
         self.sent: list[list[str]] = []
         self.deadlines: list[Deadline] = []
-        self.release = asyncio.Event()
+        self.gates: list[asyncio.Event] = []
+        self.open_all = False
         self.fail_with = fail_with
 
     async def __call__(self, texts: list[str], deadline: Deadline) -> list[CachedPrediction]:
         self.sent.append(list(texts))
         self.deadlines.append(deadline)
-        await self.release.wait()
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        if self.open_all:
+            gate.set()
+        await gate.wait()
         if self.fail_with is not None:
             raise self.fail_with
         return [CachedPrediction(text, 1.0, [1.0], False) for text in texts]
+
+    def release(self) -> None:
+        """Answer every call, sent or still to come."""
+        self.open_all = True
+        for gate in self.gates:
+            gate.set()
 
 
 def labels(predictions: list[CachedPrediction]) -> list[str]:
@@ -42,7 +53,7 @@ async def settle() -> None:
 
 async def test_a_lone_request_is_sent_at_once_on_its_own() -> None:
     calls = RecordingCalls()
-    calls.release.set()
+    calls.release()
     coalescer = CallCoalescer(calls, calls_in_flight=2, max_batch_size=8)
 
     answer = await coalescer.predict(["a"], Deadline(1_000))
@@ -63,7 +74,7 @@ async def test_requests_arriving_while_calls_are_busy_share_the_next_call() -> N
         for texts in (["b"], ["c", "d"], ["e"])
     ]
     await settle()
-    calls.release.set()
+    calls.release()
     answers = await asyncio.gather(first, *later)
 
     assert calls.sent == [["a"], ["b", "c", "d", "e"]]
@@ -81,7 +92,7 @@ async def test_a_shared_call_holds_at_most_max_batch_size_texts() -> None:
         for texts in (["b", "c"], ["d", "e"], ["f"])
     ]
     await settle()
-    calls.release.set()
+    calls.release()
     await asyncio.gather(first, *later)
 
     # A request's texts are never split across calls; arrival order is kept.
@@ -99,7 +110,7 @@ async def test_a_call_carries_the_latest_deadline_of_its_members() -> None:
         asyncio.create_task(coalescer.predict(["c"], long)),
     ]
     await settle()
-    calls.release.set()
+    calls.release()
     await asyncio.gather(first, *later)
 
     assert calls.deadlines[1] is long
@@ -112,7 +123,7 @@ async def test_a_failed_call_fails_its_members_only() -> None:
     await settle()
     second = asyncio.create_task(coalescer.predict(["b"], Deadline(1_000)))
     await settle()
-    calls.release.set()
+    calls.release()
 
     for task in (first, second):
         with pytest.raises(OverloadedError, match="queue is full"):
@@ -131,7 +142,7 @@ async def test_a_request_whose_deadline_passes_while_waiting_gets_a_queue_504() 
         await coalescer.predict(["b"], Deadline(20))
     assert caught.value.stage == "queue"
 
-    calls.release.set()
+    calls.release()
     assert labels(await first) == ["a"]
     await settle()
     assert calls.sent == [["a"]]  # the expired request was never sent
@@ -148,24 +159,31 @@ async def test_a_request_whose_client_went_away_is_not_sent() -> None:
 
     gone.cancel()
     await settle()
-    calls.release.set()
+    calls.release()
 
     assert labels(await stays) == ["c"]
     await first
     assert calls.sent == [["a"], ["c"]]
 
 
-async def test_an_expired_member_of_a_sent_call_names_inference() -> None:
+async def test_a_member_whose_deadline_passes_in_its_call_gets_an_inference_504() -> None:
     calls = RecordingCalls()
     coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
-
-    with pytest.raises(DeadlineExceededError) as caught:
-        await coalescer.predict(["a"], Deadline(20))  # sent at once, never answered
-
-    assert caught.value.stage == "inference"
-    assert calls.sent == [["a"]]
-    calls.release.set()
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
     await settle()
+    tight = asyncio.create_task(coalescer.predict(["b"], Deadline(100)))
+    roomy = asyncio.create_task(coalescer.predict(["c"], Deadline(5_000)))
+    await settle()
+    calls.gates[0].set()  # "a" answers; "b" and "c" leave together and hang
+    await first
+    await settle()
+    assert calls.sent == [["a"], ["b", "c"]]
+
+    with pytest.raises(DeadlineExceededError, match="100 ms during inference") as caught:
+        await tight
+    assert caught.value.stage == "inference"
+    calls.release()
+    assert labels(await roomy) == ["c"]
 
 
 async def test_a_request_with_no_time_left_is_refused_before_waiting() -> None:
@@ -181,17 +199,25 @@ async def test_a_request_with_no_time_left_is_refused_before_waiting() -> None:
     assert calls.sent == []
 
 
-async def test_shutting_down_answers_waiting_members_with_a_503() -> None:
+async def test_shutting_down_answers_members_of_a_sent_call_with_a_503() -> None:
     calls = RecordingCalls()
     coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
-    request = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
     await settle()
+    waiting = asyncio.create_task(coalescer.predict(["b"], Deadline(5_000)))
+    await settle()
+    calls.gates[0].set()
+    await first
+    await settle()
+    assert calls.sent == [["a"], ["b"]]  # sent by a sender task, which now stops
 
     for sender in list(coalescer._senders):
         sender.cancel()
 
     with pytest.raises(ServiceUnavailableError, match="shutting down"):
-        await request
+        await waiting
+    await settle()
+    assert coalescer.busy_calls == 0
 
 
 def test_calls_in_flight_and_batch_size_must_be_positive() -> None:
