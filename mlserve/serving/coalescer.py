@@ -57,6 +57,11 @@ class CallCoalescer:
         """Calls in flight (or about to be sent) right now."""
         return self._busy
 
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight and nobody waiting: safe to drop."""
+        return self._busy == 0 and not self._waiting
+
     async def predict(self, texts: Sequence[str], deadline: Deadline) -> list[CachedPrediction]:
         """Predictions for ``texts``, in order, sent alone or with other waiting requests.
 

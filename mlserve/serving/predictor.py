@@ -164,6 +164,9 @@ class Predictor:
         key = (model.name, model.version, preprocessor.fingerprint)
         coalescer = self._coalescers.get(key)
         if coalescer is None:
+            # Idle coalescers of this model's other versions go (they hold preprocessors).
+            for other in [k for k, c in self._coalescers.items() if k[0] == key[0] and c.idle]:
+                del self._coalescers[other]
             coalescer = self._coalescers[key] = CallCoalescer(
                 lambda texts, deadline: self._infer_chunk(model, preprocessor, texts, deadline),
                 calls_in_flight=self.calls_in_flight,

@@ -65,9 +65,11 @@ async def test_a_lone_request_is_sent_at_once_on_its_own() -> None:
 async def test_requests_arriving_while_calls_are_busy_share_the_next_call() -> None:
     calls = RecordingCalls()
     coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    assert coalescer.idle
     first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
     await settle()
     assert calls.sent == [["a"]]  # the only call is now busy
+    assert not coalescer.idle
 
     later = [
         asyncio.create_task(coalescer.predict(texts, Deadline(1_000)))
@@ -80,6 +82,7 @@ async def test_requests_arriving_while_calls_are_busy_share_the_next_call() -> N
     assert calls.sent == [["a"], ["b", "c", "d", "e"]]
     assert [labels(a) for a in answers] == [["a"], ["b"], ["c", "d"], ["e"]]
     assert coalescer.busy_calls == 0
+    assert coalescer.idle
 
 
 async def test_a_shared_call_holds_at_most_max_batch_size_texts() -> None:
