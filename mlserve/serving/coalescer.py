@@ -5,8 +5,8 @@ plane about as much CPU as the rest of the request (the gRPC call machinery, plu
 request for Triton to schedule). A :class:`CallCoalescer` keeps at most ``calls_in_flight``
 calls per model version; the texts of requests that arrive while every call is busy wait
 here, in arrival order, and leave together in the next free call (up to ``max_batch_size``
-texts). A lone request never waits: with a call free it goes at once. Triton's dynamic
-batcher still merges these calls with other clients' requests.
+texts). A lone request never waits: with a call free and nobody waiting, its own task sends
+it at once. Triton's dynamic batcher still merges these calls with other clients' requests.
 
 Each request keeps its own deadline. A call carries the latest deadline of its members (as
 client timeout and Triton queue timeout), and a member whose own deadline passes first gets
@@ -49,8 +49,6 @@ class CallCoalescer:
         self._waiting: deque[_Waiter] = deque()
         self._senders: set[asyncio.Task[None]] = set()
         self._busy = 0
-        self.calls = 0
-        """Calls sent so far (for tests and statistics)."""
 
     @property
     def busy_calls(self) -> int:
@@ -72,7 +70,6 @@ class CallCoalescer:
         if self._busy < self._calls_in_flight and not self._waiting:
             # A call is free: this request's own task sends it, as if there were no coalescer.
             self._busy += 1
-            self.calls += 1
             try:
                 return await self._infer(list(texts), deadline)
             finally:
@@ -123,7 +120,6 @@ class CallCoalescer:
     async def _send(self, members: list[_Waiter]) -> None:
         texts = [text for waiter in members for text in waiter.texts]
         latest = max((waiter.deadline for waiter in members), key=lambda d: d.expires_at)
-        self.calls += 1
         try:
             predictions = await self._infer(texts, latest)
         except asyncio.CancelledError:

@@ -3,8 +3,9 @@
 Misses go to Triton through one :class:`~mlserve.serving.coalescer.CallCoalescer` per model
 version: a request goes at once while a call is free, and requests that arrive while the
 calls are busy share the next one (Triton's dynamic batcher then merges calls from every
-client). The in-flight bound is taken before any work, the deadline is carried to Triton as both the
-client timeout and the queue timeout, and monitoring sees every request and prediction.
+client). The in-flight bound is taken before any work, the deadline is carried to Triton as
+both the client timeout and the queue timeout, and monitoring sees every request and
+prediction.
 """
 
 from __future__ import annotations
