@@ -9,6 +9,9 @@ a slow spell of this shared machine hits every path alike.
 
     .venv/bin/python benchmarks/call_coalescing.py [--rounds 5] [--concurrency 1 16]
 
+``--triton-grpc``, ``--triton-http`` and ``--models-dir`` put both control planes in front
+of a running Triton instead.
+
 Prints a table and writes ``benchmarks/results/call_coalescing.json``.
 """
 
@@ -16,8 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
+import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,40 +36,87 @@ from rich.console import Console
 from rich.table import Table
 
 from mlserve.benchmarking import BenchmarkConfig, StepResult, arun_benchmark
-from mlserve.benchmarking.local_stack import LocalStack, local_stack, mlserve_up
+from mlserve.benchmarking.local_stack import local_stack, mlserve_up
 
 MODEL = "sentiment"
 PATHS = ("triton-http", "coalesced", "direct")
 console = Console(width=150)
 
 
+@dataclass(frozen=True)
+class Planes:
+    """Triton and the two control planes in front of it."""
+
+    triton_http: str
+    coalesced: str
+    direct: str
+
+
+@contextlib.contextmanager
+def planes(args: argparse.Namespace) -> Iterator[Planes]:
+    """Two control planes (default ``calls_in_flight`` and 0) on one Triton: the given one,
+    or that of a fresh ``mlserve up`` (which is then the coalescing plane)."""
+    folder = Path(tempfile.mkdtemp(prefix="mlserve-coalescing-"))
+    if args.triton_grpc:
+        triton = (args.triton_grpc, args.triton_http, args.triton_metrics, Path(args.models_dir))
+        with (
+            mlserve_up(plane_env(*triton), _workdir(folder, "coalesced")) as coalesced,
+            mlserve_up(plane_env(*triton, calls="0"), _workdir(folder, "direct")) as direct,
+        ):
+            yield Planes(args.triton_http, coalesced, direct)
+        return
+    console.print(f"starting mlserve up in {folder} and a direct control plane ...")
+    with local_stack(folder) as stack:
+        triton = (stack.triton_grpc, stack.triton_http, stack.triton_metrics, stack.models_dir)
+        with mlserve_up(plane_env(*triton, calls="0"), _workdir(folder, "direct")) as direct:
+            yield Planes(stack.triton_http, stack.url, direct)
+
+
+def plane_env(
+    grpc: str, http: str, metrics: str | None, models_dir: Path, calls: str | None = None
+) -> dict[str, str]:
+    env = {
+        "MLSERVE_MODELS_DIR": str(models_dir),
+        "MLSERVE_TRITON_URL": grpc,
+        "MLSERVE_TRITON__HTTP_URL": http,
+        **({"MLSERVE_TRITON__METRICS_URL": metrics} if metrics else {}),
+    }
+    if calls is not None:
+        env["MLSERVE_TRITON__CALLS_IN_FLIGHT"] = calls
+    return env
+
+
+def _workdir(folder: Path, name: str) -> Path:
+    (folder / name).mkdir()
+    return folder / name
+
+
 async def measure(
-    path: str, url: str, stack: LocalStack, concurrency: int, window_s: float
+    path: str, url: str, ends: Planes, concurrency: int, window_s: float
 ) -> StepResult:
-    target = "triton-http" if path == "triton-http" else "control-plane"
     [step] = await arun_benchmark(
         BenchmarkConfig(
-            target=target,
+            target="triton-http" if path == "triton-http" else "control-plane",
             url=url,
             model=MODEL,
             concurrency=str(concurrency),
             window_s=window_s,
             max_windows=3,
             stability_pct=10.0,
-            triton_http_url=stack.triton_http,
+            triton_http_url=ends.triton_http,
         )
     )
     return step
 
 
-async def run(args: argparse.Namespace, stack: LocalStack, direct_url: str) -> dict[str, Any]:
-    urls = {"triton-http": stack.triton_http, "coalesced": stack.url, "direct": direct_url}
+async def run(args: argparse.Namespace, ends: Planes) -> dict[str, Any]:
+    urls = {"triton-http": ends.triton_http, "coalesced": ends.coalesced, "direct": ends.direct}
     samples: dict[tuple[str, int], list[dict[str, float]]] = {}
     for round_no in range(args.rounds):
         order = PATHS[round_no % 3 :] + PATHS[: round_no % 3]
         for concurrency in args.concurrency:
             for path in order:
-                step = await measure(path, urls[path], stack, concurrency, args.window_s)
+                step = await measure(path, urls[path], ends, concurrency, args.window_s)
                 samples.setdefault((path, concurrency), []).append(
                     {
                         "throughput": step.throughput,
@@ -125,28 +180,23 @@ def main() -> None:
     parser.add_argument(
         "--output", type=Path, default=Path("benchmarks/results/call_coalescing.json")
     )
+    parser.add_argument("--triton-grpc", help="an existing Triton's gRPC host:port")
+    parser.add_argument("--triton-http", help="its HTTP URL (with --triton-grpc)")
+    parser.add_argument("--triton-metrics", help="its metrics URL (optional)")
+    parser.add_argument("--models-dir", help="its model repository (with --triton-grpc)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="mlserve-coalescing-"))
-    console.print(f"starting mlserve up in {folder} and a direct control plane ...")
-    with local_stack(folder) as stack:
-        env = {
-            "MLSERVE_MODELS_DIR": str(stack.models_dir),
-            "MLSERVE_TRITON_URL": stack.triton_grpc,
-            "MLSERVE_TRITON__HTTP_URL": stack.triton_http,
-            "MLSERVE_TRITON__METRICS_URL": stack.triton_metrics,
-            "MLSERVE_TRITON__CALLS_IN_FLIGHT": "0",
-        }
-        workdir = folder / "direct"
-        workdir.mkdir()
-        with mlserve_up(env, workdir) as direct_url:
-            httpx.post(f"{direct_url}/predict", json={"text": "warm up"}).raise_for_status()
-            result = asyncio.run(run(args, stack, direct_url))
+    if args.triton_grpc and not (args.triton_http and args.models_dir):
+        raise SystemExit("--triton-grpc needs --triton-http and --models-dir")
+    with planes(args) as ends:
+        for url in (ends.coalesced, ends.direct):
+            httpx.post(f"{url}/predict", json={"text": "warm up"}).raise_for_status()
+        result = asyncio.run(run(args, ends))
     show(result)
     document = {
         "format": "mlserve.call_coalescing/1",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": "benchmarks/call_coalescing.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "output"),
+        "command": " ".join(["benchmarks/call_coalescing.py", *sys.argv[1:]]),
+        "environment": {k: v for k, v in os.environ.items() if k.startswith("MLSERVE_")},
         "rounds": args.rounds,
         **result,
     }

@@ -158,43 +158,46 @@ def triton_requests(triton: TritonServer, model: str = "sentiment") -> int:
     return sum(int(entry["inference_stats"]["success"]["count"]) for entry in stats["model_stats"])
 
 
-@pytest.fixture(scope="module")
-def one_call_plane(triton_server: TritonServer) -> Iterator[ControlPlaneServer]:
-    """A control plane that keeps one Triton call in flight per model version."""
+def plane_with_calls_in_flight(triton: TritonServer, calls: int) -> ControlPlaneServer:
+    """A control plane that keeps ``calls`` Triton calls in flight per model version."""
     settings = stack_settings(
-        triton_server,
+        triton,
         Path(tempfile.mkdtemp(prefix="mlserve-state-")),
         triton={
-            "metrics_url": triton_server.metrics_url,
-            "http_url": triton_server.http_url,
-            "calls_in_flight": 1,
+            "metrics_url": triton.metrics_url,
+            "http_url": triton.http_url,
+            "calls_in_flight": calls,
         },
     )
-    with ControlPlaneServer(settings) as server:
-        yield server
+    return ControlPlaneServer(settings)
+
+
+def mixed_texts(n: int) -> list[str]:
+    run = uuid.uuid4().hex[:8]
+    return [
+        f"{run}-{i} "
+        + ("great product, I love it" if i % 2 else "terrible, I hate it, a waste of money")
+        for i in range(n)
+    ]
+
+
+async def predict_together(base_url: str, texts: list[str]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(texts), max_keepalive_connections=len(texts))
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+        return await asyncio.gather(*(client.post("/predict", json={"text": t}) for t in texts))
 
 
 async def test_concurrent_requests_share_triton_calls_and_keep_their_own_answers(
-    one_call_plane: ControlPlaneServer, stack: Stack, triton_server: TritonServer
+    stack: Stack, triton_server: TritonServer
 ) -> None:
-    run = uuid.uuid4().hex[:8]
-    texts = [
-        f"{run}-{i} "
-        + ("great product, I love it" if i % 2 else "terrible, I hate it, a waste of money")
-        for i in range(48)
-    ]
+    texts = mixed_texts(48)
     before_texts, before_calls = triton_inferences(triton_server), triton_requests(triton_server)
-    limits = httpx.Limits(max_connections=48, max_keepalive_connections=48)
-    async with httpx.AsyncClient(
-        base_url=one_call_plane.base_url, timeout=30, limits=limits
-    ) as client:
-        together = await asyncio.gather(
-            *(client.post("/predict", json={"text": text}) for text in texts)
-        )
+    with plane_with_calls_in_flight(triton_server, 1) as plane:
+        together = await predict_together(plane.base_url, texts)
     sent_texts = triton_inferences(triton_server) - before_texts
     sent_calls = triton_requests(triton_server) - before_calls
-    with httpx.Client(base_url=stack.base_url, timeout=30) as client:  # another cache
-        alone = [client.post("/predict", json={"text": text}) for text in texts]
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:  # own cache
+        alone = [await client.post("/predict", json={"text": text}) for text in texts]
 
     assert [r.status_code for r in together] == [200] * 48
     assert sent_texts == 48
@@ -203,3 +206,15 @@ async def test_concurrent_requests_share_triton_calls_and_keep_their_own_answers
         assert shared.json()["cached"] is False
         assert shared.json()["probabilities"] == single.json()["probabilities"]
     assert {r.json()["label"] for r in together} == {"positive", "negative"}
+
+
+async def test_with_no_shared_calls_every_request_is_its_own_triton_call(
+    triton_server: TritonServer,
+) -> None:
+    texts = mixed_texts(48)
+    before_calls = triton_requests(triton_server)
+    with plane_with_calls_in_flight(triton_server, 0) as plane:
+        responses = await predict_together(plane.base_url, texts)
+
+    assert [r.status_code for r in responses] == [200] * 48
+    assert triton_requests(triton_server) - before_calls == 48
