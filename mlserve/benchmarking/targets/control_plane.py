@@ -14,9 +14,9 @@ from mlserve.benchmarking.failures import (
     error_for_status,
     response_error_text,
 )
-from mlserve.benchmarking.http1 import Http1Client, error_kind
 from mlserve.benchmarking.targets.base import Outcome, Target
 from mlserve.errors import ServiceUnavailableError
+from mlserve.http1 import Http1Client, error_kind
 
 
 def model_fields(model: str | None, version: int | None) -> dict[str, Any]:
@@ -100,7 +100,7 @@ class ControlPlaneTarget(Target):
         body = self._body(texts)
         started = time.perf_counter()
         try:
-            status, content = await self._fast.post(self.path, body)
+            status, content, _ = await self._fast.post(self.path, body)
         except Exception as exc:
             return Outcome(time.perf_counter() - started, error=error_kind(exc))
         latency = time.perf_counter() - started

@@ -14,9 +14,9 @@ from mlserve.benchmarking.failures import (
     error_for_status,
     response_error_text,
 )
-from mlserve.benchmarking.http1 import Http1Client, error_kind
 from mlserve.benchmarking.targets.base import Outcome, Target
 from mlserve.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
+from mlserve.http1 import Http1Client, error_kind
 
 
 class TritonHttpTarget(Target):
@@ -124,7 +124,7 @@ class TritonHttpTarget(Target):
         body = self._body(texts)
         started = time.perf_counter()
         try:
-            status, _ = await self._fast.post(self._infer_path, body)
+            status = (await self._fast.post(self._infer_path, body)).status
         except Exception as exc:
             return Outcome(time.perf_counter() - started, error=error_kind(exc))
         latency = time.perf_counter() - started

@@ -1,16 +1,17 @@
-"""The load generator's HTTP/1.1 client against real sockets: uvicorn and raw asyncio servers."""
+"""The keep-alive HTTP/1.1 client (Triton calls, load generation) against real sockets."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import orjson
 import pytest
 
-from mlserve.benchmarking.http1 import Http1Client, HttpProtocolError, error_kind
-from tests.benchmarking.conftest import PredictServer
+from mlserve.http1 import Http1Client, HttpProtocolError, error_kind
+from tests.support.redis_server import free_port
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -46,18 +47,45 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-async def test_posts_json_and_reuses_one_connection(predict_server: PredictServer) -> None:
-    client = Http1Client(predict_server.url)
-    try:
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on."""
+    return free_port()
+
+
+async def test_posts_with_headers_and_reuses_one_connection() -> None:
+    seen: list[bytes] = []
+
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return
+            seen.append(head)
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            body = await reader.readexactly(length)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Echo-Length: %d"
+                b"\r\ncontent-length: %d\r\n\r\n%s" % (len(body), len(body), body)
+            )
+            await writer.drain()
+
+    async with raw_server(echo) as (url, connections):
+        client = Http1Client(url, content_type="application/octet-stream")
         answers = [
-            await client.post("/predict", orjson.dumps({"text": f"text {i}"})) for i in range(5)
+            await client.post("/infer", orjson.dumps({"i": i}), headers={"x-part": str(i)})
+            for i in range(5)
         ]
-    finally:
         await client.aclose()
 
-    assert all(status == 200 for status, _ in answers)
-    assert orjson.loads(answers[0][1])["label"] == "positive"
-    assert predict_server.requests == 5
+    assert [a.status for a in answers] == [200] * 5
+    assert orjson.loads(answers[3].body) == {"i": 3}
+    assert answers[0].headers["x-echo-length"] == str(len(answers[0].body))
+    assert answers[0].headers["content-type"] == "application/json"
+    assert b"x-part: 3\r\n" in seen[3]
+    assert b"content-type: application/octet-stream\r\n" in seen[0]
+    assert len(connections) == 1
     assert len(client._idle) == 0  # closed by aclose
 
 
@@ -76,7 +104,7 @@ async def test_keep_alive_pool_grows_to_the_concurrency_only() -> None:
         client = Http1Client(url)
         for _ in range(5):
             results = await asyncio.gather(*(client.post("/x", b"{}") for _ in range(4)))
-            assert results == [(200, b"ok")] * 4
+            assert [(r.status, r.body) for r in results] == [(200, b"ok")] * 4
         await client.aclose()
     assert len(connections) == 4
 
@@ -92,8 +120,9 @@ async def test_chunked_bodies_and_connection_close() -> None:
 
     async with raw_server(handler) as (url, connections):
         client = Http1Client(url)
-        assert await client.post("/x", b"{}") == (503, b"abcdefg")
-        assert await client.post("/x", b"{}") == (503, b"abcdefg")
+        for _ in range(2):
+            response = await client.post("/x", b"{}")
+            assert (response.status, response.body) == (503, b"abcdefg")
         await client.aclose()
     assert len(connections) == 2  # connection: close is honoured
 
@@ -107,9 +136,9 @@ async def test_a_kept_alive_connection_the_server_closed_is_retried_once() -> No
 
     async with raw_server(handler) as (url, connections):
         client = Http1Client(url)
-        assert await client.post("/x", b"{}") == (200, b"ok")
+        assert (await client.post("/x", b"{}")).body == b"ok"
         await asyncio.sleep(0.05)
-        assert await client.post("/x", b"{}") == (200, b"ok")
+        assert (await client.post("/x", b"{}")).body == b"ok"
         await client.aclose()
     assert len(connections) == 2
 
@@ -128,6 +157,12 @@ async def test_timeouts_refusals_and_garbage_are_error_kinds(closed_port: int) -
         with pytest.raises(TimeoutError) as timed_out:
             await client.post("/x", b"{}")
         await client.aclose()
+        patient = Http1Client(url, timeout_s=30)
+        started = time.perf_counter()
+        with pytest.raises(TimeoutError):
+            await patient.post("/x", b"{}", timeout_s=0.2)  # this call's own deadline
+        assert time.perf_counter() - started < 2
+        await patient.aclose()
     assert error_kind(timed_out.value) == "timeout"
 
     refused = Http1Client(f"http://127.0.0.1:{closed_port}")
