@@ -60,6 +60,7 @@ class ServingStack:
                     settings.external_triton,
                     timeout_s=settings.triton.request_timeout_s,
                     metrics_url=settings.triton.metrics_url,
+                    http_url=settings.inference_http_url,
                 )
             else:
                 embedded = EmbeddedTriton.from_settings(settings)
@@ -67,6 +68,9 @@ class ServingStack:
                     embedded.grpc_url,
                     timeout_s=settings.triton.request_timeout_s,
                     metrics_url=embedded.metrics_url,
+                    http_url=embedded.http_url
+                    if settings.triton.infer_protocol == "http"
+                    else None,
                 )
         repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
         registry = ModelRegistry(repository, triton, settings.default_model)

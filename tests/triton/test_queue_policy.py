@@ -4,6 +4,7 @@ which always carry a per-request queue timeout."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
@@ -12,8 +13,9 @@ from mlserve.triton.client import TritonClient
 from tests.support.triton_server import TritonServer
 
 
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
 async def test_a_model_without_queue_policy_serves_requests_with_a_queue_timeout(
-    triton_server: TritonServer,
+    triton_server: TritonServer, protocol: str
 ) -> None:
     options = ServingOptions(max_queue_size=0, queue_timeout_us=0)
     repository = ModelRepository(triton_server.repository_path, options)
@@ -22,7 +24,8 @@ async def test_a_model_without_queue_policy_serves_requests_with_a_queue_timeout
         "default_queue_policy"
         not in repository.root.joinpath("no-policy", "config.pbtxt").read_text()
     )
-    triton = TritonClient(triton_server.grpc_url)
+    http_url = triton_server.http_url if protocol == "http" else None
+    triton = TritonClient(triton_server.grpc_url, http_url=http_url)
     try:
         await triton.load_model("no-policy")
         texts = np.array([["This product is amazing!"]], dtype=object)

@@ -1,0 +1,73 @@
+"""TritonClient's two inference transports against a real tritonserver: same answers, and
+Triton's failures as MLServeErrors with the status a client should see."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from mlserve.errors import DeadlineExceededError, ServiceUnavailableError, TritonError
+from mlserve.triton.client import TritonClient
+from tests.support.redis_server import free_port
+from tests.support.triton_server import TritonServer
+
+TEXTS = np.array([["I love it, brilliant"], ["awful, broken on arrival"]], dtype=object)
+
+
+@pytest.fixture(params=["http", "grpc"])
+async def client(
+    request: pytest.FixtureRequest, triton_server: TritonServer
+) -> AsyncIterator[TritonClient]:
+    http_url = triton_server.http_url if request.param == "http" else None
+    triton = TritonClient(triton_server.grpc_url, http_url=http_url, timeout_s=30)
+    try:
+        yield triton
+    finally:
+        await triton.close()
+
+
+async def test_both_transports_give_the_same_probabilities(triton_server: TritonServer) -> None:
+    over_http = TritonClient(triton_server.grpc_url, http_url=triton_server.http_url)
+    over_grpc = TritonClient(triton_server.grpc_url)
+    try:
+        args = ("sentiment", 1, {"text": TEXTS}, ["probabilities"])
+        http_answer = await over_http.infer(*args, queue_timeout_us=2_000_000)
+        grpc_answer = await over_grpc.infer(*args, queue_timeout_us=2_000_000)
+    finally:
+        await over_http.close()
+        await over_grpc.close()
+
+    assert http_answer["probabilities"].shape == (2, 3)
+    assert http_answer["probabilities"].dtype == np.float32
+    np.testing.assert_array_equal(http_answer["probabilities"], grpc_answer["probabilities"])
+
+
+async def test_an_unknown_model_is_503_not_loaded_yet(client: TritonClient) -> None:
+    with pytest.raises(ServiceUnavailableError, match="not loaded in Triton yet"):
+        await client.infer("no-such-model", None, {"text": TEXTS}, ["probabilities"])
+
+
+async def test_a_wrong_input_is_a_triton_error(client: TritonClient) -> None:
+    with pytest.raises(TritonError, match="Triton failed on model 'sentiment' version 1"):
+        await client.infer("sentiment", 1, {"not_text": TEXTS}, ["probabilities"])
+
+
+async def test_no_answer_before_the_client_deadline_is_a_504_of_stage_inference(
+    client: TritonClient,
+) -> None:
+    with pytest.raises(DeadlineExceededError) as exceeded:
+        await client.infer("sentiment", 1, {"text": TEXTS}, ["probabilities"], timeout_s=1e-6)
+    assert exceeded.value.stage == "inference"
+    assert "raise timeout_ms or retry" in exceeded.value.message
+
+
+async def test_triton_not_listening_is_a_503(triton_server: TritonServer) -> None:
+    port = free_port()
+    triton = TritonClient(f"127.0.0.1:{port}", http_url=f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(ServiceUnavailableError, match="Triton is unavailable"):
+            await triton.infer("sentiment", 1, {"text": TEXTS}, ["probabilities"])
+    finally:
+        await triton.close()
