@@ -14,11 +14,13 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
 from mlserve import __version__
 from mlserve.control_plane.errors import install_error_handlers
+from mlserve.control_plane.hot_routes import ControlPlaneApp
 from mlserve.control_plane.platform import build_platform
 from mlserve.control_plane.routes import health, models, predict
 from mlserve.control_plane.routes.monitoring import monitoring_router
@@ -50,7 +52,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
             await api_v1.shutdown()
             await stack.stop()
 
-    app = FastAPI(
+    app = ControlPlaneApp(
         title="mlserve",
         version=__version__,
         description="Text and tabular classifiers served by NVIDIA Triton.",
@@ -62,6 +64,13 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
     app.state.stack = stack
     app.state.platform = api_v1
     install_error_handlers(app)
+    app.install_hot_routes(
+        {
+            "/predict": partial(predict.predict_answer, stack),
+            "/batch-predict": partial(predict.batch_predict_answer, stack),
+        },
+        max_body_bytes=predict.max_body_bytes(settings),
+    )
     app.include_router(predict.router)
     app.include_router(health.router)
     app.include_router(models.router)

@@ -8,6 +8,7 @@ its traceback and answered with a 500 that carries no internals.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,9 +17,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mlserve.errors import MLServeError, OverloadedError
+from mlserve.errors import InvalidInputError, MLServeError, OverloadedError
 
 log = logging.getLogger(__name__)
+
+UNEXPECTED_ERROR = {"error": "internal error; the server log has the details"}
+"""The body of every 500: the traceback goes to the log, never to the client."""
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -29,19 +33,29 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-async def _mlserve_error(request: Request, exc: MLServeError) -> Response:
+def error_parts(exc: MLServeError) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The status, JSON body and headers that answer ``exc`` (``Retry-After`` on a 429)."""
     headers = {}
     if isinstance(exc, OverloadedError):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    return json_response(exc.to_dict(), status_code=exc.status_code, headers=headers)
+    return exc.status_code, exc.to_dict(), headers
+
+
+def invalid_body(errors: Sequence[Any]) -> InvalidInputError:
+    """The 422 for pydantic's ``errors()`` on a request body: each field, what is wrong."""
+    return InvalidInputError(
+        "; ".join(_describe(error) for error in errors),
+        detail=[_jsonable(error) for error in errors],
+    )
+
+
+async def _mlserve_error(request: Request, exc: MLServeError) -> Response:
+    status, body, headers = error_parts(exc)
+    return json_response(body, status_code=status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-    problems = [_describe(error) for error in exc.errors()]
-    return json_response(
-        {"error": "; ".join(problems), "detail": [_jsonable(e) for e in exc.errors()]},
-        status_code=422,
-    )
+    return await _mlserve_error(request, invalid_body(exc.errors()))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -57,9 +71,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return json_response(
-        {"error": "internal error; the server log has the details"}, status_code=500
-    )
+    return json_response(UNEXPECTED_ERROR, status_code=500)
 
 
 def json_response(

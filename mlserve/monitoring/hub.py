@@ -79,7 +79,7 @@ class MonitoringHub:
         label: str,
     ) -> DriftReport | None:
         """One text prediction: label/confidence metrics and the drift window."""
-        self.metrics.observe_prediction(model, version, label, float(np.max(probabilities)))
+        self.metrics.observe_prediction(model, version, label, float(max(probabilities)))
         return self.drift.observe(model, version, text, probabilities)
 
     def record_tabular_prediction(

@@ -117,6 +117,17 @@ def test_a_json_body_is_read_as_json_whatever_content_type_curl_sent(
     assert response.json()["label"] == "positive"
 
 
+def test_a_body_larger_than_any_valid_request_is_a_413_naming_the_limits(
+    client: httpx.Client,
+) -> None:
+    huge = b'{"texts": ["' + b"a" * 7_000_000 + b'"]}'
+    response = client.post("/batch-predict", content=huge)
+
+    assert response.status_code == 413
+    assert "max_batch_texts texts of max_text_length characters" in response.json()["error"]
+    assert client.post("/predict", json={"text": "still serving"}).status_code == 200
+
+
 def test_a_body_that_is_not_a_json_object_says_what_to_send(client: httpx.Client) -> None:
     response = client.post(
         "/predict",

@@ -1,10 +1,12 @@
 """``POST /predict`` and ``POST /batch-predict``: text classification.
 
-These are the hot routes, so they skip FastAPI's per-request body and dependency machinery:
-the body is validated straight from bytes by its pydantic model (and read as JSON whatever
-content type the client claimed: ``curl -d`` says form-encoded), and the answer is
-serialized by orjson from the domain's dataclasses. OpenAPI still documents both shapes
-(``openapi_extra`` and ``response_model``); the tests hold the contract.
+:func:`predict_answer` and :func:`batch_predict_answer` turn a raw request body into the
+JSON answer. They carry nearly all traffic, so the running app serves them through
+:class:`~mlserve.control_plane.hot_routes.HotRoutes`, ahead of FastAPI's router; the FastAPI
+routes below call the same functions and document both shapes in OpenAPI
+(``openapi_extra`` and ``response_model``). The body is validated straight from bytes by its
+pydantic model and read as JSON whatever content type the client claimed (``curl -d`` says
+form-encoded).
 """
 
 from __future__ import annotations
@@ -12,23 +14,33 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
 from mlserve.control_plane.dependencies import stack_of
-from mlserve.control_plane.errors import json_response
+from mlserve.control_plane.errors import invalid_body, json_response
 from mlserve.control_plane.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
     PredictRequest,
     PredictResponse,
 )
+from mlserve.control_plane.stack import ServingStack
 from mlserve.errors import InvalidInputError
 from mlserve.serving.predictor import PredictionBatch, TextPrediction
+from mlserve.settings import Settings
 
 router = APIRouter(tags=["predict"])
 Body = TypeVar("Body", bound=BaseModel)
+_JSON_BYTES_PER_CHAR = 6
+"""The most a character can take in a JSON string (``\\uXXXX``)."""
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """The largest predict body worth reading: ``max_batch_texts`` texts of
+    ``max_text_length`` characters, each fully escaped, plus room for the other fields."""
+    per_text = settings.max_text_length * _JSON_BYTES_PER_CHAR + 8
+    return max(1, settings.max_batch_texts) * per_text + 4096
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:
@@ -41,34 +53,64 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-async def _parse(request: Request, model: type[Body]) -> Body:
-    """``model`` from the JSON body, whatever content type the client claimed (``curl -d``
-    says form-encoded); validation errors become the usual 422."""
+def _parse(body: bytes, model: type[Body]) -> Body:
+    """``model`` from a JSON body; InvalidInputError (422) naming each bad field."""
     try:
-        return model.model_validate_json(await request.body())
+        return model.model_validate_json(body)
     except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        raise RequestValidationError(errors) from None
+        raise invalid_body(exc.errors(include_url=False)) from None
 
 
-@router.post("/predict", response_model=PredictResponse, openapi_extra=_body(PredictRequest))
-async def predict(request: Request) -> Response:
-    """Classify one text with the default or named model."""
-    body = await _parse(request, PredictRequest)
-    stack = stack_of(request)
-    _check_length(body.text, "text", stack.settings.max_text_length)
+async def predict_answer(stack: ServingStack, body: bytes) -> dict[str, Any]:
+    """The ``/predict`` answer to ``body`` (a :class:`PredictRequest`), as JSON-ready data.
+
+    Raises MLServeError subclasses: 422 bad input, 404 unknown model, 429, 503, 504."""
+    request = _parse(body, PredictRequest)
+    _check_length(request.text, "text", stack.settings.max_text_length)
     batch = await stack.predictor.predict_texts(
-        body.model_version or body.model,
-        [body.text],
-        version=body.version,
-        timeout_ms=body.timeout_ms,
+        request.model_version or request.model,
+        [request.text],
+        version=request.version,
+        timeout_ms=request.timeout_ms,
     )
     (answer,) = batch.predictions
     payload = _prediction(answer)
     payload.update(_served_by(batch))
     payload["latency_ms"] = round(batch.latency_ms, 3)
     payload["triton_ms"] = _triton_ms(batch)
-    return json_response(payload)
+    return payload
+
+
+async def batch_predict_answer(stack: ServingStack, body: bytes) -> dict[str, Any]:
+    """The ``/batch-predict`` answer to ``body`` (a :class:`BatchPredictRequest`); raises
+    as :func:`predict_answer` does, and 422 outside 1..``max_batch_texts`` texts."""
+    request = _parse(body, BatchPredictRequest)
+    limit = stack.settings.max_batch_texts
+    if not 1 <= len(request.texts) <= limit:
+        raise InvalidInputError(
+            f"texts has {len(request.texts)} items; send between 1 and {limit} "
+            "(max_batch_texts), splitting larger batches"
+        )
+    for index, text in enumerate(request.texts):
+        _check_length(text, f"texts[{index}]", stack.settings.max_text_length)
+    batch = await stack.predictor.predict_texts(
+        request.model_version or request.model,
+        request.texts,
+        version=request.version,
+        timeout_ms=request.timeout_ms,
+        endpoint="batch-predict",
+    )
+    payload = _served_by(batch)
+    payload["predictions"] = [_prediction(p) for p in batch.predictions]
+    payload["total_latency_ms"] = round(batch.latency_ms, 3)
+    payload["triton_ms"] = _triton_ms(batch)
+    return payload
+
+
+@router.post("/predict", response_model=PredictResponse, openapi_extra=_body(PredictRequest))
+async def predict(request: Request) -> Response:
+    """Classify one text with the default or named model."""
+    return json_response(await predict_answer(stack_of(request), await request.body()))
 
 
 @router.post(
@@ -76,28 +118,7 @@ async def predict(request: Request) -> Response:
 )
 async def batch_predict(request: Request) -> Response:
     """Classify several texts in one Triton request."""
-    body = await _parse(request, BatchPredictRequest)
-    stack = stack_of(request)
-    limit = stack.settings.max_batch_texts
-    if not 1 <= len(body.texts) <= limit:
-        raise InvalidInputError(
-            f"texts has {len(body.texts)} items; send between 1 and {limit} "
-            "(max_batch_texts), splitting larger batches"
-        )
-    for index, text in enumerate(body.texts):
-        _check_length(text, f"texts[{index}]", stack.settings.max_text_length)
-    batch = await stack.predictor.predict_texts(
-        body.model_version or body.model,
-        body.texts,
-        version=body.version,
-        timeout_ms=body.timeout_ms,
-        endpoint="batch-predict",
-    )
-    payload = _served_by(batch)
-    payload["predictions"] = [_prediction(p) for p in batch.predictions]
-    payload["total_latency_ms"] = round(batch.latency_ms, 3)
-    payload["triton_ms"] = _triton_ms(batch)
-    return json_response(payload)
+    return json_response(await batch_predict_answer(stack_of(request), await request.body()))
 
 
 def _check_length(text: str, field: str, limit: int) -> None:
