@@ -99,7 +99,13 @@ class ServingStack:
             limiter,
             settings.limits,
             monitoring,
-            recorder=PredictionRecorder(monitoring) if settings.monitoring.enabled else None,
+            recorder=(
+                PredictionRecorder(
+                    monitoring, samples_per_second=settings.monitoring.drift_samples_per_second
+                )
+                if settings.monitoring.enabled
+                else None
+            ),
             max_batch_size=settings.max_batch_size,
             calls_in_flight=settings.triton.calls_in_flight,
         )

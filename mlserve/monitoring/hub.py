@@ -77,10 +77,13 @@ class MonitoringHub:
         text: str,
         probabilities: Sequence[float] | npt.NDArray[Any],
         label: str,
+        *,
+        drift: bool = True,
     ) -> DriftReport | None:
-        """One text prediction: label/confidence metrics and the drift window."""
+        """One text prediction: label/confidence metrics, and the drift window unless
+        ``drift`` is False (a prediction left out of the drift sample)."""
         self.metrics.observe_prediction(model, version, label, float(max(probabilities)))
-        return self.drift.observe(model, version, text, probabilities)
+        return self.drift.observe(model, version, text, probabilities) if drift else None
 
     def record_tabular_prediction(
         self,

@@ -14,13 +14,23 @@ class _Hub:
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+        self.drifted: list[str] = []
 
     def record_prediction(
-        self, model: str, version: int, text: str, probabilities: Sequence[float], label: str
+        self,
+        model: str,
+        version: int,
+        text: str,
+        probabilities: Sequence[float],
+        label: str,
+        *,
+        drift: bool = True,
     ) -> None:
         if text == "bad":
             raise ValueError("cannot profile this text")
         self.seen.append(text)
+        if drift:
+            self.drifted.append(f"{model}-v{version}:{text}")
 
 
 def test_a_failing_record_is_counted_and_the_rest_still_recorded() -> None:
@@ -55,3 +65,29 @@ def test_drain_with_a_limit_leaves_the_rest_queued() -> None:
     assert hub.seen == ["a", "b"]
     assert recorder.drain(2) == 1
     assert hub.seen == ["a", "b", "c"]
+
+
+def test_beyond_the_drift_sample_rate_predictions_only_count_in_the_metrics() -> None:
+    hub = _Hub()
+    now = [100.2]
+    recorder = PredictionRecorder(cast(Any, hub), samples_per_second=2, clock=lambda: now[0])
+    for text in ("a", "b", "c"):
+        recorder.record("m", 1, text, [1.0], "x")
+    recorder.record("other", 1, "d", [1.0], "x")  # each version has its own budget
+    now[0] = 101.0  # a new second, a new budget
+    recorder.record("m", 1, "e", [1.0], "x")
+
+    recorder.drain()
+    assert hub.seen == ["a", "b", "c", "d", "e"]  # label and confidence metrics: all
+    assert hub.drifted == ["m-v1:a", "m-v1:b", "other-v1:d", "m-v1:e"]
+    assert recorder.unsampled == 1
+
+
+def test_a_sample_rate_of_zero_sends_every_prediction_to_drift() -> None:
+    hub = _Hub()
+    recorder = PredictionRecorder(cast(Any, hub), samples_per_second=0)
+    for i in range(50):
+        recorder.record("m", 1, str(i), [1.0], "x")
+
+    recorder.drain()
+    assert len(hub.drifted) == 50
