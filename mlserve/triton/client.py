@@ -151,7 +151,7 @@ class TritonClient:
         body, header_length = http_request(inputs, outputs, queue_timeout_us=queue_timeout_us)
         headers = {"inference-header-content-length": str(header_length)}
         try:
-            response = await self.rest.post(
+            response = await self._rest_client().post(
                 self._infer_path(model, version), body, headers=headers, timeout_s=timeout_s
             )
         except TimeoutError:
@@ -169,8 +169,7 @@ class TritonClient:
             response.body, int(length) if length and length.isdigit() else None, list(outputs)
         )
 
-    @property
-    def rest(self) -> Http1Client:
+    def _rest_client(self) -> Http1Client:
         """The keep-alive HTTP/1.1 pool for inference, created on first use."""
         if self._rest is None:
             if self.http_url is None:

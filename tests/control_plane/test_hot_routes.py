@@ -107,3 +107,21 @@ async def test_a_body_in_several_parts_is_put_back_together(client: httpx.AsyncC
 
     response = await client.post("/echo", content=parts())
     assert response.json() == {"echo": {"text": "two parts"}}
+
+
+async def test_a_client_gone_before_its_body_arrived_gets_nothing_sent() -> None:
+    messages = [
+        {"type": "http.request", "body": b'{"te', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return messages.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    app = HotRoutes(fallback(), routes={"/echo": echo}, max_body_bytes=1000)
+    await app({"type": "http", "method": "POST", "path": "/echo"}, receive, send)
+    assert sent == []

@@ -2,8 +2,8 @@
 
 :func:`predict_answer` and :func:`batch_predict_answer` turn a raw request body into the
 JSON answer. They carry nearly all traffic, so the running app serves them through
-:class:`~mlserve.control_plane.hot_routes.HotRoutes`, ahead of FastAPI's router; the FastAPI
-routes below call the same functions and document both shapes in OpenAPI
+:class:`~mlserve.control_plane.hot_routes.HotRoutes`, ahead of FastAPI's middleware and
+router; the FastAPI routes below call the same functions and document both shapes in OpenAPI
 (``openapi_extra`` and ``response_model``). The body is validated straight from bytes by its
 pydantic model and read as JSON whatever content type the client claimed (``curl -d`` says
 form-encoded).
