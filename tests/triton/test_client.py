@@ -3,6 +3,7 @@ Triton's failures as MLServeErrors with the status a client should see."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -71,3 +72,32 @@ async def test_triton_not_listening_is_a_503(triton_server: TritonServer) -> Non
             await triton.infer("sentiment", 1, {"text": TEXTS}, ["probabilities"])
     finally:
         await triton.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [
+        (b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\noops", "oops"),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "could not be read"),
+    ],
+    ids=["error without a JSON body", "not HTTP"],
+)
+async def test_an_http_answer_that_is_not_tritons_is_a_triton_error(
+    answer: bytes, fragment: str
+) -> None:
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(reply, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    triton = TritonClient(f"127.0.0.1:{free_port()}", http_url=f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(TritonError, match=fragment):
+            await triton.infer("sentiment", 1, {"text": TEXTS}, ["probabilities"])
+    finally:
+        await triton.close()
+        server.close()
+        await server.wait_closed()
