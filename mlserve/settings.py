@@ -108,10 +108,18 @@ class TritonSettings(BaseModel):
     tensors on keep-alive connections; measured 3-5x less control-plane CPU per call than
     gRPC here) or ``grpc`` (the shared grpc.aio channel, one multiplexed connection).
     Health checks and repository control always use gRPC."""
-    calls_in_flight: int = Field(default=2, ge=0)
+    calls_in_flight: int | None = Field(default=None, ge=0)
     """Triton calls the control plane keeps in flight per model version. Requests that arrive
     while they are all busy share the next call (up to ``max_batch_size`` texts): far less
-    CPU per request under load, no wait for a lone request. 0: each request is its own call."""
+    CPU per request under load, no wait for a lone request. Default: one per model instance
+    (``instance_count``), since an instance runs one batch at a time and a further call
+    would only wait in Triton's queue with a smaller batch. 0: each request is its own call."""
+
+    @property
+    def effective_calls_in_flight(self) -> int:
+        """``calls_in_flight``, or ``instance_count`` when unset."""
+        return self.instance_count if self.calls_in_flight is None else self.calls_in_flight
+
     request_timeout_s: float = Field(default=10.0, gt=0)
     """Client-side timeout for a Triton call when the request sets no deadline."""
     log_dir: Path | None = None

@@ -16,3 +16,9 @@ def test_inference_goes_to_the_configured_http_url_or_the_grpc_host_on_the_http_
 def test_grpc_inference_has_no_http_url() -> None:
     settings = Settings(triton={"infer_protocol": "grpc", "http_url": "http://t:9000"})
     assert settings.inference_http_url is None
+
+
+def test_calls_in_flight_default_to_one_per_model_instance() -> None:
+    assert Settings().triton.effective_calls_in_flight == Settings().triton.instance_count
+    assert Settings(triton={"instance_count": 3}).triton.effective_calls_in_flight == 3
+    assert Settings(triton={"calls_in_flight": 0}).triton.effective_calls_in_flight == 0

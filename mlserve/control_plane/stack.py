@@ -107,7 +107,7 @@ class ServingStack:
                 else None
             ),
             max_batch_size=settings.max_batch_size,
-            calls_in_flight=settings.triton.calls_in_flight,
+            calls_in_flight=settings.triton.effective_calls_in_flight,
         )
         publisher = Publisher(repository, triton, on_change=registry.invalidate)
         return cls(

@@ -69,7 +69,7 @@ class Predictor:
     """Where predictions go for drift monitoring (off the request path)."""
     max_batch_size: int = 64
     """Triton's ``max_batch_size``: larger requests are split into several Triton calls."""
-    calls_in_flight: int = 2
+    calls_in_flight: int = 1
     """Triton calls in flight per model version; 0 sends each request as its own call."""
     _coalescers: dict[tuple[str, int, str], CallCoalescer] = field(
         default_factory=dict, init=False, repr=False
