@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
         "--models-dir", str(stack.repository.root),
         "--concurrency", "1", "2",
         "--requests", "60", "--window-s", "0.3", "--max-windows", "3", "--batch-size", "4",
-        "--no-overload", "--output", str(output),
+        "--no-overload", "--rounds", "2", "--output", str(output),
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
@@ -81,6 +82,31 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
         "warm-cache throughput 3x higher than cold",
     }
     assert all(isinstance(t["met"], bool) for t in doc["targets"])
+    key = "predict_warm_over_cold_throughput_c2"
+    by_round = [r["ratios"][key] for r in doc["rounds"]]
+    assert len(by_round) == 2
+    assert doc["ratios"][key] == round((by_round[0] + by_round[1]) / 2, 3)  # the median
     stamped = list(tmp_path.glob("compare-*.json"))
     assert len(stamped) == 1
     assert json.loads(stamped[0].read_text()) == doc
+
+
+def test_medians_over_rounds_add_up_error_counts() -> None:
+    spec = importlib.util.spec_from_file_location("compare_serving", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+
+    merged = module.median_ratios(
+        [
+            {"a": 1.0, "b": None, "overload_other_errors": {"timeout": 1}},
+            {"a": 3.0, "b": None, "overload_other_errors": {}},
+            {"a": 2.5, "b": None, "overload_other_errors": {"timeout": 2, "http_500": 1}},
+        ]
+    )
+    assert merged == {"a": 2.5, "b": None, "overload_other_errors": {"timeout": 3, "http_500": 1}}
