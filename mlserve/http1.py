@@ -56,10 +56,9 @@ class Http1Client:
 
     One connection carries one request at a time; the pool grows to the number of requests
     in flight. Raises ``TimeoutError`` past the call's ``timeout_s`` (default: the client's;
-    ``connect_timeout_s`` to connect),
-    ``OSError`` / ``asyncio.IncompleteReadError`` when the connection fails, and
-    ``HttpProtocolError`` for an answer it cannot parse. A kept-alive connection the server
-    closed meanwhile is retried once on a fresh one.
+    ``connect_timeout_s`` to connect), ``OSError`` / ``asyncio.IncompleteReadError`` when
+    the connection fails, and ``HttpProtocolError`` for an answer it cannot parse. A
+    kept-alive connection the server closed meanwhile is retried once on a fresh one.
     """
 
     def __init__(

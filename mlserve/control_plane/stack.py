@@ -64,13 +64,12 @@ class ServingStack:
                 )
             else:
                 embedded = EmbeddedTriton.from_settings(settings)
+                over_http = settings.triton.infer_protocol == "http"
                 triton = TritonClient(
                     embedded.grpc_url,
                     timeout_s=settings.triton.request_timeout_s,
                     metrics_url=embedded.metrics_url,
-                    http_url=embedded.http_url
-                    if settings.triton.infer_protocol == "http"
-                    else None,
+                    http_url=embedded.http_url if over_http else None,
                 )
         repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
         registry = ModelRegistry(repository, triton, settings.default_model)
