@@ -1,8 +1,8 @@
 """Concurrent requests for one model version, merged into shared Triton calls.
 
-Under load most ``/predict`` requests carry one text, and each Triton call costs the control
-plane about as much CPU as the rest of the request (the gRPC call machinery, plus one
-request for Triton to schedule). A :class:`CallCoalescer` keeps at most ``calls_in_flight``
+Under load most ``/predict`` requests carry one text, and each Triton call costs CPU on both
+sides (encoding, the transport, the response; for Triton one more request to schedule and
+one more Python-backend ``execute``). A :class:`CallCoalescer` keeps at most ``calls_in_flight``
 calls per model version; the texts of requests that arrive while every call is busy wait
 here, in arrival order, and leave together in the next free call (up to ``max_batch_size``
 texts). A lone request never waits: with a call free and nobody waiting, its own task sends
