@@ -20,6 +20,13 @@ Starts its own stack (``mlserve up`` on free ports, temp repository, sample mode
 hits one round, not one path): the ratios and targets are the medians over the rounds, each
 round's ratios are kept under ``rounds``, and ``scenarios`` holds the last round's steps.
 
+CPU time per request of each process (the load generator, the control plane,
+``tritonserver``, its Python-backend stubs) is read from ``/proc`` over each step's measured
+windows, for started stacks and for ``--stack-pid`` processes with ``--url``. On a machine
+where they all share the cores, its ``total`` bounds each path's throughput: the
+``cpu_bound_*`` ratios are what the throughput ratios would be if CPU were all that
+mattered, so a target above them cannot be met on that machine by latency work alone.
+
 Prints one table per scenario, the ratios and the issue's targets, and writes
 ``benchmarks/results/compare_serving.json`` (and a timestamped copy). The JSON format is
 ``mlserve.compare_serving/1``: keep it stable, add fields rather than change them.
@@ -50,8 +57,10 @@ from rich.console import Console
 
 from mlserve.benchmarking import BenchmarkConfig, StepResult, arun_benchmark, render_table
 from mlserve.benchmarking.local_stack import local_stack, mlserve_up
-from mlserve.benchmarking.measurement import Window
+from mlserve.benchmarking.measurement import STABILITY_WINDOWS, Window
+from mlserve.benchmarking.process_cpu import CpuMeter, CpuReading
 from mlserve.benchmarking.render import step_to_dict
+from mlserve.benchmarking.runner import BenchmarkProgress
 from mlserve.benchmarking.workload import TextWorkload, default_texts
 from mlserve.repository.store import MODEL_FILE
 
@@ -79,6 +88,17 @@ class Endpoints:
     models_dir: Path
     workdir: Path
     """Working directory for extra control planes (state files)."""
+    stack_pids: tuple[int, ...] = ()
+    """Processes whose CPU time (with their children's) is booked to the stack."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One step and the CPU microseconds per request of each process during it (empty when
+    not measured)."""
+
+    step: StepResult
+    cpu_us: dict[str, float]
 
 
 @contextlib.contextmanager
@@ -95,6 +115,7 @@ def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
             args.triton_metrics,
             Path(args.models_dir),
             Path(tempfile.mkdtemp(prefix="mlserve-compare-")),
+            tuple(args.stack_pid or ()),
         )
         return
     folder = Path(tempfile.mkdtemp(prefix="mlserve-compare-"))
@@ -108,6 +129,7 @@ def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
             started.triton_metrics,
             started.models_dir,
             folder,
+            (started.pid,),
         )
 
 
@@ -161,10 +183,14 @@ def measure_onnxruntime(
     )
 
 
-async def sweep(args: argparse.Namespace, levels: list[int], **config: Any) -> list[StepResult]:
-    """One benchmark step per concurrency level with the shared window settings."""
-    steps: list[StepResult] = []
+async def sweep(
+    args: argparse.Namespace, levels: list[int], meter: CpuMeter | None = None, **config: Any
+) -> list[Measured]:
+    """One benchmark step per concurrency level with the shared window settings; with a
+    ``meter``, the CPU per request of each process over the step's measured windows."""
+    measured: list[Measured] = []
     for level in levels:
+        windows = WindowCpu(meter)
         [step] = await arun_benchmark(
             BenchmarkConfig(
                 concurrency=str(level),
@@ -174,10 +200,34 @@ async def sweep(args: argparse.Namespace, levels: list[int], **config: Any) -> l
                 max_requests=args.requests,
                 pool_size=POOL_SIZE,
                 **config,
-            )
+            ),
+            windows.on_progress if meter is not None else None,
         )
-        steps.append(step)
-    return steps
+        measured.append(Measured(step, windows.us_per_request(step.windows)))
+    return measured
+
+
+class WindowCpu:
+    """CPU readings at each window boundary of one step (from the runner's progress events),
+    so the figures cover the same windows as the step's throughput and latencies."""
+
+    def __init__(self, meter: CpuMeter | None) -> None:
+        self.meter = meter
+        self.marks: list[tuple[int, int, CpuReading]] = []
+        """(windows closed, requests completed, reading) at the step's start and each close."""
+
+    def on_progress(self, event: BenchmarkProgress) -> None:
+        if self.meter is not None and event.result is None:
+            self.marks.append((event.windows, event.completed, self.meter.read()))
+
+    def us_per_request(self, windows: int) -> dict[str, float]:
+        """Over the last (measured) windows of ``windows``; empty without readings."""
+        first_window = windows - min(STABILITY_WINDOWS, windows)
+        start = next((m for m in self.marks if m[0] == first_window), None)
+        end = next((m for m in reversed(self.marks) if m[0] == windows), None)
+        if start is None or end is None:
+            return {}
+        return end[2].us_per_request_since(start[2], end[1] - start[1])
 
 
 async def warm_pool(url: str, version: int) -> None:
@@ -195,20 +245,32 @@ async def run_all(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
     version = served_version(ends.url)
     levels: list[int] = args.concurrency
     model_path = ends.models_dir / MODEL / str(version) / MODEL_FILE
-    common = {"model": MODEL, "version": version, "triton_http_url": ends.http}
+    common: dict[str, Any] = {"model": MODEL, "version": version, "triton_http_url": ends.http}
+    meter = CpuMeter(ends.stack_pids) if ends.stack_pids else None
+    if meter is not None and not meter.available:
+        meter = None
+    common = {**common, "meter": meter}
     cp = {**common, "target": "control-plane", "url": ends.url}
-    scenarios: dict[str, tuple[str, list[StepResult]]] = {}
+    scenarios: dict[str, tuple[str, list[Measured]]] = {}
 
-    def record(name: str, description: str, steps: list[StepResult]) -> None:
+    def record(name: str, description: str, steps: list[Measured]) -> None:
         scenarios[name] = (description, steps)
-        console.print(render_table(steps, title=f"{name}: {description}"))
+        console.print(render_table([m.step for m in steps], title=f"{name}: {description}"))
+        cpu = [f"c={m.step.concurrency}: {cpu_line(m.cpu_us)}" for m in steps if m.cpu_us]
+        if cpu:
+            console.print("  CPU µs per request  " + "  |  ".join(cpu))
 
     duration = args.window_s * 3
     record(
         "onnxruntime",
         f"raw in-process ONNX Runtime ({model_path.name}, 1 intra-op thread)",
         [
-            await asyncio.to_thread(measure_onnxruntime, model_path, c, args.requests, duration)
+            Measured(
+                await asyncio.to_thread(
+                    measure_onnxruntime, model_path, c, args.requests, duration
+                ),
+                {},
+            )
             for c in levels
         ],
     )
@@ -246,15 +308,28 @@ async def run_all(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
     return {
         "model": {"name": MODEL, "version": version},
         "scenarios": {
-            name: {"description": d, "steps": [step_to_dict(s) for s in steps]}
+            name: {"description": d, "steps": [measured_to_dict(m) for m in steps]}
             for name, (d, steps) in scenarios.items()
         },
     }
 
 
+def measured_to_dict(measured: Measured) -> dict[str, Any]:
+    """A step as stored; ``cpu_us_per_request`` only when it was measured."""
+    data = step_to_dict(measured.step)
+    if measured.cpu_us:
+        data["cpu_us_per_request"] = measured.cpu_us
+    return data
+
+
+def cpu_line(cpu_us: dict[str, float]) -> str:
+    """``load generator 162 · control plane 2 · ... · total 484``."""
+    return " · ".join(f"{role.replace('_', ' ')} {value:.0f}" for role, value in cpu_us.items())
+
+
 async def overload(
     args: argparse.Namespace, ends: Endpoints, version: int
-) -> tuple[str, list[StepResult]]:
+) -> tuple[str, list[Measured]]:
     """Concurrency 256 against a control plane bounded to 8 in flight, 2 s deadline."""
     env = {
         "MLSERVE_MODELS_DIR": str(ends.models_dir),
@@ -296,6 +371,12 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a is not None and b else None
 
 
+def cpu_total(step: dict[str, Any]) -> float | None:
+    """CPU microseconds per request of all processes in a stored step, if measured."""
+    total = step.get("cpu_us_per_request", {}).get("total")
+    return float(total) if total else None
+
+
 def ratios_of(doc: dict[str, Any], low: int, high: int) -> dict[str, Any]:
     """The comparisons printed and stored; names carry the concurrency they compare at."""
 
@@ -327,6 +408,12 @@ def ratios_of(doc: dict[str, Any], low: int, high: int) -> dict[str, Any]:
         ratios[f"predict_cold_minus_triton_grpc_p50_ms_c{c}"] = (
             round(cold - grpc, 3) if cold is not None and grpc is not None else None
         )
+        ratios[f"cpu_bound_predict_cold_over_triton_http_c{c}"] = _ratio(
+            cpu_total(s("triton-http", c)), cpu_total(s("predict-cold", c))
+        )
+        ratios[f"cpu_bound_predict_warm_over_cold_c{c}"] = _ratio(
+            cpu_total(s("predict-cold", c)), cpu_total(s("predict-warm", c))
+        )
     over = _step(doc, "overload", OVERLOAD_CONCURRENCY)
     if over is not None:
         kinds: dict[str, int] = over["errors_by_kind"]
@@ -357,8 +444,13 @@ def median_ratios(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def targets_of(ratios: dict[str, Any], low: int, high: int) -> list[dict[str, Any]]:
     """The issue's targets, judged on ``ratios``."""
 
-    def target(name: str, value: float | None, goal: str, met: bool | None) -> dict[str, Any]:
-        return {"name": name, "value": value, "goal": goal, "met": met}
+    def target(
+        name: str, value: float | None, goal: str, met: bool | None, cpu_bound: str | None = None
+    ) -> dict[str, Any]:
+        judged = {"name": name, "value": value, "goal": goal, "met": met}
+        if cpu_bound is not None:
+            judged["cpu_bound"] = ratios.get(cpu_bound)
+        return judged
 
     def at_least(v: float | None, goal: float) -> bool | None:
         return None if v is None else v >= goal
@@ -369,6 +461,7 @@ def targets_of(ratios: dict[str, Any], low: int, high: int) -> list[dict[str, An
             v := ratios[f"predict_cold_over_triton_http_throughput_c{high}"],
             ">= 0.60",
             at_least(v, 0.60),
+            f"cpu_bound_predict_cold_over_triton_http_c{high}",
         ),
         target(
             f"predict p50 within 1.5 ms of Triton gRPC p50 (c={low})",
@@ -387,6 +480,7 @@ def targets_of(ratios: dict[str, Any], low: int, high: int) -> list[dict[str, An
             v := ratios[f"predict_warm_over_cold_throughput_c{high}"],
             ">= 3",
             at_least(v, 3.0),
+            f"cpu_bound_predict_warm_over_cold_c{high}",
         ),
     ]
     if "overload_other_errors" in ratios:
@@ -411,7 +505,10 @@ def print_summary(ratios: dict[str, Any], targets: list[dict[str, Any]]) -> None
     console.print("\n[bold]targets (issue 4)[/]")
     for t in targets:
         state = {True: "[green]met[/]", False: "[red]NOT met[/]", None: "[yellow]n/a[/]"}
-        console.print(f"  {state[t['met']]:>20s}  {t['name']}: {t['value']} (goal {t['goal']})")
+        bound = f"; CPU bound here {t['cpu_bound']}" if t.get("cpu_bound") else ""
+        console.print(
+            f"  {state[t['met']]:>20s}  {t['name']}: {t['value']} (goal {t['goal']}{bound})"
+        )
 
 
 def main() -> None:
@@ -421,6 +518,13 @@ def main() -> None:
     parser.add_argument("--triton-http", help="its Triton's HTTP URL (with --url)")
     parser.add_argument("--triton-metrics", help="its Triton's metrics URL (optional)")
     parser.add_argument("--models-dir", help="its model repository (with --url)")
+    parser.add_argument(
+        "--stack-pid",
+        type=int,
+        action="append",
+        help="with --url: a process of the stack (its children too) for CPU per request; "
+        "repeat for several",
+    )
     parser.add_argument("--workers", type=int, help="uvicorn workers of started control planes")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--requests", type=int, default=20_000, help="requests per step at most")

@@ -1,7 +1,7 @@
 """A throwaway ``mlserve up`` for benchmark scripts: free ports, own folder, stopped after.
 
     with local_stack(folder) as stack:          # sample models, embedded Triton
-        ... stack.url, stack.triton_grpc, stack.triton_http ...
+        ... stack.url, stack.triton_grpc, stack.triton_http, stack.pid ...
 
 ``mlserve_up`` starts a control plane with extra environment (e.g. in front of an existing
 Triton). Failures end the script with a one-line reason and the tail of the server's log.
@@ -32,6 +32,8 @@ class LocalStack:
     triton_http: str
     triton_metrics: str
     models_dir: Path
+    pid: int
+    """The ``mlserve up`` process; Triton and its stubs run below it."""
 
 
 def free_port() -> int:
@@ -55,13 +57,14 @@ def local_stack(
         "MLSERVE_TRITON__GRPC_PORT": str(grpc),
         "MLSERVE_TRITON__METRICS_PORT": str(metrics),
     }
-    with mlserve_up(env, folder, workers=workers) as url:
+    with _running_mlserve_up(env, folder, workers=workers) as (url, pid):
         yield LocalStack(
             url,
             f"127.0.0.1:{grpc}",
             f"http://127.0.0.1:{http}",
             f"http://127.0.0.1:{metrics}/metrics",
             folder / "model_repository",
+            pid,
         )
 
 
@@ -71,6 +74,14 @@ def mlserve_up(
 ) -> Iterator[str]:
     """``mlserve up --no-transformer`` on a free port with ``env_overrides``; its base URL.
     Its output goes to ``cwd/mlserve-up-<port>.log``; Ctrl-C'd when the block ends."""
+    with _running_mlserve_up(env_overrides, cwd, workers=workers) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def _running_mlserve_up(
+    env_overrides: dict[str, str], cwd: Path, *, workers: int | None
+) -> Iterator[tuple[str, int]]:
     port = free_port()
     env = {**os.environ, **env_overrides}
     command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
@@ -81,7 +92,7 @@ def mlserve_up(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process, log, timeout_s=240)
-        yield base
+        yield base, process.pid
     finally:
         process.send_signal(signal.SIGINT)
         try:

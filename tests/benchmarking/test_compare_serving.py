@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from mlserve.benchmarking.process_cpu import CpuReading
 from tests.conftest import Stack
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "compare_serving.py"
@@ -48,6 +53,7 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
         "--triton-grpc", stack.triton.grpc_url,
         "--triton-http", stack.triton.http_url,
         "--models-dir", str(stack.repository.root),
+        "--stack-pid", str(os.getpid()),  # the test's control plane, and Triton below it
         "--concurrency", "1", "2",
         "--requests", "60", "--window-s", "0.3", "--max-windows", "3", "--batch-size", "4",
         "--no-overload", "--rounds", "2", "--output", str(output),
@@ -68,6 +74,19 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
             assert step.keys() >= STEP_FIELDS, name
             assert step["errors"] == 0, (name, step["errors_by_kind"])
             assert step["throughput"] > 0, name
+    roles = {"load_generator", "control_plane", "tritonserver", "python_stub", "total"}
+    for name in SCENARIOS[1:]:
+        for step in doc["scenarios"][name]["steps"]:
+            cpu = step["cpu_us_per_request"]
+            assert cpu.keys() == roles, name
+            assert cpu["total"] == pytest.approx(sum(cpu[r] for r in roles - {"total"}), abs=1)
+    assert "cpu_us_per_request" not in doc["scenarios"]["onnxruntime"]["steps"][0]
+    triton_http = doc["scenarios"]["triton-http"]["steps"][0]["cpu_us_per_request"]
+    assert triton_http["tritonserver"] > 0
+    assert triton_http["python_stub"] > 0
+    cold_cpu = doc["scenarios"]["predict-cold"]["steps"][0]["cpu_us_per_request"]
+    assert cold_cpu["control_plane"] > 0
+    assert doc["ratios"]["cpu_bound_predict_cold_over_triton_http_c2"] > 0
     cold, warm = doc["scenarios"]["predict-cold"], doc["scenarios"]["predict-warm"]
     assert all(s["cache_hit_ratio"] == 0 for s in cold["steps"])
     assert all(s["cache_hit_ratio"] == 1 for s in warm["steps"])
@@ -82,6 +101,11 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
         "warm-cache throughput 3x higher than cold",
     }
     assert all(isinstance(t["met"], bool) for t in doc["targets"])
+    bounded = [t["name"].split(" (")[0] for t in doc["targets"] if "cpu_bound" in t]
+    assert bounded == [
+        "predict keeps 60% of Triton HTTP throughput",
+        "warm-cache throughput 3x higher than cold",
+    ]
     key = "predict_warm_over_cold_throughput_c2"
     by_round = [r["ratios"][key] for r in doc["rounds"]]
     assert len(by_round) == 2
@@ -91,7 +115,7 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
     assert json.loads(stamped[0].read_text()) == doc
 
 
-def test_medians_over_rounds_add_up_error_counts() -> None:
+def load_script() -> Any:
     spec = importlib.util.spec_from_file_location("compare_serving", SCRIPT)
     assert spec is not None
     assert spec.loader is not None
@@ -101,7 +125,23 @@ def test_medians_over_rounds_add_up_error_counts() -> None:
         spec.loader.exec_module(module)
     finally:
         del sys.modules[spec.name]
+    return module
 
+
+def test_cpu_figures_cover_the_measured_windows_only() -> None:
+    module = load_script()
+    windows = module.WindowCpu(meter=None)
+    for closed in range(5):  # the step's start (0 windows), then 4 window closes
+        reading = CpuReading(float(closed), {"control_plane": closed * 0.1})
+        windows.marks.append((closed, closed * 100, reading))
+    figures = windows.us_per_request(4)  # the step kept the last 3: windows 2..4
+    assert figures["control_plane"] == 1000.0  # 0.3 s over 300 requests
+    assert windows.us_per_request(2)["control_plane"] == 1000.0  # 0.2 s over 200
+    assert module.WindowCpu(meter=None).us_per_request(3) == {}  # nothing was read
+
+
+def test_medians_over_rounds_add_up_error_counts() -> None:
+    module = load_script()
     merged = module.median_ratios(
         [
             {"a": 1.0, "b": None, "overload_other_errors": {"timeout": 1}},
