@@ -133,6 +133,18 @@ def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
         )
 
 
+def cpu_probe_us(repeats: int = 200) -> float:
+    """Median microseconds of a fixed pure-Python loop: how fast this machine's cores are
+    right now. Shared VMs change speed by 2x within an hour, so absolute figures of runs
+    are only comparable at similar probes (ratios within one run always are)."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        sum(range(1000))
+        timings.append(time.perf_counter() - started)
+    return round(statistics.median(timings) * 1e6, 2)
+
+
 def served_version(url: str) -> int:
     """The version the control plane serves for ``MODEL`` by default."""
     response = httpx.post(f"{url}/predict", json={"text": "version probe", "model": MODEL})
@@ -469,20 +481,24 @@ def targets_of(ratios: dict[str, Any], low: int, high: int) -> list[dict[str, An
             "<= 1.5 ms",
             None if v is None else v <= 1.5,
         ),
-        target(
-            f"warm-cache p50 3x lower than cold (c={high})",
-            v := ratios[f"predict_cold_over_warm_p50_c{high}"],
-            ">= 3",
-            at_least(v, 3.0),
-        ),
-        target(
-            f"warm-cache throughput 3x higher than cold (c={high})",
-            v := ratios[f"predict_warm_over_cold_throughput_c{high}"],
-            ">= 3",
-            at_least(v, 3.0),
-            f"cpu_bound_predict_warm_over_cold_c{high}",
-        ),
     ]
+    # The issue names no concurrency for the cache targets: judged at both ends, high first.
+    for c in sorted({low, high}, reverse=True):
+        targets += [
+            target(
+                f"warm-cache p50 3x lower than cold (c={c})",
+                v := ratios[f"predict_cold_over_warm_p50_c{c}"],
+                ">= 3",
+                at_least(v, 3.0),
+            ),
+            target(
+                f"warm-cache throughput 3x higher than cold (c={c})",
+                v := ratios[f"predict_warm_over_cold_throughput_c{c}"],
+                ">= 3",
+                at_least(v, 3.0),
+                f"cpu_bound_predict_warm_over_cold_c{c}",
+            ),
+        ]
     if "overload_other_errors" in ratios:
         others = ratios["overload_other_errors"]
         p99 = ratios["overload_accepted_p99_ms"]
@@ -551,6 +567,7 @@ def main() -> None:
     started = datetime.now(UTC)
     low, high = min(levels), max(levels)
     rounds: list[dict[str, Any]] = []
+    probe_before = cpu_probe_us()
     with stack(args) as ends:
         for number in range(1, max(1, args.rounds) + 1):
             if args.rounds > 1:
@@ -567,6 +584,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            "cpu_probe_us": {"before": probe_before, "after": cpu_probe_us()},
         },
         "load": {
             "concurrency": levels,

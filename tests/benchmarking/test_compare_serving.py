@@ -64,6 +64,9 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
     assert "targets (issue 4)" in run.stdout
     doc = json.loads(output.read_text())
     assert doc["format"] == "mlserve.compare_serving/1"
+    probe = doc["machine"]["cpu_probe_us"]
+    assert probe["before"] > 0
+    assert probe["after"] > 0
     assert doc["model"]["name"] == "sentiment"
     assert doc["load"]["concurrency"] == [1, 2]
     assert list(doc["scenarios"]) == SCENARIOS
@@ -101,10 +104,10 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
         "warm-cache throughput 3x higher than cold",
     }
     assert all(isinstance(t["met"], bool) for t in doc["targets"])
-    bounded = [t["name"].split(" (")[0] for t in doc["targets"] if "cpu_bound" in t]
-    assert bounded == [
-        "predict keeps 60% of Triton HTTP throughput",
-        "warm-cache throughput 3x higher than cold",
+    assert [t["name"] for t in doc["targets"] if "cpu_bound" in t] == [
+        "predict keeps 60% of Triton HTTP throughput (c=2)",
+        "warm-cache throughput 3x higher than cold (c=2)",
+        "warm-cache throughput 3x higher than cold (c=1)",
     ]
     key = "predict_warm_over_cold_throughput_c2"
     by_round = [r["ratios"][key] for r in doc["rounds"]]
