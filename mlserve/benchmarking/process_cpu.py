@@ -13,7 +13,8 @@ the cores are busy, whatever its latency.
     # {"load_generator": 162.0, "control_plane": 2.1, "tritonserver": 151.3,
     #  "python_stub": 168.9, "total": 484.3}
 
-Linux only: elsewhere :meth:`CpuMeter.available` is False and nothing is measured.
+Linux only: elsewhere :meth:`CpuMeter.available` is False and nothing is measured. The
+kernel counts other processes' time in clock ticks (10 ms), so measure over seconds.
 """
 
 from __future__ import annotations

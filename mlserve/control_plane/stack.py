@@ -70,6 +70,7 @@ class ServingStack:
                     timeout_s=settings.triton.request_timeout_s,
                     metrics_url=embedded.metrics_url,
                     http_url=embedded.http_url if over_http else None,
+                    unavailable=embedded.unavailable_reason,
                 )
         repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
         registry = ModelRegistry(repository, triton, settings.default_model)

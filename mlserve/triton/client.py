@@ -14,7 +14,7 @@ stage, anything else → 502.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -62,7 +62,8 @@ class TritonClient:
     ``http_url`` (``http://host:port``) sends inference over Triton's HTTP endpoint instead
     of gRPC. Either way the request path pays for one request and its tensors, not for a
     general-purpose client's per-call objects (``tritonclient``'s ``InferInput``/
-    ``InferResult``).
+    ``InferResult``). ``unavailable`` (e.g. :meth:`EmbeddedTriton.unavailable_reason`) is
+    asked before each inference: a reason answers 503 at once, without sending.
     """
 
     def __init__(
@@ -72,8 +73,10 @@ class TritonClient:
         timeout_s: float = 10.0,
         metrics_url: str | None = None,
         http_url: str | None = None,
+        unavailable: Callable[[], str | None] | None = None,
     ) -> None:
         self.url = url.removeprefix("grpc://")
+        self._unavailable = unavailable
         self.timeout_s = timeout_s
         host = self.url.rsplit(":", 1)[0]
         self.metrics_url = metrics_url or f"http://{host}:8002/metrics"
@@ -119,6 +122,8 @@ class TritonClient:
     ) -> Arrays:
         """Run one request. ``timeout_s`` bounds the whole call (client deadline);
         ``queue_timeout_us`` overrides the model's queue-policy timeout for this request."""
+        if self._unavailable is not None and (reason := self._unavailable()):
+            raise ServiceUnavailableError(f"Triton is unavailable ({reason}); retry shortly")
         timeout_s = timeout_s if timeout_s is not None else self.timeout_s
         if self.http_url is not None:
             return await self._infer_http(

@@ -76,6 +76,7 @@ class EmbeddedTriton:
         self.log_path = (log_path or self.workdir / "tritonserver.log").resolve()
         self.restarts = 0
         self.ort_threads = ort_threads
+        self._restarting: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._models: set[str] = set()
         self._lock = threading.RLock()
@@ -273,8 +274,15 @@ class EmbeddedTriton:
                 self._sync_loaded_models()
                 last_sync = time.monotonic()
 
+    def unavailable_reason(self) -> str | None:
+        """Why inference cannot be sent now (the server died and is being restarted, its
+        models reloaded), or None. Sent meanwhile, a request would fail or, for a model that
+        is loading, wait in Triton until the load ends, past short deadlines."""
+        return self._restarting
+
     def _restart(self, returncode: int | None) -> None:
         log.error("tritonserver exited (code %s); restarting", returncode)
+        self._restarting = f"the embedded Triton exited (code {returncode}) and is restarting"
         old = self._process
         if old is not None:
             _kill_group(old.pid)
@@ -292,6 +300,7 @@ class EmbeddedTriton:
                     self.load_model(name)
                 except MLServeError:
                     log.exception("could not reload %s after restart", name)
+            self._restarting = None
         log.warning("tritonserver restarted; reloaded %s", ", ".join(models) or "no models")
 
     def _sync_loaded_models(self) -> None:

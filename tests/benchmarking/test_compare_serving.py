@@ -84,11 +84,15 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
             assert cpu.keys() == roles, name
             assert cpu["total"] == pytest.approx(sum(cpu[r] for r in roles - {"total"}), abs=1)
     assert "cpu_us_per_request" not in doc["scenarios"]["onnxruntime"]["steps"][0]
-    triton_http = doc["scenarios"]["triton-http"]["steps"][0]["cpu_us_per_request"]
-    assert triton_http["tritonserver"] > 0
-    assert triton_http["python_stub"] > 0
-    cold_cpu = doc["scenarios"]["predict-cold"]["steps"][0]["cpu_us_per_request"]
-    assert cold_cpu["control_plane"] > 0
+
+    # /proc counts in 10 ms ticks: these short steps are judged together, not one by one.
+    def cpu_of(*names: str) -> list[dict[str, float]]:
+        return [s["cpu_us_per_request"] for n in names for s in doc["scenarios"][n]["steps"]]
+
+    triton_paths = cpu_of("triton-grpc", "triton-http", "predict-cold", "batch-predict-cold")
+    assert sum(c["tritonserver"] for c in triton_paths) > 0
+    assert sum(c["python_stub"] for c in triton_paths) > 0
+    assert sum(c["control_plane"] for c in cpu_of("predict-cold", "predict-warm")) > 0
     assert doc["ratios"]["cpu_bound_predict_cold_over_triton_http_c2"] > 0
     cold, warm = doc["scenarios"]["predict-cold"], doc["scenarios"]["predict-warm"]
     assert all(s["cache_hit_ratio"] == 0 for s in cold["steps"])

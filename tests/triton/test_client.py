@@ -58,8 +58,11 @@ async def test_a_wrong_input_is_a_triton_error(client: TritonClient) -> None:
 async def test_no_answer_before_the_client_deadline_is_a_504_of_stage_inference(
     client: TritonClient,
 ) -> None:
+    # Work Triton cannot finish within the deadline: with a tiny one and a small request,
+    # gRPC's millisecond timers sometimes let the answer arrive first.
+    slow = np.array([["great value, works as described " * 200]] * 32, dtype=object)
     with pytest.raises(DeadlineExceededError) as exceeded:
-        await client.infer("sentiment", 1, {"text": TEXTS}, ["probabilities"], timeout_s=1e-6)
+        await client.infer("sentiment", 1, {"text": slow}, ["probabilities"], timeout_s=0.002)
     assert exceeded.value.stage == "inference"
     assert "raise timeout_ms or retry" in exceeded.value.message
 
@@ -101,3 +104,30 @@ async def test_an_http_answer_that_is_not_tritons_is_a_triton_error(
         await triton.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_reason_to_hold_back_answers_503_without_sending(
+    triton_server: TritonServer,
+) -> None:
+    reason: list[str | None] = ["the embedded Triton exited (code -9) and is restarting"]
+    triton = TritonClient(
+        triton_server.grpc_url, http_url=triton_server.http_url, unavailable=lambda: reason[0]
+    )
+    try:
+        before = await requests_seen(triton)
+        with pytest.raises(ServiceUnavailableError, match=r"is restarting.*retry shortly"):
+            await triton.infer("sentiment", 1, {"text": TEXTS}, ["probabilities"])
+        assert await requests_seen(triton) == before
+        reason[0] = None
+        answer = await triton.infer("sentiment", 1, {"text": TEXTS}, ["probabilities"])
+        assert await requests_seen(triton) == before + 1
+    finally:
+        await triton.close()
+    assert answer["probabilities"].shape == (2, 3)
+
+
+async def requests_seen(triton: TritonClient) -> int:
+    """Inference requests Triton counted for sentiment v1, answered or failed."""
+    models = (await triton.statistics("sentiment"))["model_stats"]
+    [counts] = [m["inference_stats"] for m in models if m["version"] == "1"]
+    return sum(int(counts[kind].get("count", 0)) for kind in ("success", "fail"))
