@@ -108,6 +108,12 @@ def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
         missing = [f for f in ("triton_grpc", "triton_http", "models_dir") if not getattr(args, f)]
         if missing:
             raise SystemExit(f"--url needs --{', --'.join(m.replace('_', '-') for m in missing)}")
+        gone = [pid for pid in args.stack_pid or () if not Path(f"/proc/{pid}").is_dir()]
+        if gone:
+            raise SystemExit(
+                f"--stack-pid {gone[0]}: no such process here; pass the pid of a running "
+                "mlserve up, tritonserver or control plane"
+            )
         yield Endpoints(
             args.url.rstrip("/"),
             args.triton_grpc,
@@ -118,6 +124,8 @@ def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
             tuple(args.stack_pid or ()),
         )
         return
+    if args.stack_pid:
+        raise SystemExit("--stack-pid goes with --url; a stack started here is measured anyway")
     folder = Path(tempfile.mkdtemp(prefix="mlserve-compare-"))
     console.print(f"starting mlserve up in {folder} (sample models, embedded Triton) ...")
     extra = {} if args.queue_policy else NO_QUEUE_POLICY

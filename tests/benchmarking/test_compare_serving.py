@@ -157,3 +157,30 @@ def test_medians_over_rounds_add_up_error_counts() -> None:
         ]
     )
     assert merged == {"a": 2.5, "b": None, "overload_other_errors": {"timeout": 3, "http_500": 1}}
+
+
+def test_a_stack_pid_that_is_not_running_ends_the_run_with_one_line(tmp_path: Path) -> None:
+    command = [
+        sys.executable, str(SCRIPT),
+        "--url", "http://127.0.0.1:9",
+        "--triton-grpc", "127.0.0.1:9",
+        "--triton-http", "http://127.0.0.1:9",
+        "--models-dir", str(tmp_path),
+        "--stack-pid", "999999999",
+        "--output", str(tmp_path / "out.json"),
+    ]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines() == [
+        "--stack-pid 999999999: no such process here; pass the pid of a running mlserve up, "
+        "tritonserver or control plane"
+    ]
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_stack_pid_without_url_is_refused_before_starting_anything() -> None:
+    command = [sys.executable, str(SCRIPT), "--stack-pid", str(os.getpid())]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode != 0
+    assert "--stack-pid goes with --url" in run.stderr
+    assert "starting mlserve up" not in run.stdout
