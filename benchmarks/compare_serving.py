@@ -56,11 +56,17 @@ import orjson
 from rich.console import Console
 
 from mlserve.benchmarking import BenchmarkConfig, StepResult, arun_benchmark, render_table
+from mlserve.benchmarking.comparison import (
+    OVERLOAD_CONCURRENCY,
+    OVERLOAD_DEADLINE_MS,
+    median_ratios,
+    ratios_of,
+    targets_of,
+)
 from mlserve.benchmarking.local_stack import local_stack, mlserve_up
-from mlserve.benchmarking.measurement import STABILITY_WINDOWS, Window
-from mlserve.benchmarking.process_cpu import CpuMeter, CpuReading
+from mlserve.benchmarking.measurement import Window
+from mlserve.benchmarking.process_cpu import CpuMeter, StepCpu, format_figures
 from mlserve.benchmarking.render import step_to_dict
-from mlserve.benchmarking.runner import BenchmarkProgress
 from mlserve.benchmarking.workload import TextWorkload, default_texts
 from mlserve.repository.store import MODEL_FILE
 
@@ -68,9 +74,7 @@ FORMAT = "mlserve.compare_serving/1"
 RESULTS = Path(__file__).parent / "results"
 MODEL = "sentiment"
 POOL_SIZE = 32
-OVERLOAD_CONCURRENCY = 256
 OVERLOAD_INFLIGHT = 8
-OVERLOAD_DEADLINE_MS = 2000
 NO_QUEUE_POLICY = {"MLSERVE_TRITON__MAX_QUEUE_SIZE": "0", "MLSERVE_TRITON__QUEUE_TIMEOUT_MS": "0"}
 console = Console()
 if not console.is_terminal:
@@ -210,7 +214,7 @@ async def sweep(
     ``meter``, the CPU per request of each process over the step's measured windows."""
     measured: list[Measured] = []
     for level in levels:
-        windows = WindowCpu(meter)
+        windows = StepCpu(meter)
         [step] = await arun_benchmark(
             BenchmarkConfig(
                 concurrency=str(level),
@@ -225,29 +229,6 @@ async def sweep(
         )
         measured.append(Measured(step, windows.us_per_request(step.windows)))
     return measured
-
-
-class WindowCpu:
-    """CPU readings at each window boundary of one step (from the runner's progress events),
-    so the figures cover the same windows as the step's throughput and latencies."""
-
-    def __init__(self, meter: CpuMeter | None) -> None:
-        self.meter = meter
-        self.marks: list[tuple[int, int, CpuReading]] = []
-        """(windows closed, requests completed, reading) at the step's start and each close."""
-
-    def on_progress(self, event: BenchmarkProgress) -> None:
-        if self.meter is not None and event.result is None:
-            self.marks.append((event.windows, event.completed, self.meter.read()))
-
-    def us_per_request(self, windows: int) -> dict[str, float]:
-        """Over the last (measured) windows of ``windows``; empty without readings."""
-        first_window = windows - min(STABILITY_WINDOWS, windows)
-        start = next((m for m in self.marks if m[0] == first_window), None)
-        end = next((m for m in reversed(self.marks) if m[0] == windows), None)
-        if start is None or end is None:
-            return {}
-        return end[2].us_per_request_since(start[2], end[1] - start[1])
 
 
 async def warm_pool(url: str, version: int) -> None:
@@ -276,7 +257,7 @@ async def run_all(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
     def record(name: str, description: str, steps: list[Measured]) -> None:
         scenarios[name] = (description, steps)
         console.print(render_table([m.step for m in steps], title=f"{name}: {description}"))
-        cpu = [f"c={m.step.concurrency}: {cpu_line(m.cpu_us)}" for m in steps if m.cpu_us]
+        cpu = [f"c={m.step.concurrency}: {format_figures(m.cpu_us)}" for m in steps if m.cpu_us]
         if cpu:
             console.print("  CPU µs per request  " + "  |  ".join(cpu))
 
@@ -342,11 +323,6 @@ def measured_to_dict(measured: Measured) -> dict[str, Any]:
     return data
 
 
-def cpu_line(cpu_us: dict[str, float]) -> str:
-    """``load generator 162 · control plane 2 · ... · total 484``."""
-    return " · ".join(f"{role.replace('_', ' ')} {value:.0f}" for role, value in cpu_us.items())
-
-
 async def overload(
     args: argparse.Namespace, ends: Endpoints, version: int
 ) -> tuple[str, list[Measured]]:
@@ -378,148 +354,6 @@ async def overload(
         f"deadline {OVERLOAD_DEADLINE_MS} ms"
     )
     return description, steps
-
-
-def _step(doc: dict[str, Any], scenario: str, concurrency: int) -> dict[str, Any] | None:
-    entry = doc["scenarios"].get(scenario)
-    if entry is None:
-        return None
-    return next((s for s in entry["steps"] if s["concurrency"] == concurrency), None)
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 3) if a is not None and b else None
-
-
-def cpu_total(step: dict[str, Any]) -> float | None:
-    """CPU microseconds per request of all processes in a stored step, if measured."""
-    total = step.get("cpu_us_per_request", {}).get("total")
-    return float(total) if total else None
-
-
-def ratios_of(doc: dict[str, Any], low: int, high: int) -> dict[str, Any]:
-    """The comparisons printed and stored; names carry the concurrency they compare at."""
-
-    def s(name: str, c: int) -> dict[str, Any]:
-        return _step(doc, name, c) or {}
-
-    ratios: dict[str, Any] = {}
-    for c in sorted({low, high}):
-        ratios[f"triton_grpc_over_onnxruntime_throughput_c{c}"] = _ratio(
-            s("triton-grpc", c).get("throughput"), s("onnxruntime", c).get("throughput")
-        )
-        ratios[f"predict_cold_over_triton_http_throughput_c{c}"] = _ratio(
-            s("predict-cold", c).get("throughput"), s("triton-http", c).get("throughput")
-        )
-        ratios[f"predict_cold_over_triton_grpc_throughput_c{c}"] = _ratio(
-            s("predict-cold", c).get("throughput"), s("triton-grpc", c).get("throughput")
-        )
-        ratios[f"predict_warm_over_cold_throughput_c{c}"] = _ratio(
-            s("predict-warm", c).get("throughput"), s("predict-cold", c).get("throughput")
-        )
-        ratios[f"predict_cold_over_warm_p50_c{c}"] = _ratio(
-            s("predict-cold", c).get("p50_ms"), s("predict-warm", c).get("p50_ms")
-        )
-        ratios[f"batch_predict_cold_over_predict_cold_texts_per_s_c{c}"] = _ratio(
-            s("batch-predict-cold", c).get("inferences_per_s"),
-            s("predict-cold", c).get("inferences_per_s"),
-        )
-        cold, grpc = s("predict-cold", c).get("p50_ms"), s("triton-grpc", c).get("p50_ms")
-        ratios[f"predict_cold_minus_triton_grpc_p50_ms_c{c}"] = (
-            round(cold - grpc, 3) if cold is not None and grpc is not None else None
-        )
-        ratios[f"cpu_bound_predict_cold_over_triton_http_c{c}"] = _ratio(
-            cpu_total(s("triton-http", c)), cpu_total(s("predict-cold", c))
-        )
-        ratios[f"cpu_bound_predict_warm_over_cold_c{c}"] = _ratio(
-            cpu_total(s("predict-cold", c)), cpu_total(s("predict-warm", c))
-        )
-    over = _step(doc, "overload", OVERLOAD_CONCURRENCY)
-    if over is not None:
-        kinds: dict[str, int] = over["errors_by_kind"]
-        ratios["overload_accepted_per_s"] = round(over["throughput"], 1)
-        ratios["overload_rejected_429"] = kinds.get("http_429", 0)
-        ratios["overload_other_errors"] = {k: n for k, n in kinds.items() if k != "http_429"}
-        ratios["overload_accepted_p99_ms"] = over["p99_ms"]
-    return ratios
-
-
-def median_ratios(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each ratio's median over the rounds; error counts (dicts) are added up."""
-    merged: dict[str, Any] = {}
-    for name in rounds[0]:
-        values = [r.get(name) for r in rounds]
-        if isinstance(values[0], dict):
-            total: dict[str, int] = {}
-            for value in values:
-                for kind, n in (value or {}).items():
-                    total[kind] = total.get(kind, 0) + n
-            merged[name] = total
-        else:
-            numbers = [v for v in values if isinstance(v, int | float)]
-            merged[name] = round(statistics.median(numbers), 3) if numbers else None
-    return merged
-
-
-def targets_of(ratios: dict[str, Any], low: int, high: int) -> list[dict[str, Any]]:
-    """The issue's targets, judged on ``ratios``."""
-
-    def target(
-        name: str, value: float | None, goal: str, met: bool | None, cpu_bound: str | None = None
-    ) -> dict[str, Any]:
-        judged = {"name": name, "value": value, "goal": goal, "met": met}
-        if cpu_bound is not None:
-            judged["cpu_bound"] = ratios.get(cpu_bound)
-        return judged
-
-    def at_least(v: float | None, goal: float) -> bool | None:
-        return None if v is None else v >= goal
-
-    targets = [
-        target(
-            f"predict keeps 60% of Triton HTTP throughput (c={high})",
-            v := ratios[f"predict_cold_over_triton_http_throughput_c{high}"],
-            ">= 0.60",
-            at_least(v, 0.60),
-            f"cpu_bound_predict_cold_over_triton_http_c{high}",
-        ),
-        target(
-            f"predict p50 within 1.5 ms of Triton gRPC p50 (c={low})",
-            v := ratios[f"predict_cold_minus_triton_grpc_p50_ms_c{low}"],
-            "<= 1.5 ms",
-            None if v is None else v <= 1.5,
-        ),
-    ]
-    # The issue names no concurrency for the cache targets: judged at both ends, high first.
-    for c in sorted({low, high}, reverse=True):
-        targets += [
-            target(
-                f"warm-cache p50 3x lower than cold (c={c})",
-                v := ratios[f"predict_cold_over_warm_p50_c{c}"],
-                ">= 3",
-                at_least(v, 3.0),
-            ),
-            target(
-                f"warm-cache throughput 3x higher than cold (c={c})",
-                v := ratios[f"predict_warm_over_cold_throughput_c{c}"],
-                ">= 3",
-                at_least(v, 3.0),
-                f"cpu_bound_predict_warm_over_cold_c{c}",
-            ),
-        ]
-    if "overload_other_errors" in ratios:
-        others = ratios["overload_other_errors"]
-        p99 = ratios["overload_accepted_p99_ms"]
-        targets += [
-            target("overload: only 200s and 429s", sum(others.values()), "0 others", not others),
-            target(
-                "overload: accepted p99 within the deadline",
-                p99,
-                f"< {OVERLOAD_DEADLINE_MS} ms",
-                p99 is not None and p99 < OVERLOAD_DEADLINE_MS,
-            ),
-        ]
-    return targets
 
 
 def print_summary(ratios: dict[str, Any], targets: list[dict[str, Any]]) -> None:

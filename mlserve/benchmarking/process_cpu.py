@@ -25,6 +25,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlserve.benchmarking.measurement import STABILITY_WINDOWS
+from mlserve.benchmarking.runner import BenchmarkProgress
+
 PROC = Path("/proc")
 ROLES = ("load_generator", "control_plane", "tritonserver", "python_stub")
 """Where CPU time is booked: this process, then the stack's processes by role."""
@@ -106,18 +109,6 @@ class CpuReading:
         figures["total"] = round(sum(figures.values()), 1)
         return figures
 
-    def cores_since(self, earlier: CpuReading) -> dict[str, float]:
-        """Cores busy on average between ``earlier`` and this reading, by role."""
-        elapsed = self.at_s - earlier.at_s
-        if elapsed <= 0:
-            return {}
-        return {
-            role: round(
-                max(0.0, self.cpu_s.get(role, 0.0) - earlier.cpu_s.get(role, 0.0)) / elapsed, 3
-            )
-            for role in ROLES
-        }
-
 
 class CpuMeter:
     """Reads the CPU time of this process (the load generator) and of the stack: the
@@ -156,3 +147,37 @@ class CpuMeter:
             except (OSError, ValueError, IndexError):
                 continue  # gone meanwhile, or not readable
         return stats
+
+
+class StepCpu:
+    """CPU readings at each window boundary of one benchmark step, taken from the runner's
+    progress events, so the figures cover the same windows as the step's throughput and
+    latencies::
+
+        cpu = StepCpu(meter)
+        [step] = await arun_benchmark(config, cpu.on_progress)
+        figures = cpu.us_per_request(step.windows)
+    """
+
+    def __init__(self, meter: CpuMeter | None) -> None:
+        self.meter = meter
+        self.marks: list[tuple[int, int, CpuReading]] = []
+        """(windows closed, requests completed, reading) at the step's start and each close."""
+
+    def on_progress(self, event: BenchmarkProgress) -> None:
+        if self.meter is not None and event.result is None:
+            self.marks.append((event.windows, event.completed, self.meter.read()))
+
+    def us_per_request(self, windows: int) -> dict[str, float]:
+        """Over the last (measured) windows of ``windows``; empty without readings."""
+        first_window = windows - min(STABILITY_WINDOWS, windows)
+        start = next((m for m in self.marks if m[0] == first_window), None)
+        end = next((m for m in reversed(self.marks) if m[0] == windows), None)
+        if start is None or end is None:
+            return {}
+        return end[2].us_per_request_since(start[2], end[1] - start[1])
+
+
+def format_figures(cpu_us: Mapping[str, float]) -> str:
+    """``load generator 162 · control plane 2 · ... · total 484``."""
+    return " · ".join(f"{role.replace('_', ' ')} {value:.0f}" for role, value in cpu_us.items())

@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from mlserve.benchmarking.process_cpu import CpuReading
 from tests.conftest import Stack
 
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "compare_serving.py"
@@ -120,43 +117,6 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
     stamped = list(tmp_path.glob("compare-*.json"))
     assert len(stamped) == 1
     assert json.loads(stamped[0].read_text()) == doc
-
-
-def load_script() -> Any:
-    spec = importlib.util.spec_from_file_location("compare_serving", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
-def test_cpu_figures_cover_the_measured_windows_only() -> None:
-    module = load_script()
-    windows = module.WindowCpu(meter=None)
-    for closed in range(5):  # the step's start (0 windows), then 4 window closes
-        reading = CpuReading(float(closed), {"control_plane": closed * 0.1})
-        windows.marks.append((closed, closed * 100, reading))
-    figures = windows.us_per_request(4)  # the step kept the last 3: windows 2..4
-    assert figures["control_plane"] == 1000.0  # 0.3 s over 300 requests
-    assert windows.us_per_request(2)["control_plane"] == 1000.0  # 0.2 s over 200
-    assert module.WindowCpu(meter=None).us_per_request(3) == {}  # nothing was read
-
-
-def test_medians_over_rounds_add_up_error_counts() -> None:
-    module = load_script()
-    merged = module.median_ratios(
-        [
-            {"a": 1.0, "b": None, "overload_other_errors": {"timeout": 1}},
-            {"a": 3.0, "b": None, "overload_other_errors": {}},
-            {"a": 2.5, "b": None, "overload_other_errors": {"timeout": 2, "http_500": 1}},
-        ]
-    )
-    assert merged == {"a": 2.5, "b": None, "overload_other_errors": {"timeout": 3, "http_500": 1}}
 
 
 def test_a_stack_pid_that_is_not_running_ends_the_run_with_one_line(tmp_path: Path) -> None:

@@ -11,11 +11,16 @@ from mlserve.benchmarking.process_cpu import (
     CpuMeter,
     CpuReading,
     ProcessStat,
+    StepCpu,
     descendants,
+    format_figures,
     parse_stat,
     role_of,
 )
+from mlserve.benchmarking.results import StepResult
+from mlserve.benchmarking.runner import BenchmarkProgress
 
+STEP = StepResult(4, None, 100.0, 100.0, 300, 1.0, 1.0, 1.0, 1.0, 1.0)
 BUSY_CHILD = """
 import sys, time
 sys.stdin.readline()
@@ -66,7 +71,6 @@ def test_per_request_figures_split_by_role_and_add_up() -> None:
         "total": 600.0,
     }
     assert after.us_per_request_since(before, 0) == {}
-    assert after.cores_since(before)["control_plane"] == 0.15
 
 
 def test_a_busy_stack_process_is_booked_to_its_role_and_this_process_to_the_load() -> None:
@@ -103,3 +107,35 @@ def test_this_process_is_never_booked_to_the_stack_it_runs_under() -> None:
     figures = meter.read().us_per_request_since(before, 1)
     assert figures["control_plane"] < 20_000
     assert figures["load_generator"] >= 190_000
+
+
+class SteppingMeter(CpuMeter):
+    """Each read is 0.1 s more control-plane CPU than the last."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.reads = 0
+
+    def read(self) -> CpuReading:
+        self.reads += 1
+        return CpuReading(float(self.reads), {"control_plane": self.reads * 0.1})
+
+
+def progress(windows: int, completed: int, result: StepResult | None = None) -> BenchmarkProgress:
+    return BenchmarkProgress(0, 1, "concurrency 4", windows, 10, completed, None, None, result)
+
+
+def test_step_figures_cover_the_measured_windows_only() -> None:
+    cpu = StepCpu(SteppingMeter())
+    for closed in range(5):  # the step's start (0 windows), then 4 window closes
+        cpu.on_progress(progress(closed, closed * 100))
+    cpu.on_progress(progress(4, 400, result=STEP))  # the final event is not a boundary
+    # The step reports its last 3 windows (2..4): 0.3 s of CPU over 300 requests.
+    assert cpu.us_per_request(4)["control_plane"] == 1000.0
+    assert cpu.us_per_request(2)["control_plane"] == 1000.0  # windows 1..2 of a short step
+    assert StepCpu(None).us_per_request(3) == {}  # nothing was read
+
+
+def test_figures_read_as_one_line() -> None:
+    line = format_figures({"load_generator": 162.4, "control_plane": 2.0, "total": 164.4})
+    assert line == "load generator 162 · control plane 2 · total 164"
