@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlserve.benchmarking import BenchmarkConfig, StepResult, arun_benchmark
-from mlserve.benchmarking.local_stack import local_stack, mlserve_up
+from mlserve.benchmarking.local_stack import external_triton_env, local_stack, mlserve_up
 
 MODEL = "sentiment"
 PATHS = ("triton-http", "coalesced", "direct")
@@ -75,12 +75,7 @@ def planes(args: argparse.Namespace) -> Iterator[Planes]:
 def plane_env(
     grpc: str, http: str, metrics: str | None, models_dir: Path, calls: str | None = None
 ) -> dict[str, str]:
-    env = {
-        "MLSERVE_MODELS_DIR": str(models_dir),
-        "MLSERVE_TRITON_URL": grpc,
-        "MLSERVE_TRITON__HTTP_URL": http,
-        **({"MLSERVE_TRITON__METRICS_URL": metrics} if metrics else {}),
-    }
+    env = external_triton_env(grpc, http, metrics, models_dir)
     if calls is not None:
         env["MLSERVE_TRITON__CALLS_IN_FLIGHT"] = calls
     return env

@@ -63,7 +63,7 @@ from mlserve.benchmarking.comparison import (
     ratios_of,
     targets_of,
 )
-from mlserve.benchmarking.local_stack import local_stack, mlserve_up
+from mlserve.benchmarking.local_stack import external_triton_env, local_stack, mlserve_up
 from mlserve.benchmarking.measurement import Window
 from mlserve.benchmarking.process_cpu import CpuMeter, StepCpu, format_figures
 from mlserve.benchmarking.render import step_to_dict
@@ -246,11 +246,13 @@ async def run_all(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
     version = served_version(ends.url)
     levels: list[int] = args.concurrency
     model_path = ends.models_dir / MODEL / str(version) / MODEL_FILE
-    common: dict[str, Any] = {"model": MODEL, "version": version, "triton_http_url": ends.http}
     meter = CpuMeter(ends.stack_pids) if ends.stack_pids else None
-    if meter is not None and not meter.available:
-        meter = None
-    common = {**common, "meter": meter}
+    common: dict[str, Any] = {
+        "model": MODEL,
+        "version": version,
+        "triton_http_url": ends.http,
+        "meter": meter if meter is not None and meter.available else None,
+    }
     cp = {**common, "target": "control-plane", "url": ends.url}
     scenarios: dict[str, tuple[str, list[Measured]]] = {}
 
@@ -328,15 +330,11 @@ async def overload(
 ) -> tuple[str, list[Measured]]:
     """Concurrency 256 against a control plane bounded to 8 in flight, 2 s deadline."""
     env = {
-        "MLSERVE_MODELS_DIR": str(ends.models_dir),
-        "MLSERVE_TRITON_URL": ends.grpc,
-        "MLSERVE_TRITON__HTTP_URL": ends.http,
+        **external_triton_env(ends.grpc, ends.http, ends.metrics, ends.models_dir),
         "MLSERVE_LIMITS__MAX_INFLIGHT_PER_MODEL": str(OVERLOAD_INFLIGHT),
         "MLSERVE_LIMITS__DEFAULT_TIMEOUT_MS": str(OVERLOAD_DEADLINE_MS),
         **({} if args.queue_policy else NO_QUEUE_POLICY),
     }
-    if ends.metrics:
-        env["MLSERVE_TRITON__METRICS_URL"] = ends.metrics
     workdir = ends.workdir / "overload"
     workdir.mkdir(exist_ok=True)
     with mlserve_up(env, workdir, workers=args.workers) as url:

@@ -190,7 +190,10 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     chunks: list[bytes] = []
     while True:
         size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
+        try:
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise HttpProtocolError(f"not a chunk size: {size_line[:40]!r}") from None
         if size == 0:
             while (await reader.readuntil(b"\r\n")) != b"\r\n":
                 pass

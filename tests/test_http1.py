@@ -178,6 +178,19 @@ async def test_timeouts_refusals_and_garbage_are_error_kinds(closed_port: int) -
     assert error_kind(bad.value) == "bad_response"
 
 
+async def test_a_broken_chunked_body_is_a_protocol_error() -> None:
+    async def bad_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n")
+        await writer.drain()
+
+    async with raw_server(bad_chunk) as (url, _):
+        client = Http1Client(url)
+        with pytest.raises(HttpProtocolError, match="not a chunk size"):
+            await client.post("/x", b"{}")
+        await client.aclose()
+
+
 def test_only_plain_http_urls() -> None:
     with pytest.raises(ValueError, match="only http://"):
         Http1Client("https://example.org")

@@ -4,7 +4,8 @@
         ... stack.url, stack.triton_grpc, stack.triton_http, stack.pid ...
 
 ``mlserve_up`` starts a control plane with extra environment (e.g. in front of an existing
-Triton). Failures end the script with a one-line reason and the tail of the server's log.
+Triton: :func:`external_triton_env`). Failures end the script with a one-line reason and
+the tail of the server's log.
 """
 
 from __future__ import annotations
@@ -66,6 +67,21 @@ def local_stack(
             folder / "model_repository",
             pid,
         )
+
+
+def external_triton_env(
+    grpc: str, http: str, metrics: str | None, models_dir: Path
+) -> dict[str, str]:
+    """Settings for an ``mlserve_up`` control plane in front of a running Triton (gRPC
+    ``host:port``, HTTP and metrics URLs) serving ``models_dir``: it starts no Triton."""
+    env = {
+        "MLSERVE_MODELS_DIR": str(models_dir),
+        "MLSERVE_TRITON_URL": grpc,
+        "MLSERVE_TRITON__HTTP_URL": http,
+    }
+    if metrics:
+        env["MLSERVE_TRITON__METRICS_URL"] = metrics
+    return env
 
 
 @contextlib.contextmanager
