@@ -7,6 +7,9 @@ Scenarios, all on the same model version, texts, concurrency levels and request 
 * ``triton-grpc`` / ``triton-http``: Triton directly (``mlserve benchmark``'s targets);
 * ``predict-cold`` / ``predict-warm``: the control plane's ``/predict``, every text unique
   (cache misses) / texts from a pool of 32 warmed beforehand (cache hits);
+* ``asgi-floor``: the same uvicorn answering a real ``/predict`` answer with no work at all
+  (:mod:`mlserve.benchmarking.asgi_floor`): the most any cache hit can reach here, so
+  ``floor / cold`` bounds ``warm / cold``;
 * ``batch-predict-cold`` / ``batch-predict-warm``: ``/batch-predict`` with ``--batch-size``;
 * ``overload``: concurrency 256 against a second control plane (same Triton) whose in-flight
   bound is 8 and default deadline 2 s: only 200s and 429s are acceptable.
@@ -63,7 +66,12 @@ from mlserve.benchmarking.comparison import (
     ratios_of,
     targets_of,
 )
-from mlserve.benchmarking.local_stack import external_triton_env, local_stack, mlserve_up
+from mlserve.benchmarking.local_stack import (
+    asgi_floor,
+    external_triton_env,
+    local_stack,
+    mlserve_up,
+)
 from mlserve.benchmarking.measurement import Window
 from mlserve.benchmarking.process_cpu import CpuMeter, StepCpu, format_figures
 from mlserve.benchmarking.render import step_to_dict
@@ -294,6 +302,7 @@ async def run_all(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
         "/predict, pool of 32 cached texts",
         await sweep(args, levels, **cp, unique_ratio=0.0),
     )
+    record("asgi-floor", *(await floor(args, ends, version, levels)))
     batch = {**cp, "batch_size": args.batch_size}
     record(
         "batch-predict-cold",
@@ -323,6 +332,30 @@ def measured_to_dict(measured: Measured) -> dict[str, Any]:
     if measured.cpu_us:
         data["cpu_us_per_request"] = measured.cpu_us
     return data
+
+
+async def floor(
+    args: argparse.Namespace, ends: Endpoints, version: int, levels: list[int]
+) -> tuple[str, list[Measured]]:
+    """The ASGI floor answering the control plane's own answer to a pool text."""
+    pool = TextWorkload(default_texts(), unique_ratio=0.0, pool_size=POOL_SIZE, seed=0).pool
+    async with httpx.AsyncClient(base_url=ends.url, timeout=30) as client:
+        body = {"text": pool[0], "model": MODEL, "version": version}
+        answer = await client.post("/predict", json=body)
+        answer.raise_for_status()
+    with asgi_floor(ends.workdir, answer.content) as (url, pid):
+        meter = CpuMeter((pid,))
+        steps = await sweep(
+            args,
+            levels,
+            target="control-plane",
+            url=url,
+            model=MODEL,
+            version=version,
+            unique_ratio=0.0,
+            meter=meter if meter.available else None,
+        )
+    return f"the same uvicorn answering a fixed /predict answer, no work ({url})", steps
 
 
 async def overload(
@@ -362,6 +395,7 @@ def print_summary(ratios: dict[str, Any], targets: list[dict[str, Any]]) -> None
     for t in targets:
         state = {True: "[green]met[/]", False: "[red]NOT met[/]", None: "[yellow]n/a[/]"}
         bound = f"; CPU bound here {t['cpu_bound']}" if t.get("cpu_bound") else ""
+        bound += f"; ASGI floor here {t['asgi_floor']}" if t.get("asgi_floor") else ""
         console.print(
             f"  {state[t['met']]:>20s}  {t['name']}: {t['value']} (goal {t['goal']}{bound})"
         )

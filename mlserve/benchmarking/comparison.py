@@ -5,7 +5,8 @@ A document (format ``mlserve.compare_serving/1``) holds, per scenario (``triton-
 run into named comparisons (each name carries the concurrency it compares at),
 :func:`median_ratios` merges several rounds, and :func:`targets_of` judges issue 4's
 targets on them, with the bound that CPU per request puts on each throughput ratio where
-it was measured (``cpu_bound``).
+it was measured (``cpu_bound``) and, for the cache targets, what a cache hit that did no
+work at all reached on the same server (``asgi_floor``, scenario ``asgi-floor``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ def ratios_of(doc: dict[str, Any], low: int, high: int) -> dict[str, Any]:
         ratios[f"predict_cold_over_warm_p50_c{c}"] = _ratio(
             s("predict-cold", c).get("p50_ms"), s("predict-warm", c).get("p50_ms")
         )
+        ratios[f"asgi_floor_over_predict_cold_throughput_c{c}"] = _ratio(
+            s("asgi-floor", c).get("throughput"), s("predict-cold", c).get("throughput")
+        )
+        ratios[f"predict_cold_over_asgi_floor_p50_c{c}"] = _ratio(
+            s("predict-cold", c).get("p50_ms"), s("asgi-floor", c).get("p50_ms")
+        )
+        ratios[f"predict_warm_over_asgi_floor_throughput_c{c}"] = _ratio(
+            s("predict-warm", c).get("throughput"), s("asgi-floor", c).get("throughput")
+        )
         ratios[f"batch_predict_cold_over_predict_cold_texts_per_s_c{c}"] = _ratio(
             s("batch-predict-cold", c).get("inferences_per_s"),
             s("predict-cold", c).get("inferences_per_s"),
@@ -104,11 +114,18 @@ def targets_of(ratios: dict[str, Any], low: int, high: int) -> list[dict[str, An
     """The issue's targets, judged on ``ratios``."""
 
     def target(
-        name: str, value: float | None, goal: str, met: bool | None, cpu_bound: str | None = None
+        name: str,
+        value: float | None,
+        goal: str,
+        met: bool | None,
+        cpu_bound: str | None = None,
+        floor: str | None = None,
     ) -> dict[str, Any]:
         judged = {"name": name, "value": value, "goal": goal, "met": met}
         if cpu_bound is not None:
             judged["cpu_bound"] = ratios.get(cpu_bound)
+        if floor is not None and ratios.get(floor) is not None:
+            judged["asgi_floor"] = ratios[floor]
         return judged
 
     def at_least(v: float | None, goal: float) -> bool | None:
@@ -137,6 +154,7 @@ def targets_of(ratios: dict[str, Any], low: int, high: int) -> list[dict[str, An
                 v := ratios[f"predict_cold_over_warm_p50_c{c}"],
                 ">= 3",
                 at_least(v, 3.0),
+                floor=f"predict_cold_over_asgi_floor_p50_c{c}",
             ),
             target(
                 f"warm-cache throughput 3x higher than cold (c={c})",
@@ -144,6 +162,7 @@ def targets_of(ratios: dict[str, Any], low: int, high: int) -> list[dict[str, An
                 ">= 3",
                 at_least(v, 3.0),
                 f"cpu_bound_predict_warm_over_cold_c{c}",
+                f"asgi_floor_over_predict_cold_throughput_c{c}",
             ),
         ]
     if "overload_other_errors" in ratios:

@@ -4,7 +4,8 @@
         ... stack.url, stack.triton_grpc, stack.triton_http, stack.pid ...
 
 ``mlserve_up`` starts a control plane with extra environment (e.g. in front of an existing
-Triton: :func:`external_triton_env`). Failures end the script with a one-line reason and
+Triton: :func:`external_triton_env`); ``asgi_floor`` the same server answering a fixed answer
+(:mod:`mlserve.benchmarking.asgi_floor`). Failures end the script with a one-line reason and
 the tail of the server's log.
 """
 
@@ -95,6 +96,20 @@ def mlserve_up(
 
 
 @contextlib.contextmanager
+def asgi_floor(cwd: Path, answer: bytes) -> Iterator[tuple[str, int]]:
+    """The ASGI floor server answering ``answer`` on a free port: its base URL and pid.
+    Its output goes to ``cwd/asgi-floor-<port>.log``; Ctrl-C'd when the block ends."""
+    port = free_port()
+    answer_file = cwd / f"asgi-floor-{port}.json"
+    answer_file.write_bytes(answer)
+    command = [sys.executable, "-m", "mlserve.benchmarking.asgi_floor", "--port", str(port)]
+    command += ["--answer-file", str(answer_file)]
+    log = cwd / f"asgi-floor-{port}.log"
+    with _running("the ASGI floor", command, dict(os.environ), cwd, log, port) as started:
+        yield started
+
+
+@contextlib.contextmanager
 def _running_mlserve_up(
     env_overrides: dict[str, str], cwd: Path, *, workers: int | None
 ) -> Iterator[tuple[str, int]]:
@@ -103,11 +118,20 @@ def _running_mlserve_up(
     command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
     command += ["--no-transformer"] + (["--workers", str(workers)] if workers else [])
     log = cwd / f"mlserve-up-{port}.log"
+    with _running("mlserve up", command, env, cwd, log, port) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def _running(
+    what: str, command: list[str], env: dict[str, str], cwd: Path, log: Path, port: int
+) -> Iterator[tuple[str, int]]:
+    """``command`` serving HTTP on ``port``, once ``/ready`` answers 200; SIGINT at the end."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process, log, timeout_s=240)
+        _wait_ready(what, base, process, log, timeout_s=240)
         yield base, process.pid
     finally:
         process.send_signal(signal.SIGINT)
@@ -118,18 +142,20 @@ def _running_mlserve_up(
             process.wait(timeout=10)
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+def _wait_ready(
+    what: str, base: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"mlserve up exited ({process.returncode}): {_tail(log)}")
+            raise SystemExit(f"{what} exited ({process.returncode}): {_tail(log)}")
         try:
             if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise SystemExit(f"mlserve up at {base} not ready after {timeout_s:.0f} s: {_tail(log)}")
+    raise SystemExit(f"{what} at {base} not ready after {timeout_s:.0f} s: {_tail(log)}")
 
 
 def _tail(log: Path) -> str:

@@ -131,14 +131,17 @@ def _start_embedded(settings: Settings, repository: ModelRepository) -> Embedded
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from mlserve.control_plane.uvicorn_options import fastest_loop_and_parser
+
+    loop, http = fastest_loop_and_parser()
     uvicorn.run(
         "mlserve.control_plane.app:app_from_environment",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
-        http="httptools" if importlib.util.find_spec("httptools") else "h11",
+        loop=loop,
+        http=http,
         log_level="warning",
         access_log=False,
     )

@@ -20,6 +20,7 @@ SCENARIOS = [
     "triton-http",
     "predict-cold",
     "predict-warm",
+    "asgi-floor",
     "batch-predict-cold",
     "batch-predict-warm",
 ]
@@ -95,6 +96,10 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
     assert all(s["cache_hit_ratio"] == 0 for s in cold["steps"])
     assert all(s["cache_hit_ratio"] == 1 for s in warm["steps"])
     assert all(s["server_requests"] == 0 for s in warm["steps"])  # Triton never saw them
+    floor = doc["scenarios"]["asgi-floor"]["steps"]
+    assert all(s["cache_hit_ratio"] == 1 for s in floor)  # it answers a real cached answer
+    assert sum(s["cpu_us_per_request"]["tritonserver"] for s in floor) == 0
+    assert doc["ratios"]["asgi_floor_over_predict_cold_throughput_c2"] > 0
     assert doc["scenarios"]["batch-predict-cold"]["steps"][0]["server_avg_batch_size"] >= 4
     assert "predict_cold_over_triton_http_throughput_c2" in doc["ratios"]
     assert "predict_cold_minus_triton_grpc_p50_ms_c1" in doc["ratios"]
@@ -105,6 +110,12 @@ def test_one_run_compares_every_path_on_the_same_model_and_load(
         "warm-cache throughput 3x higher than cold",
     }
     assert all(isinstance(t["met"], bool) for t in doc["targets"])
+    assert [t["name"] for t in doc["targets"] if "asgi_floor" in t] == [
+        "warm-cache p50 3x lower than cold (c=2)",
+        "warm-cache throughput 3x higher than cold (c=2)",
+        "warm-cache p50 3x lower than cold (c=1)",
+        "warm-cache throughput 3x higher than cold (c=1)",
+    ]
     assert [t["name"] for t in doc["targets"] if "cpu_bound" in t] == [
         "predict keeps 60% of Triton HTTP throughput (c=2)",
         "warm-cache throughput 3x higher than cold (c=2)",

@@ -66,3 +66,16 @@ def test_medians_over_rounds_add_up_error_counts() -> None:
         ]
     )
     assert merged == {"a": 2.5, "b": None, "overload_other_errors": {"timeout": 3, "http_500": 1}}
+
+
+def test_the_asgi_floor_bounds_the_cache_targets_when_it_was_measured() -> None:
+    with_floor = {**DOC["scenarios"], "asgi-floor": {"steps": [step(16, 9000, 1.6, 200)]}}
+    ratios = ratios_of({"scenarios": with_floor}, 16, 16)
+    assert ratios["asgi_floor_over_predict_cold_throughput_c16"] == 5.0  # 9000 / 1800
+    assert ratios["predict_cold_over_asgi_floor_p50_c16"] == 5.0  # 8.0 / 1.6 ms
+    assert ratios["predict_warm_over_asgi_floor_throughput_c16"] == 0.4
+    targets = {t["name"]: t for t in targets_of(ratios, 16, 16)}
+    assert targets["warm-cache throughput 3x higher than cold (c=16)"]["asgi_floor"] == 5.0
+    assert targets["warm-cache p50 3x lower than cold (c=16)"]["asgi_floor"] == 5.0
+    without = {t["name"]: t for t in targets_of(ratios_of(DOC, 16, 16), 16, 16)}
+    assert "asgi_floor" not in without["warm-cache throughput 3x higher than cold (c=16)"]
