@@ -2,10 +2,12 @@
 
 They live on a :class:`~prometheus_client.CollectorRegistry` handed in (never the global
 default), so every app instance, and every test, has its own. The request path calls the
-small ``observe_*`` methods; the monitoring hub pushes drift, Triton and alert state into
-the gauges. Label values are model names, versions (``"3"``, or ``""`` when a request never
-resolved one), endpoints and status codes: pass resolved names only (an unknown model
-requested by a client should be labelled ``"-"``) so the number of series stays bounded.
+small ``observe_*`` methods, whose metrics are lock-free
+(:mod:`mlserve.monitoring.loop_metrics`: call them from the event loop's thread only); the
+monitoring hub pushes drift, Triton and alert state into the gauges. Label values are model
+names, versions (``"3"``, or ``""`` when a request never resolved one), endpoints and status
+codes: pass resolved names only (an unknown model requested by a client should be labelled
+``"-"``) so the number of series stays bounded.
 
 Serve it with ``prometheus_client.generate_latest(registry)`` (content type
 ``prometheus_client.CONTENT_TYPE_LATEST``).
@@ -17,11 +19,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from mlserve.monitoring.loop_metrics import LoopCounter, LoopHistogram
 
 if TYPE_CHECKING:
     from mlserve.monitoring.alerts import Alert
@@ -63,9 +67,6 @@ ALERT_KINDS = ("drift", "success_rate", "latency", "queue_time", "error_rate", "
 """Every ``kind`` label of ``mlserve_alerts_active`` (see :mod:`mlserve.monitoring.alerts`)."""
 
 
-_RequestMetric = Counter | Histogram
-
-
 def version_label(version: int | None) -> str:
     """How versions appear in labels: ``"3"`` (as Triton writes them), ``""`` when unknown."""
     return "" if version is None else str(version)
@@ -77,41 +78,40 @@ class ControlPlaneMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._models: set[str] = set()
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         mv = ("model", "version")
-        self.request_duration = Histogram(
+        self.request_duration = LoopHistogram(
             "mlserve_request_duration_seconds",
             "Request latency seen by the control plane, per endpoint and model version.",
             ("endpoint", *mv),
             registry=registry,
             buckets=LATENCY_BUCKETS,
         )
-        self.requests = Counter(
+        self.requests = LoopCounter(
             "mlserve_requests",
             "Requests answered, by endpoint, model and HTTP status code.",
             ("endpoint", "model", "status"),
             registry=registry,
         )
-        self.predictions = Counter(
+        self.predictions = LoopCounter(
             "mlserve_predictions",
             "Predictions made, by predicted label.",
             (*mv, "label"),
             registry=registry,
         )
-        self.confidence = Histogram(
+        self.confidence = LoopHistogram(
             "mlserve_prediction_confidence",
             "Highest class probability of each prediction.",
             mv,
             registry=registry,
             buckets=CONFIDENCE_BUCKETS,
         )
-        self.cache_hits = Counter(
+        self.cache_hits = LoopCounter(
             "mlserve_cache_hits",
             "Predictions served from the cache.",
             ("model",),
             registry=registry,
         )
-        self.cache_misses = Counter(
+        self.cache_misses = LoopCounter(
             "mlserve_cache_misses",
             "Predictions not found in the cache.",
             ("model",),
@@ -125,20 +125,20 @@ class ControlPlaneMetrics:
         )
         self.in_flight = _InflightCollector()
         registry.register(self.in_flight)
-        self.rejected = Counter(
+        self.rejected = LoopCounter(
             "mlserve_rejected_requests",
             "Requests rejected with 429 because a model had too many in flight.",
             ("model",),
             registry=registry,
         )
-        self.preprocessing = Histogram(
+        self.preprocessing = LoopHistogram(
             "mlserve_preprocessing_duration_seconds",
             "Text cleaning and tokenization time.",
             ("model",),
             registry=registry,
             buckets=PREPROCESSING_BUCKETS,
         )
-        self.triton_duration = Histogram(
+        self.triton_duration = LoopHistogram(
             "mlserve_triton_request_duration_seconds",
             "Round trip of one Triton infer call.",
             mv,
@@ -224,21 +224,11 @@ class ControlPlaneMetrics:
     ) -> None:
         """One answered request (any status), with its total latency."""
         v = version_label(version)
-        self._child(self.request_duration, endpoint, model, v).observe(seconds)
-        self._child(self.requests, endpoint, model, str(status)).inc()
+        self.request_duration.labels(endpoint, model, v).observe(seconds)
+        self.requests.labels(endpoint, model, str(status)).inc()
         self._known_model(model)
         if status == 429:
-            self._child(self.rejected, model).inc()
-
-    def _child(self, metric: _RequestMetric, *labels: str) -> Any:
-        """``metric.labels(*labels)``, memoized: the request path calls this several times
-        per request and prometheus-client validates labels on every call. Only for metrics
-        that are never cleared (a cleared child would keep counting unseen)."""
-        key = (id(metric), labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+            self.rejected.labels(model).inc()
 
     def _known_model(self, model: str) -> None:
         """Create a model's per-model series at 0 on first sight, so ``rate()`` and
@@ -255,11 +245,11 @@ class ControlPlaneMetrics:
         """One prediction returned to a client (cached ones included)."""
         self._known_model(model)
         v = version_label(version)
-        self._child(self.predictions, model, v, label).inc()
-        self._child(self.confidence, model, v).observe(confidence)
+        self.predictions.labels(model, v, label).inc()
+        self.confidence.labels(model, v).observe(confidence)
 
     def observe_cache(self, model: str, *, hit: bool) -> None:
-        self._child(self.cache_hits if hit else self.cache_misses, model).inc()
+        (self.cache_hits if hit else self.cache_misses).labels(model).inc()
 
     def observe_cache_error(self, backend: str, operation: str) -> None:
         """A cache backend call failed (e.g. ``("redis", "get")``)."""
@@ -280,10 +270,10 @@ class ControlPlaneMetrics:
         self.in_flight.source = source
 
     def observe_preprocessing(self, model: str, seconds: float) -> None:
-        self._child(self.preprocessing, model).observe(seconds)
+        self.preprocessing.labels(model).observe(seconds)
 
     def observe_triton_call(self, model: str, version: int, seconds: float) -> None:
-        self._child(self.triton_duration, model, version_label(version)).observe(seconds)
+        self.triton_duration.labels(model, version_label(version)).observe(seconds)
 
     # -- state pushed by the monitoring hub --------------------------------------------
 

@@ -173,7 +173,10 @@ class RequestStats:
                 buckets.append(_Totals(start))
             buckets[-1].add(status, seconds)
             self._expire(buckets, now)
-            self._interval.setdefault(key, _Totals()).add(status, seconds)
+            interval = self._interval.get(key)
+            if interval is None:
+                interval = self._interval[key] = _Totals()
+            interval.add(status, seconds)
             samples = self._latencies.get(key)
             if samples is None:
                 samples = self._latencies[key] = deque(maxlen=self._latency_samples)
