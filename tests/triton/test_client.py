@@ -127,7 +127,20 @@ async def test_a_reason_to_hold_back_answers_503_without_sending(
 
 
 async def requests_seen(triton: TritonClient) -> int:
-    """Inference requests Triton counted for sentiment v1, answered or failed."""
+    """Inference requests Triton counted for sentiment v1, answered or failed, once the count
+    stops moving: Triton books a request just after answering it, so a read right after an
+    earlier test's last answer can miss that one."""
+    seen = await _requests_counted(triton)
+    for _ in range(20):
+        await asyncio.sleep(0.05)
+        again = await _requests_counted(triton)
+        if again == seen:
+            break
+        seen = again
+    return seen
+
+
+async def _requests_counted(triton: TritonClient) -> int:
     models = (await triton.statistics("sentiment"))["model_stats"]
     [counts] = [m["inference_stats"] for m in models if m["version"] == "1"]
     return sum(int(counts[kind].get("count", 0)) for kind in ("success", "fail"))
