@@ -32,6 +32,11 @@ class CacheSettings(BaseModel):
     """Entries kept by the in-memory cache (LRU beyond that)."""
     redis_url: str | None = None
     """Use Redis at this URL (``redis://host:port/db``); in-memory when unset."""
+    replay_max_body_bytes: int = Field(default=4096, ge=0)
+    """With the in-memory cache, predict request bodies up to this size are remembered byte
+    for byte (at most ``max_size`` of them, for ``ttl_seconds``), and the same body again is
+    answered without parsing, cleaning or a cache lookup (``mlserve.serving.repeats``). Not
+    with Redis, whose outages must show; 0 turns it off."""
 
 
 class MonitoringSettings(BaseModel):

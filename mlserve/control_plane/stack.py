@@ -25,6 +25,7 @@ from mlserve.serving.limiter import InflightLimiter
 from mlserve.serving.predictor import Predictor
 from mlserve.serving.publisher import Publisher
 from mlserve.serving.registry import ModelRegistry
+from mlserve.serving.repeats import RepeatedRequests
 from mlserve.settings import Settings
 from mlserve.triton.client import TritonClient
 from mlserve.triton.launcher import EmbeddedTriton
@@ -108,6 +109,15 @@ class ServingStack:
             ),
             max_batch_size=settings.max_batch_size,
             calls_in_flight=settings.triton.effective_calls_in_flight,
+            repeats=(
+                RepeatedRequests(
+                    max_entries=settings.cache.max_size,
+                    max_body_bytes=settings.cache.replay_max_body_bytes,
+                    ttl_seconds=settings.cache.ttl_seconds,
+                )
+                if cache.backend == "memory" and settings.cache.replay_max_body_bytes > 0
+                else None
+            ),
         )
         publisher = Publisher(repository, triton, on_change=registry.invalidate)
         return cls(

@@ -5,7 +5,8 @@ version: a request goes at once while a call is free, and requests that arrive w
 calls are busy share the next one (Triton's dynamic batcher then merges calls from every
 client). The in-flight bound is taken before any work, the deadline is carried to Triton as
 both the client timeout and the queue timeout, and monitoring sees every request and
-prediction.
+prediction. A request body answered before is answered again from what that took
+(:mod:`mlserve.serving.repeats`, :meth:`Predictor.replay`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,13 +29,13 @@ from mlserve.serving.coalescer import CallCoalescer, InferTexts
 from mlserve.serving.deadline import Deadline
 from mlserve.serving.limiter import InflightLimiter
 from mlserve.serving.registry import ModelRegistry, ResolvedModel
+from mlserve.serving.repeats import Repeat, RepeatedRequests
 from mlserve.settings import LimitsSettings
 from mlserve.triton.client import TritonClient
 
 
-@dataclass(frozen=True)
-class TextPrediction:
-    """One text's answer."""
+class TextPrediction(NamedTuple):
+    """One text's answer (a named tuple: built for every answer, cheaper than a dataclass)."""
 
     label: str
     confidence: float
@@ -43,8 +44,7 @@ class TextPrediction:
     cached: bool
 
 
-@dataclass(frozen=True)
-class PredictionBatch:
+class PredictionBatch(NamedTuple):
     """Answers for a request, in input order, with the version that produced them."""
 
     model: str
@@ -52,7 +52,6 @@ class PredictionBatch:
     predictions: list[TextPrediction]
     latency_ms: float
     triton_ms: float | None = None
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +70,8 @@ class Predictor:
     """Triton's ``max_batch_size``: larger requests are split into several Triton calls."""
     calls_in_flight: int = 1
     """Triton calls in flight per model version; 0 sends each request as its own call."""
+    repeats: RepeatedRequests | None = None
+    """Request bodies answered before (None: every request does the whole work)."""
     _coalescers: dict[tuple[str, int, str], CallCoalescer] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -83,26 +84,64 @@ class Predictor:
         version: int | None = None,
         timeout_ms: float | None = None,
         endpoint: str = "predict",
+        remember_as: bytes | None = None,
     ) -> PredictionBatch:
         """Predict ``texts`` with model ``ref`` (``name``, ``name-vN`` or None for the
         default). Raises MLServeError subclasses: 404 unknown model/version, 422 bad text
-        or timeout, 429 overloaded, 503 Triton unavailable, 504 deadline."""
+        or timeout, 429 overloaded, 503 Triton unavailable, 504 deadline.
+
+        With ``remember_as`` (the request body these arguments came from), a later
+        :meth:`replay` of the same body at the same ``endpoint`` answers from this one's
+        work."""
         started = time.perf_counter()
         deadline = Deadline.from_request(timeout_ms, self.limits)
         model: ResolvedModel | None = None
         try:
             model = await self.registry.resolve(ref, version)
             async with self.limiter.slot(model.name, cost=len(texts)):
-                batch = await self._predict(model, texts, deadline, started)
+                batch, cleaned, answered = await self._predict(model, texts, deadline, started)
         except MLServeError as exc:
             self._record(endpoint, model, ref, exc.status_code, started)
             raise
         self._record(endpoint, model, ref, 200, started)
+        if remember_as is not None and self.repeats is not None:
+            repeat = Repeat(ref, version, model, cleaned, answered)
+            self.repeats.put(endpoint, remember_as, repeat)
         return batch
+
+    async def replay(self, body: bytes, *, endpoint: str = "predict") -> PredictionBatch | None:
+        """The answer to a request ``body`` given to :meth:`predict_texts` before as
+        ``remember_as`` with the same ``endpoint``, all of it from the cache, when the same
+        model version still answers it; None otherwise (then do the whole work).
+
+        Costs no in-flight slot and no deadline: it never waits. Monitoring counts it like
+        any cache hit."""
+        repeats = self.repeats
+        repeat = repeats.get(endpoint, body) if repeats is not None else None
+        if repeats is None or repeat is None:
+            return None
+        started = time.perf_counter()
+        try:
+            model = await self.registry.resolve(repeat.ref, repeat.version)
+        except MLServeError:
+            model = None
+        if model is not repeat.model:  # another version answers now, or none does
+            repeats.forget(endpoint, body)
+            return None
+        predictions = self._answers(model, repeat.predictions, sent=())
+        self._observe(model, repeat.cleaned, predictions, time.perf_counter() - started, None)
+        self._record(endpoint, model, repeat.ref, 200, started)
+        return PredictionBatch(
+            model=model.name,
+            version=model.version,
+            predictions=predictions,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
 
     async def _predict(
         self, model: ResolvedModel, texts: Sequence[str], deadline: Deadline, started: float
-    ) -> PredictionBatch:
+    ) -> tuple[PredictionBatch, tuple[str, ...], tuple[CachedPrediction, ...]]:
+        """The answers, and the cleaned texts and predictions they came from."""
         preprocessor = self.registry.preprocessor(model)
         cleaned = preprocessor.clean(texts)
         keys = [
@@ -120,9 +159,26 @@ class Predictor:
             for index, prediction in zip(misses, fresh, strict=True):
                 found[index] = prediction
             await self.cache.set_many([(keys[i], p) for i, p in zip(misses, fresh, strict=True)])
+        answered = tuple(hit for hit in found if hit is not None)
+        predictions = self._answers(model, answered, sent=misses)
+        self._observe(model, cleaned, predictions, prep_s, triton_ms)
+        batch = PredictionBatch(
+            model=model.name,
+            version=model.version,
+            predictions=predictions,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            triton_ms=triton_ms,
+        )
+        return batch, tuple(cleaned), answered
+
+    @staticmethod
+    def _answers(
+        model: ResolvedModel, found: Sequence[CachedPrediction], *, sent: Sequence[int]
+    ) -> list[TextPrediction]:
+        """The answers to ``found``, labelled; those at positions ``sent`` came from Triton."""
         labels = model.metadata.labels
-        sent_to_triton = set(misses)
-        predictions = [
+        sent_to_triton = set(sent)
+        return [
             TextPrediction(
                 label=hit.label,
                 confidence=hit.confidence,
@@ -131,16 +187,7 @@ class Predictor:
                 cached=i not in sent_to_triton,
             )
             for i, hit in enumerate(found)
-            if hit is not None
         ]
-        self._observe(model, cleaned, predictions, prep_s, triton_ms)
-        return PredictionBatch(
-            model=model.name,
-            version=model.version,
-            predictions=predictions,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            triton_ms=triton_ms,
-        )
 
     async def _infer(
         self,
@@ -197,7 +244,7 @@ class Predictor:
     def _observe(
         self,
         model: ResolvedModel,
-        cleaned: list[str],
+        cleaned: Sequence[str],
         predictions: list[TextPrediction],
         prep_s: float,
         triton_ms: float | None,
@@ -250,7 +297,7 @@ def _to_predictions(
         CachedPrediction(
             label=labels[int(b)] if int(b) < len(labels) else str(int(b)),
             confidence=float(row[b]),
-            probabilities=[round(float(p), 6) for p in row],
+            probabilities=tuple(round(float(p), 6) for p in row),
             truncated=bool(t),
         )
         for row, b, t in zip(matrix, best, truncated, strict=True)

@@ -38,7 +38,7 @@ def test_a_changed_preprocessing_config_changes_the_key() -> None:
 
 
 def test_prediction_round_trips_through_bytes() -> None:
-    prediction = CachedPrediction("positive", 0.9, [0.05, 0.05, 0.9], truncated=True)
+    prediction = CachedPrediction("positive", 0.9, (0.05, 0.05, 0.9), truncated=True)
     assert CachedPrediction.from_bytes(prediction.to_bytes()) == prediction
 
 

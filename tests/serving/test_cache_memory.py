@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
 from mlserve.serving.cache import (
     CachedPrediction,
     CacheKey,
@@ -26,7 +30,7 @@ def key(text: str, version: int = 1) -> CacheKey:
 
 
 def prediction(label: str = "positive") -> CachedPrediction:
-    return CachedPrediction(label, 0.8, [0.1, 0.1, 0.8], truncated=False)
+    return CachedPrediction(label, 0.8, (0.1, 0.1, 0.8), truncated=False)
 
 
 async def test_set_then_get_returns_hits_in_key_order_and_counts_them() -> None:
@@ -90,7 +94,10 @@ async def test_callers_cannot_mutate_cached_entries() -> None:
     await cache.set_many([(key("a"), prediction())])
     first = await cache.get_many([key("a")])
     assert first[0] is not None
-    first[0].probabilities[0] = 99.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first[0].label = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        first[0].probabilities[0] = 99.0  # type: ignore[index]
 
     assert await cache.get_many([key("a")]) == [prediction()]
 

@@ -22,7 +22,7 @@ def keys(n: int, *, model: str, version: int = 1) -> list[CacheKey]:
 
 
 def prediction(i: int = 0) -> CachedPrediction:
-    return CachedPrediction(f"label{i}", 0.5, [0.5, 0.25, 0.25], truncated=i % 2 == 0)
+    return CachedPrediction(f"label{i}", 0.5, (0.5, 0.25, 0.25), truncated=i % 2 == 0)
 
 
 def command_calls(server: RedisServer, command: str) -> int:

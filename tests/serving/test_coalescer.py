@@ -33,7 +33,7 @@ class RecordingCalls:
         await gate.wait()
         if self.fail_with is not None:
             raise self.fail_with
-        return [CachedPrediction(text, 1.0, [1.0], False) for text in texts]
+        return [CachedPrediction(text, 1.0, (1.0,), False) for text in texts]
 
     def release(self) -> None:
         """Answer every call, sent or still to come."""

@@ -65,14 +65,17 @@ async def predict_answer(stack: ServingStack, body: bytes) -> dict[str, Any]:
     """The ``/predict`` answer to ``body`` (a :class:`PredictRequest`), as JSON-ready data.
 
     Raises MLServeError subclasses: 422 bad input, 404 unknown model, 429, 503, 504."""
-    request = _parse(body, PredictRequest)
-    _check_length(request.text, "text", stack.settings.max_text_length)
-    batch = await stack.predictor.predict_texts(
-        request.model_version or request.model,
-        [request.text],
-        version=request.version,
-        timeout_ms=request.timeout_ms,
-    )
+    batch = await stack.predictor.replay(body)
+    if batch is None:
+        request = _parse(body, PredictRequest)
+        _check_length(request.text, "text", stack.settings.max_text_length)
+        batch = await stack.predictor.predict_texts(
+            request.model_version or request.model,
+            [request.text],
+            version=request.version,
+            timeout_ms=request.timeout_ms,
+            remember_as=body,
+        )
     (answer,) = batch.predictions
     payload = _prediction(answer)
     payload.update(_served_by(batch))
@@ -84,6 +87,17 @@ async def predict_answer(stack: ServingStack, body: bytes) -> dict[str, Any]:
 async def batch_predict_answer(stack: ServingStack, body: bytes) -> dict[str, Any]:
     """The ``/batch-predict`` answer to ``body`` (a :class:`BatchPredictRequest`); raises
     as :func:`predict_answer` does, and 422 outside 1..``max_batch_texts`` texts."""
+    batch = await stack.predictor.replay(body, endpoint="batch-predict")
+    if batch is None:
+        batch = await _batch_predict(stack, body)
+    payload = _served_by(batch)
+    payload["predictions"] = [_prediction(p) for p in batch.predictions]
+    payload["total_latency_ms"] = round(batch.latency_ms, 3)
+    payload["triton_ms"] = _triton_ms(batch)
+    return payload
+
+
+async def _batch_predict(stack: ServingStack, body: bytes) -> PredictionBatch:
     request = _parse(body, BatchPredictRequest)
     limit = stack.settings.max_batch_texts
     if not 1 <= len(request.texts) <= limit:
@@ -93,18 +107,14 @@ async def batch_predict_answer(stack: ServingStack, body: bytes) -> dict[str, An
         )
     for index, text in enumerate(request.texts):
         _check_length(text, f"texts[{index}]", stack.settings.max_text_length)
-    batch = await stack.predictor.predict_texts(
+    return await stack.predictor.predict_texts(
         request.model_version or request.model,
         request.texts,
         version=request.version,
         timeout_ms=request.timeout_ms,
         endpoint="batch-predict",
+        remember_as=body,
     )
-    payload = _served_by(batch)
-    payload["predictions"] = [_prediction(p) for p in batch.predictions]
-    payload["total_latency_ms"] = round(batch.latency_ms, 3)
-    payload["triton_ms"] = _triton_ms(batch)
-    return payload
 
 
 @router.post("/predict", response_model=PredictResponse, openapi_extra=_body(PredictRequest))

@@ -42,11 +42,14 @@ class CacheKey:
 
 @dataclass(frozen=True, slots=True)
 class CachedPrediction:
-    """The cached part of a prediction (whether it was served from cache is not stored)."""
+    """The cached part of a prediction (whether it was served from cache is not stored).
+
+    Immutable, probabilities included, so the in-memory cache can hand out the stored object
+    itself."""
 
     label: str
     confidence: float
-    probabilities: list[float]
+    probabilities: tuple[float, ...]
     truncated: bool
 
     def to_bytes(self) -> bytes:
@@ -63,7 +66,7 @@ class CachedPrediction:
             return cls(
                 label=str(decoded["label"]),
                 confidence=float(decoded["confidence"]),
-                probabilities=[float(p) for p in decoded["probabilities"]],
+                probabilities=tuple(float(p) for p in decoded["probabilities"]),
                 truncated=bool(decoded["truncated"]),
             )
         except (KeyError, TypeError) as exc:

@@ -1,8 +1,9 @@
 """In-process LRU cache with per-entry expiry, used when no Redis URL is configured.
 
-Entries are stored encoded (the same bytes Redis would hold), so a caller can never mutate a
-cached prediction and both backends behave the same. Everything runs on the event loop
-thread without awaiting, so no lock is needed.
+Entries are the :class:`CachedPrediction` objects themselves: they are immutable, so a
+caller can never change a cached answer, and a hit costs no decoding (the Redis backend
+stores their bytes). Everything runs on the event loop thread without awaiting, so no lock
+is needed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class InMemoryCache(PredictionCache):
             raise ValueError("max_size must be at least 1")
         self.max_size = max_size
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, CachedPrediction]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -46,13 +47,13 @@ class InMemoryCache(PredictionCache):
             if entry is None:
                 found.append(None)
                 continue
-            expires_at, data = entry
+            expires_at, prediction = entry
             if expires_at <= now:
                 del self._entries[rendered]
                 found.append(None)
                 continue
             self._entries.move_to_end(rendered)
-            found.append(CachedPrediction.from_bytes(data))
+            found.append(prediction)
         self._count_lookups(found)
         return found
 
@@ -64,7 +65,7 @@ class InMemoryCache(PredictionCache):
         expires_at = self._clock() + self._ttl(ttl)
         for key, prediction in items:
             rendered = key.render()
-            self._entries[rendered] = (expires_at, prediction.to_bytes())
+            self._entries[rendered] = (expires_at, prediction)
             self._entries.move_to_end(rendered)
         while len(self._entries) > self.max_size:
             self._entries.popitem(last=False)
