@@ -21,6 +21,7 @@ import bisect
 import math
 import time
 from collections.abc import Iterator, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -61,18 +62,30 @@ class HistogramChild:
         self.sum += value
 
 
-class _Labelled:
+Child = TypeVar("Child", CounterChild, HistogramChild)
+
+
+class _Labelled(Generic[Child]):
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
+        self._children: dict[tuple[str, ...], Child] = {}
 
-    def _check(self, values: tuple[str, ...]) -> None:
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values}")
+    def labels(self, *values: str) -> Child:
+        """The series for ``values`` (created at 0 on first use)."""
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self.labelnames):
+                raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values}")
+            child = self._children[values] = self._new_child()
+        return child
+
+    def _new_child(self) -> Child:
+        raise NotImplementedError
 
 
-class LoopCounter(_Labelled, Collector):
+class LoopCounter(_Labelled[CounterChild], Collector):
     """A labelled counter; see the module docstring for its one-thread contract."""
 
     def __init__(
@@ -84,16 +97,10 @@ class LoopCounter(_Labelled, Collector):
         registry: CollectorRegistry,
     ) -> None:
         super().__init__(name.removesuffix("_total"), documentation, labelnames)
-        self._children: dict[tuple[str, ...], CounterChild] = {}
         registry.register(self)
 
-    def labels(self, *values: str) -> CounterChild:
-        """The series for ``values`` (created at 0 on first use)."""
-        child = self._children.get(values)
-        if child is None:
-            self._check(values)
-            child = self._children[values] = CounterChild()
-        return child
+    def _new_child(self) -> CounterChild:
+        return CounterChild()
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
@@ -105,7 +112,7 @@ class LoopCounter(_Labelled, Collector):
         yield CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
 
-class LoopHistogram(_Labelled, Collector):
+class LoopHistogram(_Labelled[HistogramChild], Collector):
     """A labelled histogram with fixed ``buckets`` (upper bounds; ``+Inf`` is added)."""
 
     def __init__(
@@ -124,16 +131,10 @@ class LoopHistogram(_Labelled, Collector):
         self._bounds = bounds
         go_style: list[str] = [floatToGoString(b) for b in bounds]  # type: ignore[no-untyped-call]
         self._labels = [*go_style, "+Inf"]
-        self._children: dict[tuple[str, ...], HistogramChild] = {}
         registry.register(self)
 
-    def labels(self, *values: str) -> HistogramChild:
-        """The series for ``values`` (created empty on first use)."""
-        child = self._children.get(values)
-        if child is None:
-            self._check(values)
-            child = self._children[values] = HistogramChild(self._bounds)
-        return child
+    def _new_child(self) -> HistogramChild:
+        return HistogramChild(self._bounds)
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
