@@ -5,8 +5,9 @@ request path only appends to a bounded buffer and a background task feeds the hu
 ``interval`` seconds. Drift windows are samples anyway, so at most ``samples_per_second``
 predictions per model version and second enter them (0: all); the rest only update the
 label and confidence metrics, which count every prediction. At ~9,000 cache hits/s on 2
-cores py-spy found 18% of the serving process's samples in the drift monitor; with the cap
-at 1,000/s a cache hit measured about 10% less CPU. Under extreme load the oldest
+cores py-spy found 18% of the serving process's samples in the drift monitor; with a cap of
+1,000/s still 11% (replayed cache hits, 6,000/s), hence the default of 250/s
+(``monitoring.drift_samples_per_second``). Under extreme load the oldest
 unprocessed predictions are dropped (counted in ``dropped``) rather than growing memory.
 """
 
