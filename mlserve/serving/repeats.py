@@ -61,6 +61,8 @@ class RepeatedRequests:
 
     def get(self, endpoint: str, body: bytes) -> Repeat | None:
         """The repeat remembered for ``body`` at ``endpoint``, if there and not expired."""
+        if len(body) > self.max_body_bytes:
+            return None  # never kept, and not worth hashing (a batch body can take megabytes)
         key = (endpoint, body)
         entry = self._entries.get(key)
         if entry is None:

@@ -76,6 +76,7 @@ def test_bodies_over_the_size_limit_are_not_kept() -> None:
 
     assert repeats.get("predict", b"12345") is None
     assert repeats.get("predict", b"1234") is not None
+    assert len(repeats) == 1
 
 
 def test_forget_and_clear() -> None:
