@@ -2,7 +2,7 @@
 
 A cache hit still costs what serving any HTTP request costs: uvicorn parses the request,
 the body is read, an answer is written, and on a small machine the load generator shares
-the cores. :class:`FixedAnswer` is that and nothing more: every ``POST`` gets the same JSON
+the cores. :class:`FixedAnswer` is that and nothing more: every request gets the same JSON
 body (a real ``/predict`` answer, so the bytes on the wire match), on the same uvicorn,
 event loop and HTTP parser as ``mlserve up``. Its throughput is the most any cache served
 by this stack could reach on the machine, so ``floor / cold`` bounds what ``warm / cold``

@@ -37,6 +37,26 @@ def cpu_total(step: dict[str, Any]) -> float | None:
     return float(total) if total else None
 
 
+_STEP_RATIOS = (
+    ("triton_grpc_over_onnxruntime_throughput", "triton-grpc", "onnxruntime", "throughput"),
+    ("predict_cold_over_triton_http_throughput", "predict-cold", "triton-http", "throughput"),
+    ("predict_cold_over_triton_grpc_throughput", "predict-cold", "triton-grpc", "throughput"),
+    ("predict_warm_over_cold_throughput", "predict-warm", "predict-cold", "throughput"),
+    ("predict_cold_over_warm_p50", "predict-cold", "predict-warm", "p50_ms"),
+    ("asgi_floor_over_predict_cold_throughput", "asgi-floor", "predict-cold", "throughput"),
+    ("predict_cold_over_asgi_floor_p50", "predict-cold", "asgi-floor", "p50_ms"),
+    ("predict_warm_over_asgi_floor_throughput", "predict-warm", "asgi-floor", "throughput"),
+    (
+        "batch_predict_cold_over_predict_cold_texts_per_s",
+        "batch-predict-cold",
+        "predict-cold",
+        "inferences_per_s",
+    ),
+)
+"""(name, numerator scenario, denominator scenario, step field) of each plain ratio, in the
+order they are stored."""
+
+
 def ratios_of(doc: dict[str, Any], low: int, high: int) -> dict[str, Any]:
     """The comparisons printed and stored; names carry the concurrency they compare at."""
 
@@ -45,34 +65,10 @@ def ratios_of(doc: dict[str, Any], low: int, high: int) -> dict[str, Any]:
 
     ratios: dict[str, Any] = {}
     for c in sorted({low, high}):
-        ratios[f"triton_grpc_over_onnxruntime_throughput_c{c}"] = _ratio(
-            s("triton-grpc", c).get("throughput"), s("onnxruntime", c).get("throughput")
-        )
-        ratios[f"predict_cold_over_triton_http_throughput_c{c}"] = _ratio(
-            s("predict-cold", c).get("throughput"), s("triton-http", c).get("throughput")
-        )
-        ratios[f"predict_cold_over_triton_grpc_throughput_c{c}"] = _ratio(
-            s("predict-cold", c).get("throughput"), s("triton-grpc", c).get("throughput")
-        )
-        ratios[f"predict_warm_over_cold_throughput_c{c}"] = _ratio(
-            s("predict-warm", c).get("throughput"), s("predict-cold", c).get("throughput")
-        )
-        ratios[f"predict_cold_over_warm_p50_c{c}"] = _ratio(
-            s("predict-cold", c).get("p50_ms"), s("predict-warm", c).get("p50_ms")
-        )
-        ratios[f"asgi_floor_over_predict_cold_throughput_c{c}"] = _ratio(
-            s("asgi-floor", c).get("throughput"), s("predict-cold", c).get("throughput")
-        )
-        ratios[f"predict_cold_over_asgi_floor_p50_c{c}"] = _ratio(
-            s("predict-cold", c).get("p50_ms"), s("asgi-floor", c).get("p50_ms")
-        )
-        ratios[f"predict_warm_over_asgi_floor_throughput_c{c}"] = _ratio(
-            s("predict-warm", c).get("throughput"), s("asgi-floor", c).get("throughput")
-        )
-        ratios[f"batch_predict_cold_over_predict_cold_texts_per_s_c{c}"] = _ratio(
-            s("batch-predict-cold", c).get("inferences_per_s"),
-            s("predict-cold", c).get("inferences_per_s"),
-        )
+        for name, numerator, denominator, field in _STEP_RATIOS:
+            ratios[f"{name}_c{c}"] = _ratio(
+                s(numerator, c).get(field), s(denominator, c).get(field)
+            )
         cold, grpc = s("predict-cold", c).get("p50_ms"), s("triton-grpc", c).get("p50_ms")
         ratios[f"predict_cold_minus_triton_grpc_p50_ms_c{c}"] = (
             round(cold - grpc, 3) if cold is not None and grpc is not None else None

@@ -65,12 +65,21 @@ class HistogramChild:
 Child = TypeVar("Child", CounterChild, HistogramChild)
 
 
-class _Labelled(Generic[Child]):
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+class _Labelled(Collector, Generic[Child]):
+    """Labelled series registered on ``registry``; subclasses make children and families."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        registry: CollectorRegistry,
+    ) -> None:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
         self._children: dict[tuple[str, ...], Child] = {}
+        registry.register(self)
 
     def labels(self, *values: str) -> Child:
         """The series for ``values`` (created at 0 on first use)."""
@@ -84,8 +93,14 @@ class _Labelled(Generic[Child]):
     def _new_child(self) -> Child:
         raise NotImplementedError
 
+    def _family(self) -> CounterMetricFamily | HistogramMetricFamily:
+        raise NotImplementedError
 
-class LoopCounter(_Labelled[CounterChild], Collector):
+    def describe(self) -> Iterator[Metric]:
+        yield self._family()
+
+
+class LoopCounter(_Labelled[CounterChild]):
     """A labelled counter; see the module docstring for its one-thread contract."""
 
     def __init__(
@@ -96,23 +111,22 @@ class LoopCounter(_Labelled[CounterChild], Collector):
         *,
         registry: CollectorRegistry,
     ) -> None:
-        super().__init__(name.removesuffix("_total"), documentation, labelnames)
-        registry.register(self)
+        super().__init__(name.removesuffix("_total"), documentation, labelnames, registry)
 
     def _new_child(self) -> CounterChild:
         return CounterChild()
 
+    def _family(self) -> CounterMetricFamily:
+        return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        family = self._family()
         for values, child in list(self._children.items()):
             family.add_metric(values, child.value, created=child.created)
         yield family
 
-    def describe(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
 
-
-class LoopHistogram(_Labelled[HistogramChild], Collector):
+class LoopHistogram(_Labelled[HistogramChild]):
     """A labelled histogram with fixed ``buckets`` (upper bounds; ``+Inf`` is added)."""
 
     def __init__(
@@ -124,20 +138,22 @@ class LoopHistogram(_Labelled[HistogramChild], Collector):
         registry: CollectorRegistry,
         buckets: Sequence[float],
     ) -> None:
-        super().__init__(name, documentation, labelnames)
         bounds = sorted(float(b) for b in buckets if not math.isinf(b))
         if not bounds:
             raise ValueError(f"{name} needs at least one finite bucket")
         self._bounds = bounds
         go_style: list[str] = [floatToGoString(b) for b in bounds]  # type: ignore[no-untyped-call]
         self._labels = [*go_style, "+Inf"]
-        registry.register(self)
+        super().__init__(name, documentation, labelnames, registry)
 
     def _new_child(self) -> HistogramChild:
         return HistogramChild(self._bounds)
 
+    def _family(self) -> HistogramMetricFamily:
+        return HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+
     def collect(self) -> Iterator[Metric]:
-        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        family = self._family()
         for values, child in list(self._children.items()):
             counts, total = list(child.counts), child.sum
             cumulative, running = [], 0
@@ -148,6 +164,3 @@ class LoopHistogram(_Labelled[HistogramChild], Collector):
             labels = dict(zip(self.labelnames, values, strict=True))
             family.samples.append(Sample(f"{self.name}_created", labels, child.created))
         yield family
-
-    def describe(self) -> Iterator[Metric]:
-        yield HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
