@@ -7,7 +7,6 @@ import unicodedata
 
 from mlserve.preprocessing.config import CleaningConfig
 
-_WHITESPACE = re.compile(r"\s+")
 _SPECIAL = re.compile(r"[^\w\s.,!?'\"-]", re.UNICODE)
 
 
@@ -20,7 +19,9 @@ def clean_text(text: str, config: CleaningConfig) -> str:
     if config.strip_special:
         text = _SPECIAL.sub(config.special_replacement, text)
     if config.normalize_whitespace:
-        text = _WHITESPACE.sub(" ", text).strip()
+        # str.split() splits on exactly the characters ``\s`` matches (str.isspace), at a
+        # fraction of a regex substitution's cost.
+        text = " ".join(text.split())
     if config.max_chars is not None:
         text = text[: config.max_chars]
     return text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from mlserve.errors import NotFoundError, ServiceUnavailableError
@@ -37,6 +38,7 @@ class ResolvedModel:
         return f"{self.name}-v{self.version}"
 
 
+@lru_cache(maxsize=1024)
 def parse_model_ref(ref: str) -> tuple[str, int | None]:
     """``"sentiment-v2"`` → ``("sentiment", 2)``; ``"sentiment"`` → ``("sentiment", None)``."""
     match = _VERSIONED.match(ref)
