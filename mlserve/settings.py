@@ -43,9 +43,8 @@ class MonitoringSettings(BaseModel):
     """Prometheus metrics and drift monitoring."""
 
     enabled: bool = True
-    """Expose ``/metrics`` and run the drift monitor."""
-    port: int | None = None
-    """Also serve metrics on this port (a separate listener); none when unset."""
+    """Run the drift monitor and poll Triton's metrics (``/metrics`` on the API port, which
+    Prometheus scrapes, is served either way)."""
     drift_window: int = Field(default=500, ge=50)
     """Requests per live window compared against a version's reference profile."""
     drift_samples_per_second: float = Field(default=250.0, ge=0)
