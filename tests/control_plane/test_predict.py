@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import httpx
 import pytest
 
+from mlserve.control_plane.routes.predict import _prediction
+from mlserve.serving.predictor import TextPrediction
 from tests.conftest import Stack
 
 
@@ -159,3 +163,19 @@ def test_openapi_documents_the_predict_bodies(client: httpx.Client) -> None:
         assert field in body["properties"]
         assert field in body["required"]
         assert {"200", "422"} <= set(operation["responses"])
+
+
+@pytest.mark.parametrize(
+    ("confidence", "shown"),
+    [(0.12345649, 0.123456), (0.1234567, 0.123457), (1.0, 1.0), (float("inf"), float("inf"))],
+)
+def test_an_answer_rounds_its_confidence_to_six_places(confidence: float, shown: float) -> None:
+    answer = TextPrediction("positive", confidence, {"positive": confidence}, False, False)
+
+    assert _prediction(answer)["confidence"] == shown
+
+
+def test_a_nan_confidence_from_a_broken_model_is_passed_on_not_a_crash() -> None:
+    answer = TextPrediction("positive", float("nan"), {}, False, False)
+
+    assert math.isnan(_prediction(answer)["confidence"])

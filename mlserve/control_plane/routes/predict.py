@@ -11,6 +11,7 @@ form-encoded).
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -165,6 +166,9 @@ def _triton_ms(batch: PredictionBatch) -> float | None:
 def _rounded(value: float, places: int) -> float:
     """``value`` to ``places`` decimals, as numpy rounds the probabilities: a scaled integer
     round. Python's correctly rounded ``round(x, n)`` formats the float (~1 µs each here);
-    the two differ only within a rounding error of a half in the last place."""
+    the two differ only within a rounding error of a half in the last place. NaN and
+    infinities (a broken model's output) pass through, as ``round(x, n)`` let them."""
+    if not math.isfinite(value):
+        return value
     scale = 10.0**places
     return round(value * scale) / scale
