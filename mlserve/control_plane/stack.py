@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from mlserve.errors import MLServeError
 from mlserve.monitoring.hub import MonitoringHub
-from mlserve.monitoring.recorder import PredictionRecorder
+from mlserve.monitoring.recorder import PredictionRecorder, RecorderMetrics
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.serving.cache.base import PredictionCache
@@ -93,6 +93,11 @@ class ServingStack:
         )
         limiter = InflightLimiter.from_settings(settings.limits)
         monitoring.metrics.set_inflight_source(limiter.inflight_counts)
+        recorder = None
+        if settings.monitoring.enabled:
+            samples_per_second = settings.monitoring.drift_samples_per_second
+            recorder = PredictionRecorder(monitoring, samples_per_second=samples_per_second)
+            metrics_registry.register(RecorderMetrics(recorder))
         predictor = Predictor(
             registry,
             triton,
@@ -100,13 +105,7 @@ class ServingStack:
             limiter,
             settings.limits,
             monitoring,
-            recorder=(
-                PredictionRecorder(
-                    monitoring, samples_per_second=settings.monitoring.drift_samples_per_second
-                )
-                if settings.monitoring.enabled
-                else None
-            ),
+            recorder=recorder,
             max_batch_size=settings.max_batch_size,
             calls_in_flight=settings.triton.effective_calls_in_flight,
             repeats=(

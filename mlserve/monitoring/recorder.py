@@ -9,6 +9,7 @@ cores py-spy found 18% of the serving process's samples in the drift monitor; wi
 1,000/s still 11% (replayed cache hits, 6,000/s), hence the default of 250/s
 (``monitoring.drift_samples_per_second``). Under extreme load the oldest
 unprocessed predictions are dropped (counted in ``dropped``) rather than growing memory.
+:class:`RecorderMetrics` exposes those counts as ``mlserve_drift_predictions_total``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from mlserve.monitoring.hub import MonitoringHub
 
@@ -44,6 +48,8 @@ class PredictionRecorder:
         self.dropped = 0
         self.failed = 0
         """Predictions the hub raised on (logged; draining goes on)."""
+        self.sampled = 0
+        """Predictions that go to the drift windows."""
         self.unsampled = 0
         """Predictions left out of the drift sample (counted in the metrics only)."""
         self._pending: deque[_Item] = deque()
@@ -63,6 +69,7 @@ class PredictionRecorder:
 
     def _in_sample(self, model: str, version: int) -> bool:
         if self.samples_per_second <= 0:
+            self.sampled += 1
             return True
         second = int(self._clock())
         slot, taken = self._sampled.get((model, version), (second, 0))
@@ -72,6 +79,7 @@ class PredictionRecorder:
             self.unsampled += 1
             return False
         self._sampled[(model, version)] = (second, taken + 1)
+        self.sampled += 1
         return True
 
     def drain(self, limit: int | None = None) -> int:
@@ -104,3 +112,38 @@ class PredictionRecorder:
                     await asyncio.sleep(0)
         finally:
             self.drain()
+
+
+class RecorderMetrics(Collector):
+    """``mlserve_drift_predictions_total{outcome}``, read from a recorder at scrape time:
+    ``sampled`` (sent to the drift windows) and ``unsampled`` (over the sample rate) as
+    decided when recorded, ``dropped`` (the buffer was full: never processed) and
+    ``failed`` (monitoring raised on it). Shows how much of the traffic drift sees."""
+
+    def __init__(self, recorder: PredictionRecorder) -> None:
+        self.recorder = recorder
+
+    def describe(self) -> Iterator[Metric]:
+        yield self._family()
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        recorder = self.recorder
+        for outcome, count in (
+            ("sampled", recorder.sampled),
+            ("unsampled", recorder.unsampled),
+            ("dropped", recorder.dropped),
+            ("failed", recorder.failed),
+        ):
+            family.add_metric([outcome], count)
+        yield family
+
+    @staticmethod
+    def _family() -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "mlserve_drift_predictions",
+            "Text predictions handed to drift monitoring, by outcome: sampled into the drift "
+            "windows, unsampled (over monitoring.drift_samples_per_second), dropped (buffer "
+            "full), failed.",
+            labels=("outcome",),
+        )

@@ -38,6 +38,7 @@ def test_metrics_are_the_control_planes_own(served: Stack) -> None:
     assert "mlserve_predictions_total{" in text
     assert "mlserve_request_duration_seconds_bucket{" in text
     assert f'mlserve_inflight_requests{{model="{SAMPLE_NAME}"}}' in text
+    assert 'mlserve_drift_predictions_total{outcome="sampled"}' in text
     assert "\nnv_" not in text
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+from prometheus_client import CollectorRegistry, generate_latest
+
 from mlserve.monitoring.hub import MonitoringHub
-from mlserve.monitoring.recorder import PredictionRecorder
+from mlserve.monitoring.recorder import PredictionRecorder, RecorderMetrics
 
 
 class _Hub:
@@ -91,3 +93,21 @@ def test_a_sample_rate_of_zero_sends_every_prediction_to_drift() -> None:
 
     recorder.drain()
     assert len(hub.drifted) == 50
+
+
+def test_the_metric_says_what_became_of_each_prediction() -> None:
+    now = [100.0]
+    recorder = PredictionRecorder(
+        cast(Any, _Hub()), max_pending=3, samples_per_second=2, clock=lambda: now[0]
+    )
+    registry = CollectorRegistry()
+    registry.register(RecorderMetrics(recorder))
+    for text in ("a", "b", "c", "bad"):
+        recorder.record("m", 1, text, [1.0], "x")
+    recorder.drain()
+
+    exposition = generate_latest(registry).decode()
+    assert 'mlserve_drift_predictions_total{outcome="sampled"} 2.0' in exposition
+    assert 'mlserve_drift_predictions_total{outcome="unsampled"} 2.0' in exposition
+    assert 'mlserve_drift_predictions_total{outcome="dropped"} 1.0' in exposition
+    assert 'mlserve_drift_predictions_total{outcome="failed"} 1.0' in exposition
