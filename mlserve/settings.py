@@ -120,6 +120,14 @@ class TritonSettings(BaseModel):
     (``instance_count``), since an instance runs one batch at a time and a further call
     would only wait in Triton's queue with a smaller batch. 0: each request is its own call."""
 
+    gather_turns: int = Field(default=4, ge=0, le=64)
+    """Event-loop turns a shared call lets pass before it takes the waiting requests, so that
+    requests whose clients are already sending join it (fewer turns once a full call waits:
+    ``max_batch_size`` texts or the in-flight bound). Measured on 2 cores at concurrency 16:
+    calls of ~7 texts at 0, ~13 at 3, ~16 at 4 or 5, and the CPU per cold request, all
+    processes together, ~255 -> ~180 µs. A lone request still never waits; at concurrency 4
+    the p50 rose from ~1.9 to ~2.0 ms. 0: take them at once."""
+
     @property
     def effective_calls_in_flight(self) -> int:
         """``calls_in_flight``, or ``instance_count`` when unset."""

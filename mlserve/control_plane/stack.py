@@ -108,6 +108,7 @@ class ServingStack:
             recorder=recorder,
             max_batch_size=settings.max_batch_size,
             calls_in_flight=settings.triton.effective_calls_in_flight,
+            gather_turns=settings.triton.gather_turns,
             repeats=(
                 RepeatedRequests(
                     max_entries=settings.cache.max_size,

@@ -8,6 +8,12 @@ here, in arrival order, and leave together in the next free call (up to ``max_ba
 texts). A lone request never waits: with a call free and nobody waiting, its own task sends
 it at once. Triton's dynamic batcher still merges these calls with other clients' requests.
 
+With ``gather_turns``, the task that sends waiting requests lets the event loop turn that many
+times before it takes them (fewer once a full call waits): the answers of the call that just
+returned go out, and requests whose clients are already sending again are read and join this
+call instead of the next. On 2 cores at concurrency 16 this took calls from ~7.5 to ~13-16
+texts and cut the CPU of a request, all processes together, by a quarter.
+
 Each request keeps its own deadline. A call carries the latest deadline of its members (as
 client timeout and Triton queue timeout), and a member whose own deadline passes first gets
 its 504 at that moment: stage ``queue`` while it waits here, ``inference`` once its call is
@@ -40,13 +46,24 @@ class _Waiter:
 class CallCoalescer:
     """Sends the texts of concurrent requests for one model version in shared calls."""
 
-    def __init__(self, infer: InferTexts, *, calls_in_flight: int, max_batch_size: int) -> None:
+    def __init__(
+        self,
+        infer: InferTexts,
+        *,
+        calls_in_flight: int,
+        max_batch_size: int,
+        gather_turns: int = 0,
+    ) -> None:
         if calls_in_flight < 1 or max_batch_size < 1:
             raise ValueError("calls_in_flight and max_batch_size must be at least 1")
+        if gather_turns < 0:
+            raise ValueError("gather_turns must not be negative")
         self._infer = infer
         self._calls_in_flight = calls_in_flight
         self._max_batch_size = max_batch_size
+        self._gather_turns = gather_turns
         self._waiting: deque[_Waiter] = deque()
+        self._waiting_texts = 0
         self._senders: set[asyncio.Task[None]] = set()
         self._busy = 0
 
@@ -78,6 +95,7 @@ class CallCoalescer:
         loop = asyncio.get_running_loop()
         waiter = _Waiter(texts, deadline, loop.create_future())
         self._waiting.append(waiter)
+        self._waiting_texts += len(texts)
         self._start_sender()
         timer = loop.call_later(deadline.remaining_s(), _expire, waiter)
         try:
@@ -95,10 +113,25 @@ class CallCoalescer:
 
     async def _send_while_waiting(self) -> None:
         try:
-            while members := self._take():
+            while members := await self._gather():
                 await self._send(members)
         finally:
             self._busy -= 1
+
+    async def _gather(self) -> list[_Waiter]:
+        """The next call's members, taken after up to ``gather_turns`` turns of the loop."""
+        for _ in range(self._gather_turns):
+            if self._waiting_texts >= self._max_batch_size:
+                break
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                waiting = list(self._waiting)
+                self._waiting.clear()
+                self._waiting_texts = 0
+                _fail(waiting, ServiceUnavailableError("the server is shutting down; retry"))
+                raise
+        return self._take()
 
     def _take(self) -> list[_Waiter]:
         """The oldest waiting requests that fit in one call (always at least one)."""
@@ -108,10 +141,12 @@ class CallCoalescer:
             waiter = self._waiting[0]
             if waiter.answer.done():  # expired or its client went away
                 self._waiting.popleft()
+                self._waiting_texts -= len(waiter.texts)
                 continue
             if members and size + len(waiter.texts) > self._max_batch_size:
                 break
             self._waiting.popleft()
+            self._waiting_texts -= len(waiter.texts)
             waiter.sent = True
             members.append(waiter)
             size += len(waiter.texts)

@@ -70,6 +70,8 @@ class Predictor:
     """Triton's ``max_batch_size``: larger requests are split into several Triton calls."""
     calls_in_flight: int = 1
     """Triton calls in flight per model version; 0 sends each request as its own call."""
+    gather_turns: int = 0
+    """Event-loop turns a shared call waits for more requests (:class:`CallCoalescer`)."""
     repeats: RepeatedRequests | None = None
     """Request bodies answered before (None: every request does the whole work)."""
     _coalescers: dict[tuple[str, int, str], CallCoalescer] = field(
@@ -215,10 +217,13 @@ class Predictor:
             # Idle coalescers of this model's other versions go (they hold preprocessors).
             for other in [k for k, c in self._coalescers.items() if k[0] == key[0] and c.idle]:
                 del self._coalescers[other]
+            # No call can hold more texts than the in-flight bound admits: none waits for more.
+            call_texts = min(self.max_batch_size, self.limits.max_inflight_per_model)
             coalescer = self._coalescers[key] = CallCoalescer(
                 lambda texts, deadline: self._infer_chunk(model, preprocessor, texts, deadline),
                 calls_in_flight=self.calls_in_flight,
-                max_batch_size=max(1, self.max_batch_size),
+                max_batch_size=max(1, call_texts),
+                gather_turns=self.gather_turns,
             )
         return coalescer.predict
 

@@ -223,6 +223,68 @@ async def test_shutting_down_answers_members_of_a_sent_call_with_a_503() -> None
     assert coalescer.busy_calls == 0
 
 
+async def test_gather_turns_let_requests_arriving_meanwhile_join_the_next_call() -> None:
+    async def arrive_late(coalescer: CallCoalescer) -> list[CachedPrediction]:
+        await asyncio.sleep(0)  # its client sends a turn after the first call returned
+        return await coalescer.predict(["c"], Deadline(1_000))
+
+    sent_per_turns = []
+    for turns in (0, 4):
+        calls = RecordingCalls()
+        coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8, gather_turns=turns)
+        first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
+        await settle()
+        waiting = asyncio.create_task(coalescer.predict(["b"], Deadline(1_000)))
+        await settle()
+        calls.release()
+        await first
+        late = asyncio.create_task(arrive_late(coalescer))
+        await asyncio.gather(waiting, late)
+        sent_per_turns.append(calls.sent)
+
+    assert sent_per_turns[0] == [["a"], ["b"], ["c"]]
+    assert sent_per_turns[1] == [["a"], ["b", "c"]]
+
+
+async def test_a_full_call_is_sent_without_waiting_for_turns() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=2, gather_turns=50)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
+    await settle()
+    waiting = asyncio.create_task(coalescer.predict(["b", "c"], Deadline(1_000)))
+    await settle()
+    calls.gates[0].set()
+    await first
+    await settle()  # far fewer than 50 turns
+
+    assert calls.sent == [["a"], ["b", "c"]]
+    calls.release()
+    assert labels(await waiting) == ["b", "c"]
+
+
+async def test_shutting_down_while_gathering_answers_the_waiting_with_a_503() -> None:
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8, gather_turns=50)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
+    await settle()
+    waiting = asyncio.create_task(coalescer.predict(["b"], Deadline(5_000)))
+    await settle()
+    calls.gates[0].set()
+    await first
+    await settle()
+    assert calls.sent == [["a"]]  # the sender is still letting turns pass
+
+    for sender in list(coalescer._senders):
+        sender.cancel()
+
+    with pytest.raises(ServiceUnavailableError, match="shutting down"):
+        await waiting
+    await settle()
+    assert coalescer.idle
+
+
 def test_calls_in_flight_and_batch_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         CallCoalescer(RecordingCalls(), calls_in_flight=0, max_batch_size=8)
+    with pytest.raises(ValueError, match="negative"):
+        CallCoalescer(RecordingCalls(), calls_in_flight=1, max_batch_size=8, gather_turns=-1)
