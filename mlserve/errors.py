@@ -107,6 +107,10 @@ class ParityError(ConversionError):
     """The ONNX export disagrees with the native model; ``detail`` holds the report."""
 
 
+class SettingsError(MLServeError):
+    """A setting from the environment or the config file is invalid: nothing can start."""
+
+
 class TritonError(MLServeError):
     """Triton answered with an error we did not expect (502)."""
 

@@ -12,13 +12,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from mlserve.errors import SettingsError
 
 
 class CacheSettings(BaseModel):
@@ -288,5 +290,26 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, built once from the environment and config file."""
-    return Settings()
+    """The process-wide settings, built once from the environment and config file.
+
+    Raises :class:`SettingsError` naming each invalid setting, where it can be set and what
+    it must be (not pydantic's multi-line report)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_invalid_settings(exc)) from None
+
+
+def describe_invalid_settings(error: ValidationError) -> str:
+    """One line per ``error``: e.g. ``invalid setting triton.gather_turns = '-1'
+    (MLSERVE_TRITON__GATHER_TURNS or triton.gather_turns in config.yaml): Input should be
+    greater than or equal to 0``, joined by ``; ``."""
+    config_file = os.environ.get("MLSERVE_CONFIG", "config.yaml")
+    parts = []
+    for item in error.errors():
+        path = [str(part) for part in item["loc"]]
+        name = ".".join(path) or "settings"
+        where = f"MLSERVE_{'__'.join(path).upper()} or {name} in {config_file}" if path else ""
+        given = f" = {item['input']!r}" if path and not isinstance(item["input"], dict) else ""
+        parts.append(f"invalid setting {name}{given} ({where}): {item['msg']}")
+    return "; ".join(parts)

@@ -1,8 +1,16 @@
-"""Derived settings: where inference reaches Triton."""
+"""Derived settings (where inference reaches Triton) and invalid ones named in one line."""
 
 from __future__ import annotations
 
-from mlserve.settings import Settings
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlserve.errors import SettingsError
+from mlserve.settings import Settings, get_settings
 
 
 def test_inference_goes_to_the_configured_http_url_or_the_grpc_host_on_the_http_port() -> None:
@@ -22,3 +30,42 @@ def test_calls_in_flight_default_to_one_per_model_instance() -> None:
     assert Settings().triton.effective_calls_in_flight == Settings().triton.instance_count
     assert Settings(triton={"instance_count": 3}).triton.effective_calls_in_flight == 3
     assert Settings(triton={"calls_in_flight": 0}).triton.effective_calls_in_flight == 0
+
+
+def test_an_invalid_setting_names_its_variable_value_and_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLSERVE_TRITON__GATHER_TURNS", "-1")
+    monkeypatch.setenv("MLSERVE_CACHE__TTL_SECONDS", "soon")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as caught:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    message = caught.value.message
+    assert "\n" not in message
+    assert (
+        "invalid setting triton.gather_turns = '-1' (MLSERVE_TRITON__GATHER_TURNS or "
+        "triton.gather_turns in config.yaml): Input should be greater than or equal to 0"
+    ) in message
+    assert "cache.ttl_seconds = 'soon' (MLSERVE_CACHE__TTL_SECONDS" in message
+
+
+def test_the_cli_answers_an_invalid_setting_with_one_line_and_status_2() -> None:
+    env = {**os.environ, "MLSERVE_TRITON__INSTANCE_COUNT": "0"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mlserve"), "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: invalid setting triton.instance_count = '0' (MLSERVE_TRITON__INSTANCE_COUNT or "
+        "triton.instance_count in config.yaml): Input should be greater than or equal to 1"
+    ]

@@ -11,10 +11,10 @@ from rich.table import Table
 
 from mlserve.cli.benchmark import benchmark_command
 from mlserve.cli.load import load_command
-from mlserve.cli.output import console, fail, print_json
+from mlserve.cli.output import console, fail, print_error, print_json
 from mlserve.cli.stats import stats_command
 from mlserve.cli.up import up_command
-from mlserve.errors import MLServeError
+from mlserve.errors import MLServeError, SettingsError
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.serving.catalog import describe_models
@@ -101,9 +101,13 @@ def settings_grpc_url() -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: an invalid setting is one line and exit status 2."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except SettingsError as exc:
+        print_error(exc.message)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

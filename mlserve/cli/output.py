@@ -16,9 +16,14 @@ err_console = Console(stderr=True, emoji=False)
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: <message>`` (first line only) on stderr and exit non-zero."""
+    print_error(message)
+    raise typer.Exit(code)
+
+
+def print_error(message: str) -> None:
+    """``error: <message>`` (first line only) on stderr."""
     first = message.strip().splitlines()[0] if message.strip() else "failed"
     err_console.print(f"[bold red]error:[/] {escape(first)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def print_json(data: Any) -> None:
