@@ -51,6 +51,20 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+async def answer_a_call_with_one_waiting(
+    coalescer: CallCoalescer, calls: RecordingCalls, texts: list[str], *, deadline_ms: int
+) -> asyncio.Task[list[CachedPrediction]]:
+    """Sends ["a"] as the only, busy call, queues ``texts`` behind it, then answers ["a"]:
+    the waiting request's task, for a sender task to send."""
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(deadline_ms)))
+    await settle()
+    waiting = asyncio.create_task(coalescer.predict(texts, Deadline(deadline_ms)))
+    await settle()
+    calls.gates[0].set()
+    await first
+    return waiting
+
+
 async def test_a_lone_request_is_sent_at_once_on_its_own() -> None:
     calls = RecordingCalls()
     calls.release()
@@ -205,12 +219,7 @@ async def test_a_request_with_no_time_left_is_refused_before_waiting() -> None:
 async def test_shutting_down_answers_members_of_a_sent_call_with_a_503() -> None:
     calls = RecordingCalls()
     coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
-    first = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
-    await settle()
-    waiting = asyncio.create_task(coalescer.predict(["b"], Deadline(5_000)))
-    await settle()
-    calls.gates[0].set()
-    await first
+    waiting = await answer_a_call_with_one_waiting(coalescer, calls, ["b"], deadline_ms=5_000)
     await settle()
     assert calls.sent == [["a"], ["b"]]  # sent by a sender task, which now stops
 
@@ -232,13 +241,9 @@ async def test_gather_turns_let_requests_arriving_meanwhile_join_the_next_call()
     for turns in (0, 4):
         calls = RecordingCalls()
         coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8, gather_turns=turns)
-        first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
-        await settle()
-        waiting = asyncio.create_task(coalescer.predict(["b"], Deadline(1_000)))
-        await settle()
-        calls.release()
-        await first
+        waiting = await answer_a_call_with_one_waiting(coalescer, calls, ["b"], deadline_ms=1_000)
         late = asyncio.create_task(arrive_late(coalescer))
+        calls.release()
         await asyncio.gather(waiting, late)
         sent_per_turns.append(calls.sent)
 
@@ -249,12 +254,7 @@ async def test_gather_turns_let_requests_arriving_meanwhile_join_the_next_call()
 async def test_a_full_call_is_sent_without_waiting_for_turns() -> None:
     calls = RecordingCalls()
     coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=2, gather_turns=50)
-    first = asyncio.create_task(coalescer.predict(["a"], Deadline(1_000)))
-    await settle()
-    waiting = asyncio.create_task(coalescer.predict(["b", "c"], Deadline(1_000)))
-    await settle()
-    calls.gates[0].set()
-    await first
+    waiting = await answer_a_call_with_one_waiting(coalescer, calls, ["b", "c"], deadline_ms=1_000)
     await settle()  # far fewer than 50 turns
 
     assert calls.sent == [["a"], ["b", "c"]]
@@ -265,12 +265,7 @@ async def test_a_full_call_is_sent_without_waiting_for_turns() -> None:
 async def test_shutting_down_while_gathering_answers_the_waiting_with_a_503() -> None:
     calls = RecordingCalls()
     coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8, gather_turns=50)
-    first = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
-    await settle()
-    waiting = asyncio.create_task(coalescer.predict(["b"], Deadline(5_000)))
-    await settle()
-    calls.gates[0].set()
-    await first
+    waiting = await answer_a_call_with_one_waiting(coalescer, calls, ["b"], deadline_ms=5_000)
     await settle()
     assert calls.sent == [["a"]]  # the sender is still letting turns pass
 
