@@ -97,7 +97,7 @@ def export_file(
       read from the local disk by an admin, and a base-size transformer exceeds 200 MB;
     * a PyTorch file (``.pt``, ``.pth``, ``.ts``, ``.torchscript``, or any file with a
       ``<stem>.mlserve.json`` sidecar): TorchScript, state dict or pickled module,
-      :func:`mlserve.converters.pytorch.export_pytorch_file`, declared by the sidecar;
+      :func:`mlserve.converters.pytorch_file.export_pytorch_file`, declared by the sidecar;
     * an ``.onnx`` file with its mlserve metadata beside it (a text model): imported,
       :func:`mlserve.converters.onnx_import.import_onnx`, smoke-tested on sample texts;
     * any other file: a joblib/pickle file read by :func:`load_model_file` and exported by
@@ -121,7 +121,7 @@ def export_file(
 
         texts = _texts(sample_texts) or sentiment_data.generate().test_texts
         return import_onnx(path, texts[:REFERENCE_ROWS])
-    from mlserve.converters.pytorch import export_pytorch_file, looks_like_pytorch_file
+    from mlserve.converters.pytorch_file import export_pytorch_file, looks_like_pytorch_file
 
     if looks_like_pytorch_file(path):
         return export_pytorch_file(path, sample_texts=_texts(sample_texts))
