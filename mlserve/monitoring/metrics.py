@@ -15,16 +15,14 @@ Serve it with ``prometheus_client.generate_latest(registry)`` (content type
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
+from mlserve.monitoring.inflight_gauge import InflightGauge
 from mlserve.monitoring.loop_metrics import LoopCounter, LoopHistogram
 
 if TYPE_CHECKING:
@@ -123,7 +121,7 @@ class ControlPlaneMetrics:
             ("backend", "operation"),
             registry=registry,
         )
-        self.in_flight = _InflightCollector()
+        self.in_flight = InflightGauge()
         registry.register(self.in_flight)
         self.rejected = LoopCounter(
             "mlserve_rejected_requests",
@@ -358,44 +356,6 @@ class ControlPlaneMetrics:
     def metric_names(self) -> frozenset[str]:
         """Every sample name this registry can expose (see :func:`exported_metric_names`)."""
         return sample_names(self.registry)
-
-
-class _InflightCollector(Collector):
-    """``mlserve_inflight_requests{model}``: counted here, or read from a source at scrape."""
-
-    def __init__(self) -> None:
-        self.source: Callable[[], Mapping[str, int]] | None = None
-        self._counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def track(self, model: str) -> None:
-        with self._lock:
-            self._counts.setdefault(model, 0)
-
-    def add(self, model: str, amount: int) -> None:
-        with self._lock:
-            self._counts[model] = self._counts.get(model, 0) + amount
-
-    def collect(self) -> Iterator[Metric]:
-        with self._lock:
-            counts = dict(self._counts)
-        if self.source is not None:
-            counts = {model: 0 for model in counts} | dict(self.source())
-        family = GaugeMetricFamily(
-            "mlserve_inflight_requests",
-            "Texts being processed (holding an in-flight slot), per model.",
-            labels=("model",),
-        )
-        for model, value in sorted(counts.items()):
-            family.add_metric((model,), float(value))
-        yield family
-
-    def describe(self) -> Iterator[Metric]:
-        yield GaugeMetricFamily(
-            "mlserve_inflight_requests",
-            "Texts being processed (holding an in-flight slot), per model.",
-            labels=("model",),
-        )
 
 
 def sample_names(registry: CollectorRegistry) -> frozenset[str]:
