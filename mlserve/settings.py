@@ -308,8 +308,18 @@ def describe_invalid_settings(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         path = [str(part) for part in item["loc"]]
-        name = ".".join(path) or "settings"
-        where = f"MLSERVE_{'__'.join(path).upper()} or {name} in {config_file}" if path else ""
-        given = f" = {item['input']!r}" if path and not isinstance(item["input"], dict) else ""
+        if not path:
+            parts.append(f"invalid settings: {item['msg']}")
+            continue
+        name = ".".join(path)
+        shown = not isinstance(item["input"], dict) and not any(
+            marker in path[-1] for marker in _UNSHOWN_VALUES
+        )
+        given = f" = {item['input']!r}" if shown else ""
+        where = f"MLSERVE_{'__'.join(path).upper()} or {name} in {config_file}"
         parts.append(f"invalid setting {name}{given} ({where}): {item['msg']}")
     return "; ".join(parts)
+
+
+_UNSHOWN_VALUES = ("password", "secret", "redis_url")
+"""Settings whose given value an error leaves out: it may hold a credential."""

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from mlserve.errors import SettingsError
-from mlserve.settings import Settings, get_settings
+from mlserve.settings import Settings, describe_invalid_settings, get_settings
 
 
 def test_inference_goes_to_the_configured_http_url_or_the_grpc_host_on_the_http_port() -> None:
@@ -51,6 +52,26 @@ def test_an_invalid_setting_names_its_variable_value_and_limit(
         "triton.gather_turns in config.yaml): Input should be greater than or equal to 0"
     ) in message
     assert "cache.ttl_seconds = 'soon' (MLSERVE_CACHE__TTL_SECONDS" in message
+
+
+def test_an_invalid_credential_is_named_without_its_value() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(auth={"admin_password": ["hunter2"]}, redis_url=["redis://:pw@host"])
+
+    message = describe_invalid_settings(caught.value)
+    assert "invalid setting auth.admin_password (MLSERVE_AUTH__ADMIN_PASSWORD" in message
+    assert "invalid setting redis_url (MLSERVE_REDIS_URL" in message
+    assert "hunter2" not in message
+    assert "pw@host" not in message
+
+
+def test_an_invalid_combination_is_named_by_its_section() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(limits={"default_timeout_ms": 5_000, "max_timeout_ms": 1_000})
+
+    message = describe_invalid_settings(caught.value)
+    assert message.startswith("invalid setting limits (MLSERVE_LIMITS or limits in ")
+    assert "default_timeout_ms (5000) exceeds" in message
 
 
 def test_the_cli_answers_an_invalid_setting_with_one_line_and_status_2() -> None:
