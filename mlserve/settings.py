@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,7 +23,14 @@ from pydantic_settings import (
 from mlserve.errors import SettingsError
 
 
-class CacheSettings(BaseModel):
+class SettingsSection(BaseModel):
+    """A nested group of settings. Unknown keys are refused, so a misspelt or retired key in
+    the config file or an ``MLSERVE_SECTION__KEY`` variable is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CacheSettings(SettingsSection):
     """Prediction cache."""
 
     enabled: bool = True
@@ -41,7 +48,7 @@ class CacheSettings(BaseModel):
     with Redis, whose outages must show; 0 turns it off."""
 
 
-class MonitoringSettings(BaseModel):
+class MonitoringSettings(SettingsSection):
     """Prometheus metrics and drift monitoring."""
 
     enabled: bool = True
@@ -70,7 +77,7 @@ class MonitoringSettings(BaseModel):
     """Poll intervals that form the baseline serving-performance rises are judged against."""
 
 
-class TritonSettings(BaseModel):
+class TritonSettings(SettingsSection):
     """Where Triton runs and how models are configured for it."""
 
     url: str | None = None
@@ -141,7 +148,7 @@ class TritonSettings(BaseModel):
     """Where the embedded Triton writes its log (default: ``<models_dir>/../var/log``)."""
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(SettingsSection):
     """The control plane's HTTP server."""
 
     host: str = "127.0.0.1"
@@ -152,7 +159,7 @@ class ServerSettings(BaseModel):
     """uvicorn worker processes."""
 
 
-class LimitsSettings(BaseModel):
+class LimitsSettings(SettingsSection):
     """Load bounds of the control plane: in-flight requests and request deadlines."""
 
     max_inflight_per_model: int = Field(default=256, ge=1)
@@ -173,7 +180,7 @@ class LimitsSettings(BaseModel):
         return self
 
 
-class AuthSettings(BaseModel):
+class AuthSettings(SettingsSection):
     """Accounts, bearer tokens and the state of the ``/api/v1`` platform API."""
 
     admin_user: str | None = None
@@ -203,7 +210,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MLSERVE_",
         env_nested_delimiter="__",
-        extra="ignore",
+        extra="forbid",
         protected_namespaces=(),
     )
 
@@ -317,7 +324,10 @@ def describe_invalid_settings(error: ValidationError) -> str:
         )
         given = f" = {item['input']!r}" if shown else ""
         where = f"MLSERVE_{'__'.join(path).upper()} or {name} in {config_file}"
-        parts.append(f"invalid setting {name}{given} ({where}): {item['msg']}")
+        problem = item["msg"]
+        if item["type"] == "extra_forbidden":
+            problem = "no such setting (misspelt or retired?); mlserve/settings.py lists them all"
+        parts.append(f"invalid setting {name}{given} ({where}): {problem}")
     return "; ".join(parts)
 
 

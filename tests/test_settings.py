@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from mlserve.errors import SettingsError
@@ -52,6 +53,36 @@ def test_an_invalid_setting_names_its_variable_value_and_limit(
         "triton.gather_turns in config.yaml): Input should be greater than or equal to 0"
     ) in message
     assert "cache.ttl_seconds = 'soon' (MLSERVE_CACHE__TTL_SECONDS" in message
+
+
+def test_an_unknown_key_is_refused_wherever_it_comes_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("cahce:\n  ttl_seconds: 5\nmonitoring:\n  port: 9100\n")
+    monkeypatch.setenv("MLSERVE_CONFIG", str(config))
+    monkeypatch.setenv("MLSERVE_TRITON__GATHER_TRUNS", "2")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SettingsError) as caught:
+            get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    message = caught.value.message
+    unknown = "no such setting (misspelt or retired?); mlserve/settings.py lists them all"
+    assert f"invalid setting cahce (MLSERVE_CAHCE or cahce in {config}): {unknown}" in message
+    assert "invalid setting monitoring.port = 9100 (MLSERVE_MONITORING__PORT" in message
+    assert "invalid setting triton.gather_truns = '2' (MLSERVE_TRITON__GATHER_TRUNS" in message
+
+
+def test_the_shipped_config_file_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = Path(__file__).parents[1] / "config.yaml"
+    monkeypatch.setenv("MLSERVE_CONFIG", str(shipped))
+
+    settings = Settings()
+
+    assert settings.cache.max_size == yaml.safe_load(shipped.read_text())["cache"]["max_size"]
 
 
 def test_an_invalid_credential_is_named_without_its_value() -> None:
