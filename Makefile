@@ -45,7 +45,7 @@ format: install
 	$(BIN)/ruff check --fix mlserve tests benchmarks
 
 bench: install
-	$(BIN)/python benchmarks/compare_serving.py
+	$(BIN)/python benchmarks/compare_serving.py --no-queue-policy --rounds 3 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
