@@ -34,19 +34,23 @@ def test_calls_in_flight_default_to_one_per_model_instance() -> None:
     assert Settings(triton={"calls_in_flight": 0}).triton.effective_calls_in_flight == 0
 
 
-def test_an_invalid_setting_names_its_variable_value_and_limit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("MLSERVE_TRITON__GATHER_TURNS", "-1")
-    monkeypatch.setenv("MLSERVE_CACHE__TTL_SECONDS", "soon")
+def settings_error_message() -> str:
+    """The message of the SettingsError that building the process settings now raises."""
     get_settings.cache_clear()
     try:
         with pytest.raises(SettingsError) as caught:
             get_settings()
     finally:
         get_settings.cache_clear()
+    return caught.value.message
 
-    message = caught.value.message
+
+def test_an_invalid_setting_names_its_variable_value_and_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLSERVE_TRITON__GATHER_TURNS", "-1")
+    monkeypatch.setenv("MLSERVE_CACHE__TTL_SECONDS", "soon")
+    message = settings_error_message()
     assert "\n" not in message
     assert (
         "invalid setting triton.gather_turns = '-1' (MLSERVE_TRITON__GATHER_TURNS or "
@@ -62,14 +66,7 @@ def test_an_unknown_key_is_refused_wherever_it_comes_from(
     config.write_text("cahce:\n  ttl_seconds: 5\nmonitoring:\n  port: 9100\n")
     monkeypatch.setenv("MLSERVE_CONFIG", str(config))
     monkeypatch.setenv("MLSERVE_TRITON__GATHER_TRUNS", "2")
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SettingsError) as caught:
-            get_settings()
-    finally:
-        get_settings.cache_clear()
-
-    message = caught.value.message
+    message = settings_error_message()
     unknown = "no such setting (misspelt or retired?); mlserve/settings.py lists them all"
     assert f"invalid setting cahce (MLSERVE_CAHCE or cahce in {config}): {unknown}" in message
     assert "invalid setting monitoring.port = 9100 (MLSERVE_MONITORING__PORT" in message
