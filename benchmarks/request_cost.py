@@ -57,7 +57,7 @@ async def measure(settings: Settings, args: argparse.Namespace) -> dict[str, Any
     results: dict[str, Any] = {}
     async with app.router.lifespan_context(app):
         if args.no_drift:
-            app.state.stack.predictor.recorder = None
+            app.state.stack.recorder = app.state.stack.dataplane.observer.recorder = None
         await drive(app, "/predict", bodies(cold_texts.take(300)), concurrency=args.concurrency)
         await drive(app, "/predict", bodies(warm.pool), concurrency=1)
         for scenario, texts in (

@@ -44,7 +44,7 @@ class CacheSettings(SettingsSection):
     replay_max_body_bytes: int = Field(default=4096, ge=0)
     """With the in-memory cache, predict request bodies up to this size are remembered byte
     for byte (at most ``max_size`` of them, for ``ttl_seconds``), and the same body again is
-    answered without parsing, cleaning or a cache lookup (``mlserve.serving.repeats``). Not
+    answered without parsing, cleaning or a cache lookup (``mlserve.control_plane.repeats``). Not
     with Redis, whose outages must show; 0 turns it off."""
 
 
@@ -61,6 +61,10 @@ class MonitoringSettings(SettingsSection):
     it they only count in the label and confidence metrics): bounds monitoring's CPU under
     load (a drift sample costs 30-120 µs here, so 250/s is at most 3% of a core) while a
     window of 500 still fills in 2 s. 0: every prediction."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Also serve ``/metrics`` on this port (a plain HTTP listener beside the API, as
+    Prometheus setups that scrape a dedicated port expect, e.g. seed S1's 9090); unset: only
+    on the API port."""
     triton_poll_seconds: float = Field(default=5.0, gt=0)
     """How often Triton's statistics are read."""
     drift_alpha: float = Field(default=0.01, gt=0, lt=1)
@@ -217,7 +221,10 @@ class Settings(BaseSettings):
     models_dir: Path = Path("model_repository")
     """The Triton model repository."""
     default_model: str = "sentiment"
-    """Model used when a request names none."""
+    """Model used when a request with text names none (``name`` or ``name-v<N>``)."""
+    default_tabular_model: str = "iris"
+    """Model used when a request with feature records names none (seed S4's flat body and
+    S3's ``features`` rows carry no model name)."""
     max_batch_size: int = Field(default=64, ge=1)
     """Triton's max_batch_size for published models."""
     batch_timeout_ms: float = Field(default=0.1, ge=0)

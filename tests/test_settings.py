@@ -63,13 +63,13 @@ def test_an_unknown_key_is_refused_wherever_it_comes_from(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text("cahce:\n  ttl_seconds: 5\nmonitoring:\n  port: 9100\n")
+    config.write_text("cahce:\n  ttl_seconds: 5\nmonitoring:\n  prot: 9100\n")
     monkeypatch.setenv("MLSERVE_CONFIG", str(config))
     monkeypatch.setenv("MLSERVE_TRITON__GATHER_TRUNS", "2")
     message = settings_error_message()
     unknown = "no such setting (misspelt or retired?); mlserve/settings.py lists them all"
     assert f"invalid setting cahce (MLSERVE_CAHCE or cahce in {config}): {unknown}" in message
-    assert "invalid setting monitoring.port = 9100 (MLSERVE_MONITORING__PORT" in message
+    assert "invalid setting monitoring.prot = 9100 (MLSERVE_MONITORING__PROT" in message
     assert "invalid setting triton.gather_truns = '2' (MLSERVE_TRITON__GATHER_TRUNS" in message
 
 

@@ -74,11 +74,14 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def publish_samples(repository: ModelRepository, *, transformer: bool) -> None:
-    """Train and publish ``sentiment`` v1/v2 (and ``sentiment-minilm`` v1 with torch)."""
+    """Train and publish ``sentiment`` v1/v2, the tabular ``iris`` v1, the custom Python
+    ``iris-rules`` v1 (seed S4's heuristic), and ``sentiment-minilm`` v1 with torch."""
+    from mlserve.samples.iris import IRIS_NAME, RULES_NAME, rules_model, train_iris
     from mlserve.samples.sentiment_model import SAMPLE_NAME, train_sentiment
 
     with_torch = transformer and importlib.util.find_spec("torch") is not None
-    steps = [(SAMPLE_NAME, 1), (SAMPLE_NAME, 2)] + ([(MINILM_SAMPLE, 1)] if with_torch else [])
+    steps = [(SAMPLE_NAME, 1), (SAMPLE_NAME, 2), (IRIS_NAME, 1), (RULES_NAME, 1)]
+    steps += [(MINILM_SAMPLE, 1)] if with_torch else []
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
@@ -90,6 +93,10 @@ def publish_samples(repository: ModelRepository, *, transformer: bool) -> None:
                     from mlserve.samples.minilm import build_sentiment_minilm
 
                     exported = build_sentiment_minilm(work_dir=Path(work))
+                elif name == IRIS_NAME:
+                    exported = train_iris()
+                elif name == RULES_NAME:
+                    exported = rules_model()
                 else:
                     exported = train_sentiment(version)
                 try:
@@ -172,6 +179,12 @@ def _print_banner(
         )
         console.print(f"  Triton log {embedded.log_path}")
     console.print(
-        f'  try: curl -X POST {base}/predict -d \'{{"text": "This product is amazing!"}}\''
+        f'  try: curl -X POST {base}/predict -d \'{{"text": "This product is amazing!"}}\'',
+        soft_wrap=True,
+    )
+    console.print(
+        f'       curl -X POST {base}/predict -d \'{{"sepal_length": 5.1, "sepal_width": '
+        '3.5, "petal_length": 1.4, "petal_width": 0.2}\'',
+        soft_wrap=True,
     )
     console.print("Ctrl-C stops everything.")

@@ -22,7 +22,7 @@ from mlserve import __version__
 from mlserve.control_plane.errors import install_error_handlers
 from mlserve.control_plane.hot_routes import ControlPlaneApp
 from mlserve.control_plane.platform import build_platform
-from mlserve.control_plane.routes import health, models, predict
+from mlserve.control_plane.routes import health, inference_v2, models, predict
 from mlserve.control_plane.routes.monitoring import monitoring_router
 from mlserve.control_plane.stack import ServingStack
 from mlserve.settings import Settings, get_settings
@@ -70,8 +70,12 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
             "/batch-predict": partial(predict.batch_predict_answer, stack),
         },
         max_body_bytes=predict.max_body_bytes(settings),
+        prefix_routes={
+            (inference_v2.PREFIX, inference_v2.SUFFIX): partial(inference_v2.infer_answer, stack),
+        },
     )
     app.include_router(predict.router)
+    app.include_router(inference_v2.router)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(

@@ -15,7 +15,8 @@ the same ``{"error": ...}`` bodies (:func:`error_parts`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -28,10 +29,24 @@ from mlserve.errors import MLServeError, PayloadTooLargeError
 
 log = logging.getLogger(__name__)
 
-BodyHandler = Callable[[bytes], Awaitable[Any]]
-"""A request body in, the JSON-ready answer out; raises MLServeError subclasses."""
+BodyHandler = Callable[[bytes, Sequence[tuple[bytes, bytes]]], Awaitable[Any]]
+"""A request body and its raw headers in, the JSON-ready answer out; raises MLServeError
+subclasses."""
 
 _JSON = (b"content-type", b"application/json")
+
+
+PathHandler = Callable[[str, bytes, Sequence[tuple[bytes, bytes]]], Awaitable[Any]]
+"""Like :data:`BodyHandler`, with the request path first (routes with path parameters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """An answer a handler has already encoded (not JSON, or with its own headers)."""
+
+    body: bytes
+    content_type: bytes = b"application/json"
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 class _DisconnectedError(Exception):
@@ -46,24 +61,38 @@ class HotRoutes:
     """
 
     def __init__(
-        self, app: ASGIApp, *, routes: Mapping[str, BodyHandler], max_body_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        routes: Mapping[str, BodyHandler],
+        max_body_bytes: int,
+        prefix_routes: Mapping[tuple[str, str], PathHandler] | None = None,
     ) -> None:
         self.app = app
         self.routes = dict(routes)
+        self.prefix_routes = dict(prefix_routes or {})
+        """``(prefix, suffix)`` of a path -> its handler (e.g. ``/v2/models/`` ... ``/infer``)."""
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            handler = self.routes.get(scope["path"])
+            path = scope["path"]
+            handler = self.routes.get(path)
             if handler is not None:
-                await self._answer(handler, receive, send)
+                await self._answer(handler, scope, receive, send)
                 return
+            for (prefix, suffix), path_handler in self.prefix_routes.items():
+                if path.startswith(prefix) and path.endswith(suffix):
+                    await self._answer(partial(path_handler, path), scope, receive, send)
+                    return
         await self.app(scope, receive, send)
 
-    async def _answer(self, handler: BodyHandler, receive: Receive, send: Send) -> None:
+    async def _answer(
+        self, handler: BodyHandler, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         headers: Mapping[str, str] = {}
         try:
-            status, payload = 200, await handler(await self._body(receive))
+            status, payload = 200, await handler(await self._body(receive), scope["headers"])
         except _DisconnectedError:
             return
         except MLServeError as exc:
@@ -71,8 +100,13 @@ class HotRoutes:
         except Exception:
             log.exception("unhandled error answering a predict request")
             status, payload = 500, UNEXPECTED_ERROR
-        content = orjson.dumps(payload)
-        raw_headers = [_JSON, (b"content-length", b"%d" % len(content))]
+        if isinstance(payload, RawAnswer):
+            content = payload.body
+            raw_headers = [(b"content-type", payload.content_type), *payload.headers]
+            raw_headers.append((b"content-length", b"%d" % len(content)))
+        else:
+            content = orjson.dumps(payload)
+            raw_headers = [_JSON, (b"content-length", b"%d" % len(content))]
         raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": content})
@@ -106,10 +140,17 @@ class ControlPlaneApp(FastAPI):
 
     _entry: ASGIApp | None = None
 
-    def install_hot_routes(self, routes: Mapping[str, BodyHandler], max_body_bytes: int) -> None:
-        """Answer ``POST`` on ``routes`` with their handlers from now on."""
+    def install_hot_routes(
+        self,
+        routes: Mapping[str, BodyHandler],
+        max_body_bytes: int,
+        prefix_routes: Mapping[tuple[str, str], PathHandler] | None = None,
+    ) -> None:
+        """Answer ``POST`` on ``routes`` (and ``prefix_routes``) with their handlers."""
         fallback = partial(FastAPI.__call__, self)
-        self._entry = HotRoutes(fallback, routes=routes, max_body_bytes=max_body_bytes)
+        self._entry = HotRoutes(
+            fallback, routes=routes, max_body_bytes=max_body_bytes, prefix_routes=prefix_routes
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._entry is None:

@@ -1,75 +1,104 @@
-"""Request and response bodies of the plain predict API."""
+"""Request and response bodies of the plain predict API (``/predict``, ``/batch-predict``).
+
+The request models document what the routes accept (they parse bodies themselves, see
+:mod:`mlserve.control_plane.routes.predict_body`: a flat record's feature keys cannot be
+declared in advance); the response models are what the routes answer, checked in tests.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
+Features = dict[str, Any] | list[list[Any]] | list[dict[str, Any]]
 
-class PredictRequest(BaseModel):
-    """One text to classify."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+class _Routing(BaseModel):
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
 
-    text: str = Field(description="The text to classify.")
     model_version: str | None = Field(
         default=None,
-        description="`<name>` (its newest ready version) or `<name>-v<N>`; the default "
-        "model when omitted.",
+        description="`<name>` (its default version), `<name>-v<N>`, or `v<N>` (version N of "
+        "the default model); the default model when omitted.",
+        examples=["sentiment-v2"],
     )
     model: str | None = Field(default=None, description="Alias of `model_version`.")
     version: int | None = Field(
-        default=None, ge=1, description="Version number; newest ready version when omitted."
+        default=None, ge=1, description="Version number; routing decides when omitted."
     )
     timeout_ms: float | None = Field(
         default=None, description="Deadline for this request in ms (default and cap: config)."
     )
-
-
-class BatchPredictRequest(BaseModel):
-    """Several texts for one model, sent to Triton as one request."""
-
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    texts: list[str] = Field(description="Texts to classify, in order.")
-    model_version: str | None = Field(
-        default=None, description="`<name>` or `<name>-v<N>`; the default model when omitted."
+    entity_id: str | None = Field(
+        default=None,
+        description="Sticky A/B routing: the same entity always gets the same version "
+        "(also the `X-Entity-ID` header).",
     )
-    model: str | None = Field(default=None, description="Alias of `model_version`.")
-    version: int | None = Field(default=None, ge=1)
-    timeout_ms: float | None = None
+
+
+class PredictRequest(_Routing):
+    """One input: a text for text models, or a record for tabular and custom models (by
+    name in `features`, positionally in `features`, or as flat keys beside `model`)."""
+
+    text: str | None = Field(default=None, description="The text to classify.")
+    features: Features | None = Field(
+        default=None,
+        description="A record `{name: value}`, or rows in the model's feature order.",
+        examples=[
+            {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+        ],
+    )
+
+
+class BatchPredictRequest(_Routing):
+    """Several inputs for one model version, sent to Triton together."""
+
+    texts: list[str] | None = Field(default=None, description="Texts to classify, in order.")
+    features: Features | None = Field(default=None, description="Records or rows, in order.")
+    records: list[dict[str, Any]] | None = Field(default=None, description="Records, in order.")
 
 
 class Prediction(BaseModel):
-    """One text's answer."""
+    """One input's answer."""
 
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
+    label: str | None = Field(description="The predicted class (anomaly: inlier/outlier).")
+    confidence: float | None = Field(description="The predicted class's probability.")
+    probabilities: dict[str, float] | None = Field(description="Every class's probability.")
+    prediction: Any = Field(
+        default=None,
+        description="The answer as a value: the class (numbers as numbers), the regression "
+        "value(s), or 1/-1 for anomaly detectors.",
+    )
+    score: float | None = Field(
+        default=None, description="Anomaly score (negative: outlier); absent otherwise."
+    )
     truncated: bool = False
     cached: bool = False
 
 
-class PredictResponse(Prediction):
+class _Served(BaseModel):
+    model_config = ConfigDict(protected_namespaces=())
+
+    model_version: str = Field(description="The version that answered, as `<name>-v<N>`.")
+    model: str
+    version: str
+    routed_by: Literal["explicit", "ab", "sticky", "default"] = Field(
+        description="Why this version answered."
+    )
+    preprocess_ms: float = Field(description="Validation, cleaning and tensor building.")
+    queue_ms: float = Field(description="Waiting for a shared Triton call.")
+    triton_ms: float | None = Field(description="Triton round trip; null when all cached.")
+
+
+class PredictResponse(Prediction, _Served):
     """``/predict``'s answer: the prediction, who made it, and how long it took."""
 
-    model_config = ConfigDict(protected_namespaces=())
-
-    model_version: str
-    """The version that answered, as ``<name>-v<N>``."""
-    model: str
-    version: str
     latency_ms: float
-    triton_ms: float | None = None
 
 
-class BatchPredictResponse(BaseModel):
-    """``/batch-predict``'s answer, predictions in input order."""
+class BatchPredictResponse(_Served):
+    """``/batch-predict``'s answer (and ``/predict``'s for several rows), in input order."""
 
-    model_config = ConfigDict(protected_namespaces=())
-
-    model_version: str
-    model: str
-    version: str
     predictions: list[Prediction]
     total_latency_ms: float
-    triton_ms: float | None = None

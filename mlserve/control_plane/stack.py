@@ -1,7 +1,8 @@
 """Everything the control plane runs on, built from settings and started in the lifespan.
 
 ``ServingStack`` owns the Triton client (and, without an external Triton, the embedded
-server), the repository, registry, publisher, predictor, cache, limiter and monitoring hub.
+server), the repository, registry, publisher, the data plane (router, shared calls, cache,
+limiter, observer), the HTTP edge's memo of repeated bodies and the monitoring hub.
 Routes receive it through ``request.app.state.stack``; nothing here knows about HTTP.
 """
 
@@ -14,18 +15,22 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
+from mlserve.control_plane.repeats import RepeatedRequests
+from mlserve.dataplane.core import DataPlane
+from mlserve.dataplane.inference import SharedCalls
+from mlserve.dataplane.observer import Observer
+from mlserve.dataplane.routing import Router
 from mlserve.errors import MLServeError
 from mlserve.monitoring.hub import MonitoringHub
+from mlserve.monitoring.metrics_listener import MetricsListener
 from mlserve.monitoring.recorder import PredictionRecorder, RecorderMetrics
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.serving.cache.base import PredictionCache
 from mlserve.serving.cache.factory import build_cache
 from mlserve.serving.limiter import InflightLimiter
-from mlserve.serving.predictor import Predictor
 from mlserve.serving.publisher import Publisher
 from mlserve.serving.registry import ModelRegistry
-from mlserve.serving.repeats import RepeatedRequests
 from mlserve.settings import Settings
 from mlserve.triton.client import TritonClient
 from mlserve.triton.launcher import EmbeddedTriton
@@ -43,12 +48,18 @@ class ServingStack:
     repository: ModelRepository
     registry: ModelRegistry
     publisher: Publisher
-    predictor: Predictor
+    router: Router
+    dataplane: DataPlane
+    repeats: RepeatedRequests | None
+    """Predict bodies answered before (the HTTP edge's memo; None: off)."""
+    recorder: PredictionRecorder | None
     cache: PredictionCache
     limiter: InflightLimiter
     monitoring: MonitoringHub
     metrics_registry: CollectorRegistry
     embedded: EmbeddedTriton | None = None
+    metrics_listener: MetricsListener | None = None
+    """``/metrics`` on ``monitoring.port``, when set."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -98,26 +109,32 @@ class ServingStack:
             samples_per_second = settings.monitoring.drift_samples_per_second
             recorder = PredictionRecorder(monitoring, samples_per_second=samples_per_second)
             metrics_registry.register(RecorderMetrics(recorder))
-        predictor = Predictor(
-            registry,
+        router = Router(registry)
+        calls = SharedCalls(
             triton,
-            cache,
-            limiter,
-            settings.limits,
-            monitoring,
-            recorder=recorder,
             max_batch_size=settings.max_batch_size,
             calls_in_flight=settings.triton.effective_calls_in_flight,
             gather_turns=settings.triton.gather_turns,
-            repeats=(
-                RepeatedRequests(
-                    max_entries=settings.cache.max_size,
-                    max_body_bytes=settings.cache.replay_max_body_bytes,
-                    ttl_seconds=settings.cache.ttl_seconds,
-                )
-                if cache.backend == "memory" and settings.cache.replay_max_body_bytes > 0
-                else None
-            ),
+            max_call_items=settings.limits.max_inflight_per_model,
+        )
+        dataplane = DataPlane(
+            router,
+            calls,
+            cache,
+            limiter,
+            settings.limits,
+            Observer(monitoring, recorder),
+            default_text_model=settings.default_model,
+            default_record_model=settings.default_tabular_model,
+        )
+        repeats = (
+            RepeatedRequests(
+                max_entries=settings.cache.max_size,
+                max_body_bytes=settings.cache.replay_max_body_bytes,
+                ttl_seconds=settings.cache.ttl_seconds,
+            )
+            if cache.backend == "memory" and settings.cache.replay_max_body_bytes > 0
+            else None
         )
         publisher = Publisher(repository, triton, on_change=registry.invalidate)
         return cls(
@@ -126,12 +143,20 @@ class ServingStack:
             repository=repository,
             registry=registry,
             publisher=publisher,
-            predictor=predictor,
+            router=router,
+            dataplane=dataplane,
+            repeats=repeats,
+            recorder=recorder,
             cache=cache,
             limiter=limiter,
             monitoring=monitoring,
             metrics_registry=metrics_registry,
             embedded=embedded,
+            metrics_listener=(
+                MetricsListener(metrics_registry, settings.server.host, settings.monitoring.port)
+                if settings.monitoring.port
+                else None
+            ),
         )
 
     async def start(self) -> None:
@@ -152,10 +177,12 @@ class ServingStack:
             log.warning(
                 "external Triton at %s is not ready; models load when it is", self.triton.url
             )
+        if self.metrics_listener is not None:
+            await self.metrics_listener.start()
         if self.settings.monitoring.enabled:
             self._tasks.append(asyncio.create_task(self._poll_triton(), name="triton-poll"))
-        if self.predictor.recorder is not None:
-            recorder = self.predictor.recorder.run()
+        if self.recorder is not None:
+            recorder = self.recorder.run()
             self._tasks.append(asyncio.create_task(recorder, name="prediction-recorder"))
 
     async def stop(self) -> None:
@@ -164,6 +191,8 @@ class ServingStack:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
         await self.cache.close()
         await self.triton.close()
         if self.embedded is not None:

@@ -17,7 +17,7 @@ import onnx
 
 from mlserve.triton.model_config import TensorSpec
 
-InputKind = Literal["text", "tokens", "tabular"]
+InputKind = Literal["text", "tokens", "tabular", "custom"]
 Task = Literal["classification", "regression", "anomaly-detection"]
 
 PROBA_TOLERANCE = 1e-4
@@ -104,7 +104,8 @@ def compare_outputs(
 class ExportedModel:
     """An ONNX export ready to publish as a new version of a model."""
 
-    onnx_model: onnx.ModelProto
+    onnx_model: onnx.ModelProto | None
+    """The graph Triton runs; None for custom Python models (their code is an extra file)."""
     framework: str
     """Where it came from: ``sklearn``, ``pytorch``, ``transformers``, ``xgboost``, ..."""
     input_kind: InputKind

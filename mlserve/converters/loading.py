@@ -98,6 +98,8 @@ def export_file(
     * a PyTorch file (``.pt``, ``.pth``, ``.ts``, ``.torchscript``, or any file with a
       ``<stem>.mlserve.json`` sidecar): TorchScript, state dict or pickled module,
       :func:`mlserve.converters.pytorch_file.export_pytorch_file`, declared by the sidecar;
+    * a ``.py`` file: a custom Python model (``predict(records)``, run by Triton's Python
+      backend), :func:`mlserve.converters.custom_python.export_custom_python`;
     * an ``.onnx`` file with its mlserve metadata beside it (a text model): imported,
       :func:`mlserve.converters.onnx_import.import_onnx`, smoke-tested on sample texts;
     * any other file: a joblib/pickle file read by :func:`load_model_file` and exported by
@@ -115,6 +117,10 @@ def export_file(
 
         return export_transformer_folder(path, parity_texts=_texts(sample_texts))
     _check_size(path, max_bytes)
+    if path.suffix == ".py":
+        from mlserve.converters.custom_python import export_custom_python
+
+        return export_custom_python(path, features=features)
     if path.suffix.lower() == ONNX_SUFFIX:
         from mlserve.converters.onnx_import import import_onnx
         from mlserve.samples import sentiment_data

@@ -7,7 +7,7 @@ Wiring, in the app factory::
     hub.metrics.set_inflight_source(limiter.inflight_counts)   # mlserve_inflight_requests
     # request path (cheap, synchronous, never raises for a well-formed call):
     hub.record_request("predict", model, version, status, seconds)
-    hub.record_prediction(model, version, text, probabilities, label)
+    hub.record_prediction(model, version, text_or_record, probabilities, label)
     # background task every settings.monitoring.triton_poll_seconds:
     hub.tick(snapshot_from_metrics_text(await triton.metrics_text()))
     # routes:
@@ -74,16 +74,30 @@ class MonitoringHub:
         self,
         model: str,
         version: int,
-        text: str,
-        probabilities: Sequence[float] | npt.NDArray[Any],
-        label: str,
+        item: str | Mapping[str, Any],
+        probabilities: Sequence[float] | npt.NDArray[Any] | None,
+        label: str | None,
         *,
         drift: bool = True,
+        score: float | None = None,
     ) -> DriftReport | None:
-        """One text prediction: label/confidence metrics, and the drift window unless
-        ``drift`` is False (a prediction left out of the drift sample)."""
-        self.metrics.observe_prediction(model, version, label, float(max(probabilities)))
-        return self.drift.observe(model, version, text, probabilities) if drift else None
+        """One prediction of any kind: a text or a record (features by name).
+
+        Label and confidence metrics (classifiers and anomaly labels), the score histogram
+        (anomaly scores, regression values), and the drift window unless ``drift`` is False
+        (a prediction left out of the drift sample)."""
+        confidence = float(np.max(probabilities)) if probabilities is not None else None
+        if label is not None:
+            self.metrics.observe_prediction(model, version, label, confidence)
+        if score is not None:
+            self.metrics.observe_score(model, version, score)
+        if not drift:
+            return None
+        if isinstance(item, str):
+            if probabilities is None:
+                return None
+            return self.drift.observe(model, version, item, probabilities)
+        return self.drift.observe_record(model, version, item, probabilities)
 
     def record_tabular_prediction(
         self,
@@ -94,8 +108,7 @@ class MonitoringHub:
         label: str,
     ) -> DriftReport | None:
         """One tabular prediction: label/confidence metrics and the drift window."""
-        self.metrics.observe_prediction(model, version, label, float(np.max(probabilities)))
-        return self.drift.observe_record(model, version, record, probabilities)
+        return self.record_prediction(model, version, record, probabilities, label)
 
     # -- periodic -----------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ PREPROCESSING_BUCKETS = (
     1.0,
 )
 CONFIDENCE_BUCKETS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+SCORE_BUCKETS = (-100.0, -10.0, -1.0, -0.5, -0.1, 0.0, 0.1, 0.5, 1.0, 10.0, 100.0, 1000.0)
+"""Regression values and anomaly scores: signed, of any scale (decades around zero)."""
 ALERT_KINDS = ("drift", "success_rate", "latency", "queue_time", "error_rate", "performance")
 """Every ``kind`` label of ``mlserve_alerts_active`` (see :mod:`mlserve.monitoring.alerts`)."""
 
@@ -131,14 +133,30 @@ class ControlPlaneMetrics:
         )
         self.preprocessing = LoopHistogram(
             "mlserve_preprocessing_duration_seconds",
-            "Text cleaning and tokenization time.",
+            "Preprocessing per request: validation, cleaning and tensor building "
+            "(tokenization included).",
             ("model",),
             registry=registry,
             buckets=PREPROCESSING_BUCKETS,
         )
+        self.shared_call_wait = LoopHistogram(
+            "mlserve_shared_call_wait_seconds",
+            "Time a request waited for a shared Triton call before it was sent.",
+            ("model",),
+            registry=registry,
+            buckets=PREPROCESSING_BUCKETS,
+        )
+        self.scores = LoopHistogram(
+            "mlserve_prediction_score",
+            "Regression values and anomaly scores returned, per model version.",
+            mv,
+            registry=registry,
+            buckets=SCORE_BUCKETS,
+        )
         self.triton_duration = LoopHistogram(
             "mlserve_triton_request_duration_seconds",
-            "Round trip of one Triton infer call.",
+            "Round trip of one Triton infer call (tensor encoding and the wait for a shared "
+            "call not included).",
             mv,
             registry=registry,
             buckets=LATENCY_BUCKETS,
@@ -239,12 +257,24 @@ class ControlPlaneMetrics:
         self.cache_misses.labels(model)
         self.in_flight.track(model)
 
-    def observe_prediction(self, model: str, version: int, label: str, confidence: float) -> None:
-        """One prediction returned to a client (cached ones included)."""
+    def observe_prediction(
+        self, model: str, version: int, label: str, confidence: float | None
+    ) -> None:
+        """One prediction returned to a client (cached ones included); ``confidence`` None
+        for labels without probabilities (anomaly detectors)."""
         self._known_model(model)
         v = version_label(version)
         self.predictions.labels(model, v, label).inc()
-        self.confidence.labels(model, v).observe(confidence)
+        if confidence is not None:
+            self.confidence.labels(model, v).observe(confidence)
+
+    def observe_score(self, model: str, version: int, score: float) -> None:
+        """A regression value or anomaly score returned to a client."""
+        self.scores.labels(model, version_label(version)).observe(score)
+
+    def observe_shared_call_wait(self, model: str, seconds: float) -> None:
+        """How long a request waited for a shared Triton call (0 when sent at once)."""
+        self.shared_call_wait.labels(model).observe(seconds)
 
     def observe_cache(self, model: str, *, hit: bool) -> None:
         (self.cache_hits if hit else self.cache_misses).labels(model).inc()

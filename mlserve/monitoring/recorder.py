@@ -18,7 +18,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -28,11 +28,14 @@ from mlserve.monitoring.hub import MonitoringHub
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[str, int, str, Sequence[float], str, bool]
+_Item = tuple[
+    str, int, str | Mapping[str, Any], Sequence[float] | None, str | None, float | None, bool
+]
 
 
 class PredictionRecorder:
-    """A bounded buffer of text predictions, drained into a :class:`MonitoringHub`."""
+    """A bounded buffer of predictions (texts or records), drained into a
+    :class:`MonitoringHub`."""
 
     def __init__(
         self,
@@ -58,14 +61,21 @@ class PredictionRecorder:
         """Per model version: the current second and how many of it went to drift."""
 
     def record(
-        self, model: str, version: int, text: str, probabilities: Sequence[float], label: str
+        self,
+        model: str,
+        version: int,
+        item: str | Mapping[str, Any],
+        probabilities: Sequence[float] | None,
+        label: str | None,
+        score: float | None = None,
     ) -> None:
-        """Queue one prediction; O(1), never blocks."""
+        """Queue one prediction (``item``: the text, or the record by feature name); O(1),
+        never blocks."""
         if len(self._pending) >= self.max_pending:
             self._pending.popleft()
             self.dropped += 1
         drift = self._in_sample(model, version)
-        self._pending.append((model, version, text, probabilities, label, drift))
+        self._pending.append((model, version, item, probabilities, label, score, drift))
 
     def _in_sample(self, model: str, version: int) -> bool:
         if self.samples_per_second <= 0:
@@ -86,9 +96,11 @@ class PredictionRecorder:
         """Feed queued predictions (all, or at most ``limit``) to the hub; returns how many."""
         count = 0
         while self._pending and (limit is None or count < limit):
-            model, version, text, probabilities, label, drift = self._pending.popleft()
+            model, version, item, probabilities, label, score, drift = self._pending.popleft()
             try:
-                self.hub.record_prediction(model, version, text, probabilities, label, drift=drift)
+                self.hub.record_prediction(
+                    model, version, item, probabilities, label, drift=drift, score=score
+                )
             except Exception:
                 # One bad record must not end monitoring for the life of the process.
                 self.failed += 1
@@ -142,7 +154,7 @@ class RecorderMetrics(Collector):
     def _family() -> CounterMetricFamily:
         return CounterMetricFamily(
             "mlserve_drift_predictions",
-            "Text predictions handed to drift monitoring, by outcome: sampled into the drift "
+            "Predictions handed to drift monitoring, by outcome: sampled into the drift "
             "windows, unsampled (over monitoring.drift_samples_per_second), dropped (buffer "
             "full), failed.",
             labels=("outcome",),

@@ -137,6 +137,11 @@ class ABTestService:
         self._store = store
         self._states = version_states
         self._rng = rng or random.Random()
+        self._listeners: list[Callable[[str], None]] = []
+
+    def on_change(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(model)`` after a model's weights change in this process."""
+        self._listeners.append(listener)
 
     async def set_weights(self, model: str, raw: Any, updated_by: str | None = None) -> ABConfig:
         states = await self._states(model)
@@ -151,6 +156,8 @@ class ABTestService:
             updated_by=updated_by,
         )
         await self._store.hset(_KEY, {model: config.model_dump_json()})
+        for listener in self._listeners:
+            listener(model)
         return config
 
     async def get(self, model: str) -> ABConfig | None:

@@ -1,10 +1,16 @@
-"""Tabular predictions through ``/api/v1/predict``: routing, logging, materialization.
+"""Predictions through ``/api/v1/predict``: the data plane's answers, logged, materialized.
+
+The data plane (:mod:`mlserve.dataplane.core`) resolves, routes (A/B weights per record,
+sticky per entity id), validates, caches, infers and monitors, as for every other route;
+this service adds what the platform protocol wants on top: prediction ids for feedback,
+the prediction log, materialization and its webhook events.
 
 Request body (what the SDK sends): ``{"inputs": [{feature: value}, ...],
 "entity_ids"?: [...], "materialize"?: bool, "explain"?: bool, "fs_url"?: str,
 "fs_entity_name"?: str}``. ``explain`` and ``fs_url`` (feature-store lookups) are not
 supported by this server and are refused with 422 rather than ignored; ``fs_entity_name``
-only matters with ``fs_url`` and is ignored.
+only matters with ``fs_url`` and is ignored. Text models take ``inputs`` as texts (``["great",
+...]``) or records of one ``text`` field.
 
 Answer without materialize: ``model``, ``version`` (the version when a single one served
 every record, else null), ``versions`` (per record), ``predictions``, ``probabilities``,
@@ -16,19 +22,21 @@ materialization ack plus ``prediction_ids``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mlserve.errors import InvalidInputError, MLServeError, NotFoundError, ServiceUnavailableError
-from mlserve.platform.abtest import ABTestService, VersionStates
+from mlserve.dataplane.request import Prediction
+from mlserve.dataplane.request import PredictRequest as CoreRequest
+from mlserve.errors import InvalidInputError, ServiceUnavailableError
+from mlserve.kinds import Inputs, RecordInputs, TextInputs
+from mlserve.kinds.tabular import label_value
 from mlserve.platform.materialize import MaterializedRow, Materializer
 from mlserve.platform.prediction_log import PredictionLog, PredictionRecord
-from mlserve.platform.protocols import TabularPredictor
+from mlserve.platform.protocols import PredictCore
 from mlserve.platform.versions import version_label
 from mlserve.platform.webhooks import WebhookService
 
@@ -40,7 +48,7 @@ EVENT_MATERIALIZED = "prediction.materialized"
 
 @dataclass(frozen=True)
 class PredictRequest:
-    inputs: list[dict[str, Any]]
+    inputs: list[Any]
     entity_ids: list[str] | None
     materialize: bool
 
@@ -59,8 +67,10 @@ def parse_predict_body(body: Any) -> PredictRequest:
             f"inputs has {len(inputs)} records; at most {MAX_RECORDS} per request, split it"
         )
     for i, record in enumerate(inputs):
-        if not isinstance(record, dict):
-            raise InvalidInputError(f"inputs[{i}] must be an object of feature: value")
+        if not isinstance(record, dict | str):
+            raise InvalidInputError(
+                f"inputs[{i}] must be an object of feature: value (or a text, for text models)"
+            )
     if body.get("explain"):
         raise InvalidInputError("explain=true is not supported by this server; call without it")
     if body.get("fs_url"):
@@ -101,31 +111,31 @@ class PredictionService:
 
     def __init__(
         self,
-        predictor: TabularPredictor,
-        version_states: VersionStates,
-        abtests: ABTestService,
+        core: PredictCore,
         log: PredictionLog,
         materializer: Materializer,
         webhooks: WebhookService,
     ) -> None:
-        self._predictor = predictor
-        self._states = version_states
-        self._abtests = abtests
+        self._core = core
         self._log = log
         self._materializer = materializer
         self._webhooks = webhooks
 
     async def predict(self, name: str, version: int | None, body: Any) -> dict[str, Any]:
-        """``version=None`` routes by the model's A/B weights (sticky per entity id)."""
+        """``version=None`` routes each record (A/B weights, sticky per entity id)."""
         request = parse_predict_body(body)
         started = time.perf_counter()
-        n = len(request.inputs)
-        if version is None:
-            versions = await self._abtests.route(name, request.entity_ids, n)
-        else:
-            await self._check_servable(name, version)
-            versions = [version] * n
-        results = await self._run(name, versions, request.inputs)
+        batch = await self._core.predict(
+            CoreRequest(
+                _inputs(request.inputs),
+                model=name,
+                version=version,
+                entity_ids=request.entity_ids,
+                endpoint="api_v1",
+                route_each_item=True,
+            )
+        )
+        versions = list(batch.versions or [batch.version] * len(request.inputs))
         latency_ms = (time.perf_counter() - started) * 1000
         now, request_id = time.time(), uuid.uuid4().hex
         records = [
@@ -136,12 +146,12 @@ class PredictionService:
                 version=v,
                 ts=now,
                 latency_ms=latency_ms,
-                output=result.get("prediction"),
-                probabilities=result.get("probabilities"),
+                output=_output(prediction),
+                probabilities=prediction.probabilities,
                 entity_id=request.entity_ids[i] if request.entity_ids else None,
-                inputs=request.inputs[i],
+                inputs=_logged(request.inputs[i]),
             )
-            for i, (v, result) in enumerate(zip(versions, results, strict=True))
+            for i, (v, prediction) in enumerate(zip(versions, batch.predictions, strict=True))
         ]
         if request.materialize:
             return await self._materialize(name, records)
@@ -155,50 +165,16 @@ class PredictionService:
             "probabilities": [r.probabilities for r in records],
             "prediction_ids": [r.prediction_id for r in records],
             "latency_ms": round(latency_ms, 3),
+            "routed_by": batch.routed_by,
         }
+        scores = [p.score for p in batch.predictions]
+        if any(score is not None for score in scores):
+            answer["scores"] = scores
         if request.entity_ids is not None:
             answer["entity_ids"] = request.entity_ids
         if warnings:
             answer["warnings"] = warnings
         return answer
-
-    async def _check_servable(self, name: str, version: int) -> None:
-        states = await self._states(name)
-        if not states:
-            raise NotFoundError(f"unknown model {name!r}; GET /api/v1/models lists models")
-        if version not in states:
-            known = ", ".join(version_label(v) for v in sorted(states))
-            raise NotFoundError(
-                f"{name} has no version {version_label(version)}; versions: {known}"
-            )
-        if not states[version]:
-            raise ServiceUnavailableError(
-                f"{name} {version_label(version)} is stopped; start it with "
-                f"POST /api/v1/start/{name}/{version_label(version)}"
-            )
-
-    async def _run(
-        self, name: str, versions: Sequence[int], inputs: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        groups: dict[int, list[int]] = {}
-        for i, v in enumerate(versions):
-            groups.setdefault(v, []).append(i)
-
-        async def one(version: int, indexes: list[int]) -> list[dict[str, Any]]:
-            out = await self._predictor.predict_records(name, version, [inputs[i] for i in indexes])
-            if len(out) != len(indexes):
-                raise MLServeError(
-                    f"{name} {version_label(version)} returned {len(out)} results for "
-                    f"{len(indexes)} records"
-                )
-            return out
-
-        outputs = await asyncio.gather(*(one(v, idx) for v, idx in groups.items()))
-        results: list[dict[str, Any]] = [{}] * len(versions)
-        for (_, indexes), out in zip(groups.items(), outputs, strict=True):
-            for i, result in zip(indexes, out, strict=True):
-                results[i] = result
-        return results
 
     async def _log_records(self, records: list[PredictionRecord]) -> list[str]:
         try:
@@ -240,3 +216,29 @@ class PredictionService:
         if warnings:
             ack["warnings"] = warnings
         return ack
+
+
+def _inputs(inputs: list[Any]) -> Inputs:
+    """Texts (or records of one ``text`` field) for text models, records otherwise."""
+    if all(isinstance(i, str) for i in inputs):
+        return TextInputs(inputs)
+    if all(isinstance(i, dict) and set(i) == {"text"} for i in inputs):
+        texts = [i["text"] for i in inputs]
+        if all(isinstance(t, str) for t in texts):
+            return TextInputs(texts)
+    if any(isinstance(i, str) for i in inputs):
+        raise InvalidInputError(
+            "inputs mixes texts and records: send texts for a text model, records of "
+            "feature: value for a tabular one"
+        )
+    return RecordInputs(inputs)
+
+
+def _output(prediction: Prediction) -> Any:
+    """What ``predictions`` carries per record: the class (numbers as numbers), the
+    regression value(s), or 1/-1 for anomaly detectors."""
+    return prediction.value if prediction.value is not None else label_value(prediction.label)
+
+
+def _logged(item: Any) -> dict[str, Any]:
+    return item if isinstance(item, dict) else {"text": item}

@@ -3,7 +3,7 @@
 The platform owns accounts, A/B weights, materialization, webhooks, feedback and metrics;
 it does not convert, publish, load or run models. Those four jobs come in through the
 protocols below, implemented by the serving layer (tabular converters + Publisher, the
-Triton lifecycle, the tabular predictor, and a catalog over ``ModelRepository``). Versions
+Triton lifecycle, the data plane's predict core, and a catalog over ``ModelRepository``). Versions
 are plain integers here; the routes translate ``"v1"``.
 """
 
@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+from mlserve.dataplane.request import PredictionBatch
+from mlserve.dataplane.request import PredictRequest as CoreRequest
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,10 @@ class ModelLifecycle(Protocol):
         ...
 
 
-class TabularPredictor(Protocol):
-    """Runs a tabular model version on records."""
+class PredictCore(Protocol):
+    """The data plane (:class:`mlserve.dataplane.core.DataPlane`): every prediction of the
+    platform goes through it, like every other route's."""
 
-    async def predict_records(
-        self, name: str, version: int, records: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
-        """One dict per record, in order: ``{"prediction": label_or_number,
-        "probabilities": {label: p} | None}``. InvalidInputError names a bad feature."""
+    async def predict(self, request: CoreRequest) -> PredictionBatch:
+        """Answers in input order; MLServeError subclasses for bad input and failures."""
         ...

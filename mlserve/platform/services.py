@@ -25,7 +25,7 @@ from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
 from mlserve.platform.model_views import ModelViews
 from mlserve.platform.prediction_log import PredictionLog
 from mlserve.platform.prediction_service import PredictionService
-from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, TabularPredictor
+from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, PredictCore
 from mlserve.platform.store import StateStore, open_store
 from mlserve.platform.url_safety import Resolver
 from mlserve.platform.webhook_worker import WebhookWorker
@@ -58,7 +58,7 @@ class PlatformServices:
         *,
         deployer: Deployer,
         lifecycle: ModelLifecycle,
-        predictor: TabularPredictor,
+        predictor: PredictCore,
         model_catalog: ModelCatalog,
         store: StateStore | None = None,
         password_hasher: PasswordHasher | None = None,
@@ -103,9 +103,7 @@ class PlatformServices:
             webhooks=webhooks,
             webhook_worker=worker,
             predictions=predictions,
-            prediction_service=PredictionService(
-                predictor, states, abtests, predictions, materializer, webhooks
-            ),
+            prediction_service=PredictionService(predictor, predictions, materializer, webhooks),
             feedback=FeedbackService(store, predictions, models.task_of),
             deployments=deployments,
             deploy_runner=DeployRunner(deployments, deployer, data_quality),

@@ -62,6 +62,23 @@ def validate_model_name(name: str) -> str:
     return name
 
 
+def check_requested_name(name: str) -> str:
+    """A model name from a request, checked before it touches a path: the characters and
+    length any model name has (it may still not exist). InvalidInputError names the rule,
+    so ``../x``, absolute paths and 300-character names never reach the file system."""
+    if not _NAME.match(name):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise InvalidInputError(
+            f"model name {shown!r} is not a valid model name: names have 1-64 letters, "
+            "digits, '_', '.' or '-' and start with a letter; GET /models lists the models"
+        )
+    return name
+
+
+def _is_model_name(name: str) -> bool:
+    return bool(_NAME.match(name))
+
+
 class ModelRepository:
     """Read and write the model repository rooted at ``root``."""
 
@@ -79,7 +96,9 @@ class ModelRepository:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and self.versions(p.name))
 
     def versions(self, name: str) -> list[int]:
-        """Published versions of ``name``, ascending (empty if unknown)."""
+        """Published versions of ``name``, ascending (empty if unknown or not a name)."""
+        if not _is_model_name(name):
+            return []
         model_dir = self.root / name
         if not model_dir.is_dir():
             return []
@@ -98,16 +117,18 @@ class ModelRepository:
 
     def metadata(self, name: str, version: int) -> ModelMetadata:
         """The metadata of one version; :class:`NotFoundError` lists what exists."""
-        path = self.root / name / str(version) / METADATA_FILE
+        path = self.version_dir(name, version) / METADATA_FILE
         if not path.is_file():
             raise self._not_found(name, version)
         return ModelMetadata.model_validate_json(path.read_text())
 
     def version_dir(self, name: str, version: int) -> Path:
+        """The folder of a version; InvalidInputError for a name that is not a model name."""
+        check_requested_name(name)
         return self.root / name / str(version)
 
     def disabled_versions(self, name: str) -> set[int]:
-        path = self.root / name / STATE_FILE
+        path = self.root / check_requested_name(name) / STATE_FILE
         if not path.is_file():
             return set()
         return set(json.loads(path.read_text()).get("disabled_versions", []))
@@ -210,9 +231,12 @@ class ModelRepository:
 
     def model_config(self, newest: ModelMetadata, active: list[int]) -> ModelConfig:
         """The Triton config for a model whose newest version is ``newest``."""
+        from mlserve.kinds import kind_named
+
         opts = self.options
+        backend = kind_named(newest.input_kind).triton_backend(opts.backend)
         # Token inputs of different lengths batch together only when the backend pads them.
-        ragged = opts.backend == "mlserve_onnx"
+        ragged = backend == "mlserve_onnx"
         outputs = []
         for i, out in enumerate(newest.outputs):
             labelled = i == 0 and bool(newest.labels) and newest.task == "classification"
@@ -228,7 +252,7 @@ class ModelRepository:
             )
         return ModelConfig(
             name=newest.name,
-            backend=opts.backend,
+            backend=backend,
             max_batch_size=opts.max_batch_size,
             inputs=tuple(_tensor(i, ragged=ragged and -1 in i.dims) for i in newest.inputs),
             outputs=tuple(outputs),
@@ -269,7 +293,8 @@ class ModelRepository:
 
     def _write_version(self, folder: Path, exported: ExportedModel, meta: ModelMetadata) -> None:
         folder.mkdir(parents=True)
-        onnx.save_model(exported.onnx_model, str(folder / MODEL_FILE))
+        if exported.onnx_model is not None:  # custom Python models run their own code
+            onnx.save_model(exported.onnx_model, str(folder / MODEL_FILE))
         for rel, source in exported.extra_files.items():
             dest = folder / rel
             if source.is_dir():

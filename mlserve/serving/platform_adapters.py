@@ -14,7 +14,7 @@ it over the model repository, the :class:`~mlserve.serving.publisher.Publisher` 
   repository is touched; a version Triton cannot load is rolled back by the publisher.
 - :class:`TritonLifecycle` (``ModelLifecycle``): stop/start/remove through the publisher.
 
-The tabular predictor is :class:`mlserve.serving.tabular_predictor.TabularPredictor`.
+Predictions go through the data plane (:class:`mlserve.dataplane.core.DataPlane`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def reference_profile(exported: ExportedModel) -> dict[str, Any] | None:
     if len(rows) < MIN_REFERENCE_SAMPLES:
         return None
     try:
-        if exported.input_kind == "tabular":
+        if exported.input_kind in ("tabular", "custom"):
             return compute_tabular_profile(rows, exported.features)
         probabilities = _text_probabilities(exported, [str(r) for r in rows])
         labels = exported.labels if exported.task == "classification" else []
@@ -53,6 +53,8 @@ def _text_probabilities(exported: ExportedModel, texts: list[str]) -> Any:
     from mlserve.preprocessing.pipeline import TextPreprocessor
 
     config = PreprocessingConfig.from_metadata(exported.preprocessing)
+    if exported.onnx_model is None:
+        return None
     session = ort.InferenceSession(
         exported.onnx_model.SerializeToString(), providers=["CPUExecutionProvider"]
     )

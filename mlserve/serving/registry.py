@@ -1,9 +1,11 @@
-"""Which model version answers a request.
+"""Which published version is which: names, versions, readiness, and each version's runtime.
 
-Users name models as ``sentiment`` (newest version Triton serves), ``sentiment-v2`` or
-``sentiment`` with an explicit version. Resolution reads the repository (what exists) and
-Triton (what is ready), and caches per-version objects (metadata, preprocessor) so the hot
-path does no file I/O.
+Users name models as ``sentiment`` (the default version), ``sentiment-v2`` or ``sentiment``
+with an explicit version. The registry reads the repository (what exists, what is enabled)
+and Triton (what is ready), and caches per version the objects needed to serve it
+(metadata, the kind's :class:`~mlserve.kinds.base.ServedModel`) so the hot path does no
+file I/O. Names from requests are checked before they touch a path, and names that do not
+exist are never cached (a flood of bogus names costs no memory).
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from mlserve.errors import NotFoundError, ServiceUnavailableError
-from mlserve.preprocessing.pipeline import TextPreprocessor
+from mlserve.errors import ConflictError, NotFoundError, ServiceUnavailableError
+from mlserve.kinds import ModelKind, ServedModel, kind_named
 from mlserve.repository.metadata import METADATA_FILE, ModelMetadata
-from mlserve.repository.store import ModelRepository
+from mlserve.repository.store import ModelRepository, check_requested_name
 from mlserve.triton.client import TritonClient
 
-_VERSIONED = re.compile(r"^(?P<name>.+)-v(?P<version>\d+)$")
+_VERSIONED = re.compile(r"^(?P<name>.+)-v(?P<version>\d{1,9})$")
+_BARE_VERSION = re.compile(r"^v(?P<version>\d{1,9})$")
 _READY_TTL_S = 1.0
 
 
@@ -32,6 +35,8 @@ class ResolvedModel:
     version: int
     metadata: ModelMetadata
     version_dir: Path
+    kind: ModelKind
+    served: ServedModel
 
     @property
     def display(self) -> str:
@@ -39,8 +44,12 @@ class ResolvedModel:
 
 
 @lru_cache(maxsize=1024)
-def parse_model_ref(ref: str) -> tuple[str, int | None]:
-    """``"sentiment-v2"`` → ``("sentiment", 2)``; ``"sentiment"`` → ``("sentiment", None)``."""
+def parse_model_ref(ref: str) -> tuple[str | None, int | None]:
+    """``"sentiment-v2"`` → ``("sentiment", 2)``; ``"sentiment"`` → ``("sentiment", None)``;
+    ``"v2"`` → ``(None, 2)``: version 2 of the default model (seed S1's ``model_version``)."""
+    bare = _BARE_VERSION.match(ref)
+    if bare:
+        return None, int(bare["version"])
     match = _VERSIONED.match(ref)
     if match:
         return match["name"], int(match["version"])
@@ -58,31 +67,20 @@ class ModelRegistry:
         self.default_model = default_model
         self._resolved_cache: dict[tuple[str, int], ResolvedModel] = {}
         self._stamps: dict[tuple[str, int], int | None] = {}
-        self._preprocessors: dict[tuple[str, int], TextPreprocessor] = {}
         self._ready: dict[str, tuple[float, list[int]]] = {}
-        self._published: dict[str, tuple[float, list[int]]] = {}
+        self._published: dict[str, tuple[float, list[int], list[int]]] = {}
 
     async def resolve(self, ref: str | None, version: int | None = None) -> ResolvedModel:
-        """The version to serve; NotFoundError lists what exists, 503 when none is ready."""
-        name, ref_version = parse_model_ref(ref or self.default_model)
+        """The version to serve for ``ref`` (default: the default model) and an explicit
+        ``version``: that version (404 unknown, 409 not served, 503 not ready yet), or the
+        newest ready version. A malformed name is a 422 naming the rule."""
+        name, ref_version = self.split(ref)
         version = version if version is not None else ref_version
-        existing = self.published_versions(name)
-        if not existing:
-            available = ", ".join(self.repository.model_names()) or "none"
-            raise NotFoundError(
-                f"model {name!r} not found; available models: {available}",
-                detail={"available": self.repository.model_names()},
-            )
         if version is not None:
-            if version not in existing:
-                listed = ", ".join(f"v{v}" for v in existing)
-                raise NotFoundError(
-                    f"{name} has no version v{version}; available versions: {listed}",
-                    detail={"available": [f"v{v}" for v in existing]},
-                )
-            return self._resolved(name, version)
+            return await self.resolve_version(name, version)
+        existing, active = self.published(name)
         ready = await self.ready_versions(name)
-        servable = [v for v in ready if v in existing]
+        servable = [v for v in ready if v in active]
         if not servable:
             raise ServiceUnavailableError(
                 f"no version of {name!r} is loaded in Triton right now (published: "
@@ -90,16 +88,67 @@ class ModelRegistry:
             )
         return self._resolved(name, servable[-1])
 
-    def published_versions(self, name: str) -> list[int]:
-        """Versions on disk, cached for a second (the hot path does no directory scans)."""
+    def split(self, ref: str | None) -> tuple[str, int | None]:
+        """The model name and version a reference names (the default model's when it names
+        none); InvalidInputError for a name that could never exist."""
+        name, version = parse_model_ref(ref) if ref else (None, None)
+        if name is None:
+            default_name, default_version = parse_model_ref(self.default_model)
+            name = default_name or self.default_model
+            version = version if version is not None else default_version
+        check_requested_name(name)
+        return name, version
+
+    async def resolve_version(self, name: str, version: int) -> ResolvedModel:
+        """``name`` version ``version`` when Triton serves it: 404 when it does not exist,
+        409 when it is outside the serving window, 503 while it loads."""
+        existing, active = self.published(name)
+        if version not in existing:
+            listed = ", ".join(f"v{v}" for v in existing)
+            raise NotFoundError(
+                f"{name} has no version v{version}; available versions: {listed}",
+                detail={"available": [f"v{v}" for v in existing]},
+            )
+        if version not in active:
+            limit = self.repository.options.serve_versions
+            raise ConflictError(
+                f"{name} v{version} is published but not served: only enabled versions among "
+                f"the newest {limit} are loaded (serving: {', '.join(f'v{v}' for v in active)}). "
+                f"Start it with POST /api/v1/start/{name}/v{version}, or raise "
+                "triton.serve_versions (MLSERVE_TRITON__SERVE_VERSIONS)"
+            )
+        if version not in await self.ready_versions(name):
+            raise ServiceUnavailableError(
+                f"{name} v{version} is not loaded in Triton yet; retry shortly"
+            )
+        return self._resolved(name, version)
+
+    def published(self, name: str) -> tuple[list[int], list[int]]:
+        """Versions on disk and the ones configured to be served, cached for a second (the
+        hot path does no directory scans). NotFoundError for an unknown model (not cached)."""
         now = time.monotonic()
         cached = self._published.get(name)
         if cached and now - cached[0] < _READY_TTL_S:
-            return cached[1]
+            return cached[1], cached[2]
         versions = self.repository.versions(name)
-        self._published[name] = (now, versions)
+        if not versions:
+            self._published.pop(name, None)
+            available = self.repository.model_names()
+            raise NotFoundError(
+                f"model {name!r} not found; available models: {', '.join(available) or 'none'}",
+                detail={"available": available},
+            )
+        active = self.repository.active_versions(name)
+        self._published[name] = (now, versions, active)
         self._forget_changed(name, versions)
-        return versions
+        return versions, active
+
+    def published_versions(self, name: str) -> list[int]:
+        """Versions on disk (empty for an unknown model)."""
+        try:
+            return self.published(name)[0]
+        except NotFoundError:
+            return []
 
     def _forget_changed(self, name: str, versions: list[int]) -> None:
         # A version removed and published again under the same number is a new model.
@@ -107,7 +156,6 @@ class ModelRegistry:
             stamp = _stamp(self.repository.version_dir(*key) / METADATA_FILE)
             if key[1] not in versions or stamp != self._stamps.get(key):
                 self._resolved_cache.pop(key, None)
-                self._preprocessors.pop(key, None)
 
     async def ready_versions(self, name: str) -> list[int]:
         """Triton's ready versions of ``name``, cached for a second."""
@@ -130,28 +178,24 @@ class ModelRegistry:
             self._published.pop(name, None)
             for key in [k for k in self._resolved_cache if k[0] == name]:
                 del self._resolved_cache[key]
-                self._preprocessors.pop(key, None)
-
-    def preprocessor(self, model: ResolvedModel) -> TextPreprocessor:
-        key = (model.name, model.version)
-        if key not in self._preprocessors:
-            self._preprocessors[key] = TextPreprocessor.for_version(
-                model.metadata, model.version_dir
-            )
-        return self._preprocessors[key]
 
     def _resolved(self, name: str, version: int) -> ResolvedModel:
         key = (name, version)
         resolved = self._resolved_cache.get(key)
         if resolved is None:
+            metadata = self.repository.metadata(name, version)
+            version_dir = self.repository.version_dir(name, version)
+            kind = kind_named(metadata.input_kind)
             resolved = ResolvedModel(
                 name=name,
                 version=version,
-                metadata=self.repository.metadata(name, version),
-                version_dir=self.repository.version_dir(name, version),
+                metadata=metadata,
+                version_dir=version_dir,
+                kind=kind,
+                served=kind.serve(metadata, version_dir),
             )
             self._resolved_cache[key] = resolved
-            self._stamps[key] = _stamp(resolved.version_dir / METADATA_FILE)
+            self._stamps[key] = _stamp(version_dir / METADATA_FILE)
         return resolved
 
 

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 RUNNER_BACKEND = "mlserve_onnx"
 _RUNNER_SOURCE = Path(__file__).parent / "backend" / "model.py"
+PYTHON_RUNNER_BACKEND = "mlserve_python"
+"""Custom Python models (``mlserve.kinds.custom``) run in this Python-based backend."""
+_PYTHON_RUNNER_SOURCE = Path(__file__).parent / "backend" / "python_model.py"
 
 
 class TritonNotInstalledError(MLServeError):
@@ -232,6 +235,9 @@ class EmbeddedTriton:
         for source in sources:
             shutil.copy2(source, python_dir / source.name)
         shutil.copy2(_RUNNER_SOURCE, runner_dir / "model.py")
+        python_runner_dir = backends / PYTHON_RUNNER_BACKEND
+        python_runner_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(_PYTHON_RUNNER_SOURCE, python_runner_dir / "model.py")
         return backends
 
     def _environment(self, home: Path) -> dict[str, str]:

@@ -111,3 +111,71 @@ class _Listening:
 
     def __exit__(self, *args: object) -> None:
         self.sock.close()
+
+
+SEED_S1_CONFIG = """\
+# config.yaml
+models_dir: ./models
+default_model: sentiment-v2
+max_batch_size: 32
+batch_timeout_ms: 50
+cache:
+  enabled: true
+  ttl_seconds: 3600
+  max_size: 10000
+monitoring:
+  enabled: true
+  port: 9090
+"""
+
+
+def test_up_with_seed_s1_config_as_written_serves_every_sample_kind(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(SEED_S1_CONFIG)
+    port, metrics_port = free_port(), free_port()
+    env = {  # ports moved off the seed's defaults so tests never collide; the file is verbatim
+        **{k: v for k, v in os.environ.items() if not k.startswith("MLSERVE_")},
+        "MLSERVE_MONITORING__PORT": str(metrics_port),
+        "MLSERVE_TRITON__HTTP_PORT": str(free_port()),
+        "MLSERVE_TRITON__GRPC_PORT": str(free_port()),
+        "MLSERVE_TRITON__METRICS_PORT": str(free_port()),
+    }
+    command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--no-transformer"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        s1 = httpx.post(f"{base}/predict", json={"text": "This product is amazing!"})
+        s1_v1 = httpx.post(f"{base}/predict", json={"text": "great", "model_version": "v1"})
+        s4 = httpx.post(
+            f"{base}/predict",
+            json={"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
+        )
+        rules = httpx.post(
+            f"{base}/predict", json={"model": "iris-rules", "features": [[5.1, 3.5, 1.4, 0.2]]}
+        )
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+
+        assert s1.status_code == 200, s1.text
+        assert s1.json()["model_version"] == "sentiment-v2"  # the seed's default_model
+        assert s1_v1.json()["model_version"] == "sentiment-v1"
+        assert s4.json()["prediction"] == "setosa"
+        assert rules.json()["prediction"] == "setosa"
+        assert metrics.status_code == 200
+        assert 'mlserve_requests_total{endpoint="predict"' in metrics.text
+        assert sorted(ModelRepository(tmp_path / "models").model_names()) == [
+            "iris",
+            "iris-rules",
+            "sentiment",
+        ]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0].decode()
+    assert process.returncode == 0, output
+    curl = f'curl -X POST {base}/predict -d \'{{"text": "This product is amazing!"}}\''
+    assert any(curl in line for line in output.splitlines()), output

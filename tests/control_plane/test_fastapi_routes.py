@@ -59,7 +59,7 @@ async def test_the_batch_predict_route_keeps_input_order(
 @pytest.mark.parametrize(
     ("path", "body", "fragment"),
     [
-        ("/predict", {}, "text is required"),
+        ("/predict", {}, "carries no input"),
         ("/predict", {"text": "ok", "timeout_ms": 0}, "timeout_ms"),
         ("/batch-predict", {"texts": []}, "between 1 and 100"),
     ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -17,19 +17,19 @@ from mlserve.control_plane.hot_routes import HotRoutes
 from mlserve.errors import NotFoundError, OverloadedError
 
 
-async def echo(body: bytes) -> Any:
+async def echo(body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Any:
     return {"echo": orjson.loads(body)}
 
 
-async def overloaded(body: bytes) -> Any:
+async def overloaded(body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Any:
     raise OverloadedError("model 'm' is at its limit; retry", retry_after=2.4)
 
 
-async def unknown(body: bytes) -> Any:
+async def unknown(body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Any:
     raise NotFoundError("model 'x' not found; available models: m", detail={"available": ["m"]})
 
 
-async def broken(body: bytes) -> Any:
+async def broken(body: bytes, headers: Sequence[tuple[bytes, bytes]]) -> Any:
     raise RuntimeError("a bug with internals in its message")
 
 

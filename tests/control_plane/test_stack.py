@@ -36,7 +36,7 @@ async def test_repeated_bodies_are_replayed_only_from_the_in_memory_cache(
 ) -> None:
     stack = built(tmp_path, cache=cache)
     try:
-        assert (stack.predictor.repeats is not None) is replays
+        assert (stack.repeats is not None) is replays
     finally:
         await stack.cache.close()
         await stack.triton.close()

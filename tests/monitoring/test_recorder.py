@@ -27,6 +27,7 @@ class _Hub:
         label: str,
         *,
         drift: bool = True,
+        score: float | None = None,
     ) -> None:
         if text == "bad":
             raise ValueError("cannot profile this text")

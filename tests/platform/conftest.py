@@ -127,7 +127,8 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     catalog = FakeCatalog()
     catalog.add("churn", 1, metrics={"accuracy": 0.80, "f1": 0.70})
     catalog.add("churn", 2, metrics={"accuracy": 0.85, "f1": 0.72})
-    deployer, lifecycle, predictor = FakeDeployer(catalog), FakeLifecycle(catalog), FakePredictor()
+    deployer, lifecycle = FakeDeployer(catalog), FakeLifecycle(catalog)
+    predictor = FakePredictor(catalog=catalog)
     api = build_api_v1(
         platform_settings(tmp_path, webhook_allow_private=True),
         deployer=deployer,
@@ -137,6 +138,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
         password_hasher=fast_hasher(),
         worker_options={"backoff_base_s": 0.05, "poll_interval_s": 0.05},
     )
+    predictor.route = api.services.abtests.route
     await api.startup()
     transport = httpx.ASGITransport(app=error_app(api))
     try:

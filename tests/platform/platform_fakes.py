@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mlserve.errors import ConversionError, InvalidInputError, NotFoundError
+from mlserve.dataplane.request import Prediction, PredictionBatch, PredictRequest, Timings
+from mlserve.errors import ConflictError, ConversionError, InvalidInputError, NotFoundError
+from mlserve.kinds import RecordInputs
 from mlserve.platform.protocols import CatalogVersion
 
 FEATURES = ["age", "income"]
@@ -124,9 +126,45 @@ class FakeDeployer:
 
 @dataclass
 class FakePredictor:
-    """Class 1 when ``age + income`` exceeds a per-version threshold (v1: 50, others: 40)."""
+    """The data plane's ``predict`` over records: class 1 when ``age + income`` exceeds a
+    per-version threshold (v1: 50, others: 40). Versions are routed by the platform's own
+    A/B service (``route``, wired by the harness): the routing of the real data plane is
+    tested against the real stack in tests/dataplane."""
 
     calls: list[tuple[str, int, int]] = field(default_factory=list)
+    route: Callable[[str, Sequence[str | None] | None, int], Awaitable[list[int]]] | None = None
+    catalog: Any = None
+
+    async def predict(self, request: PredictRequest) -> PredictionBatch:
+        assert isinstance(request.inputs, RecordInputs)
+        name, records = str(request.model), [dict(r) for r in request.inputs.records]
+        if request.version is None:
+            assert self.route is not None
+            versions = await self.route(name, request.entity_ids, len(records))
+        else:
+            states = {v.version: v.active for v in await self.catalog.versions(name)}
+            if request.version not in states:
+                raise NotFoundError(f"{name} has no version v{request.version}")
+            if not states[request.version]:
+                raise ConflictError(
+                    f"{name} v{request.version} is published but not served; start it with "
+                    f"POST /api/v1/start/{name}/v{request.version}"
+                )
+            versions = [request.version] * len(records)
+        predictions = []
+        for version, record in zip(versions, records, strict=True):
+            (out,) = await self.predict_records(name, version, [record])
+            probabilities = out["probabilities"]
+            predictions.append(
+                Prediction(
+                    str(out["prediction"]), max(probabilities.values()), probabilities, False, False
+                )
+            )
+        routed_by = "explicit" if request.version is not None else "ab"
+        timings = Timings(0.001, 0.0, 0.0, 0.001)
+        return PredictionBatch(
+            name, versions[0], predictions, routed_by, timings, "tabular", tuple(versions)
+        )
 
     async def predict_records(
         self, name: str, version: int, records: list[dict[str, Any]]

@@ -219,7 +219,7 @@ async def test_pending_deliveries_survive_a_restart(tmp_path: Path) -> None:
             platform_settings(tmp_path, webhook_allow_private=True),
             deployer=FakeDeployer(catalog),
             lifecycle=FakeLifecycle(catalog),
-            predictor=FakePredictor(),
+            predictor=FakePredictor(catalog=catalog),
             model_catalog=catalog,
             password_hasher=fast_hasher(),
             worker_options={"backoff_base_s": 30.0, "poll_interval_s": 0.05},
@@ -227,7 +227,13 @@ async def test_pending_deliveries_survive_a_restart(tmp_path: Path) -> None:
         transport = httpx.ASGITransport(app=error_app(api))
         client = httpx.AsyncClient(transport=transport, base_url="http://api")
         return Harness(
-            api, client, catalog, FakeDeployer(catalog), FakeLifecycle(catalog), FakePredictor(), ""
+            api,
+            client,
+            catalog,
+            FakeDeployer(catalog),
+            FakeLifecycle(catalog),
+            FakePredictor(catalog=catalog),
+            "",
         )
 
     first = build()
@@ -268,7 +274,7 @@ async def test_webhooks_to_private_addresses_are_refused_by_default(tmp_path: Pa
         platform_settings(tmp_path),
         deployer=FakeDeployer(catalog),
         lifecycle=FakeLifecycle(catalog),
-        predictor=FakePredictor(),
+        predictor=FakePredictor(catalog=catalog),
         model_catalog=catalog,
         password_hasher=fast_hasher(),
     )
@@ -323,8 +329,8 @@ async def test_stop_and_start_go_through_the_lifecycle(harness: Harness) -> None
     refused = await h.client.post(
         "/api/v1/predict/churn/v2", headers=h.admin, json={"inputs": [{"age": 1, "income": 1}]}
     )
-    assert refused.status_code == 503
-    assert "start it" in refused.json()["error"]
+    assert refused.status_code == 409
+    assert "start it" in refused.json()["error"].lower()
     await h.client.post("/api/v1/start/churn/v2", headers=h.admin)
     removed = await h.client.post(
         "/api/v1/stop/churn/v2", headers=h.admin, params={"remove": "true"}

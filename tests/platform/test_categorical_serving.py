@@ -52,7 +52,7 @@ async def test_categorical_pipeline_predicts_like_sklearn(own_triton: TritonServ
         seams = Seams(own_triton, client)
         await seams.deploy(model, "adapters-plans", 1, features=FEATURES)
         sample = data.iloc[:20]
-        out = await seams.predictor.predict_records("adapters-plans", 1, records(sample, FEATURES))
+        out = await seams.predict_records("adapters-plans", 1, records(sample, FEATURES))
     finally:
         await client.close()
     assert [o["prediction"] for o in out] == model.predict(sample).tolist()

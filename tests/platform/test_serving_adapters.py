@@ -1,5 +1,6 @@
 """The platform's serving seams on a real tritonserver: deploy (screen, export, publish),
-catalog, lifecycle and the tabular predictor, checked against the native models."""
+catalog, lifecycle and predictions through the data plane, checked against the native
+models."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mlserve.errors import ConflictError, ConversionError, InvalidInputError, NotFoundError
+from mlserve.kinds.tabular import label_value
 from mlserve.serving.platform_adapters import RepositoryCatalog, TritonDeployer, TritonLifecycle
 from mlserve.serving.publisher import Publisher
-from mlserve.serving.tabular_predictor import TabularPredictor, label_value
 from mlserve.triton.client import TritonClient
+from tests.support.dataplane import dataplane_for, predict_records
 from tests.support.triton_server import TritonServer
 
 FEATURES = ["age", "income", "plan"]
@@ -65,8 +67,13 @@ class Seams:
         self.deployer = TritonDeployer(self.publisher)
         self.lifecycle = TritonLifecycle(self.publisher)
         self.catalog = RepositoryCatalog(triton.repository, client)
-        self.predictor = TabularPredictor(triton.repository, client, max_batch_size=16)
+        self.plane = dataplane_for(triton.repository, client)
         self.logs: list[str] = []
+
+    async def predict_records(
+        self, name: str, version: int, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        return await predict_records(self.plane, name, version, rows)
 
     async def deploy(self, model: Any, name: str, version: int, **kw: Any) -> None:
         await self.deployer.deploy(
@@ -112,12 +119,12 @@ async def test_pipeline_deploys_and_predicts_like_sklearn(seams: Seams) -> None:
     )
     assert any("parity passed" in line for line in seams.logs)
     sample = data[numeric].iloc[:40]  # 40 records: three Triton requests of at most 16
-    out = await seams.predictor.predict_records("adapters-churn", 1, records(sample, numeric))
+    out = await seams.predict_records("adapters-churn", 1, records(sample, numeric))
     assert [o["prediction"] for o in out] == model.predict(sample).tolist()
     probs = np.array([[o["probabilities"]["0"], o["probabilities"]["1"]] for o in out])
     np.testing.assert_allclose(probs, model.predict_proba(sample), atol=1e-4)
     with pytest.raises(InvalidInputError, match=r"records\[0\].*'income'"):
-        await seams.predictor.predict_records("adapters-churn", 1, [{"age": 1}])
+        await seams.predict_records("adapters-churn", 1, [{"age": 1}])
 
     [version] = await seams.catalog.versions("adapters-churn")
     assert (version.version, version.active, version.task_type) == (1, True, "classification")
@@ -143,9 +150,7 @@ async def test_regressor_and_anomaly_detector(seams: Seams) -> None:
         numeric, data.income * 2
     )
     await seams.deploy(regressor, "adapters-price", 1, task_type="regression")
-    out = await seams.predictor.predict_records(
-        "adapters-price", 1, records(numeric[:5], ["age", "income"])
-    )
+    out = await seams.predict_records("adapters-price", 1, records(numeric[:5], ["age", "income"]))
     np.testing.assert_allclose(
         [o["prediction"] for o in out], regressor.predict(numeric[:5]), rtol=1e-4
     )
@@ -155,9 +160,7 @@ async def test_regressor_and_anomaly_detector(seams: Seams) -> None:
     detector = IsolationForest(n_estimators=20, random_state=0).fit(numeric)
     await seams.deploy(detector, "adapters-outliers", 1)
     odd = pd.DataFrame({"age": [40.0, 500.0], "income": [50.0, -900.0]})
-    flagged = await seams.predictor.predict_records(
-        "adapters-outliers", 1, records(odd, ["age", "income"])
-    )
+    flagged = await seams.predict_records("adapters-outliers", 1, records(odd, ["age", "income"]))
     assert [o["prediction"] for o in flagged] == detector.predict(odd).tolist()
     assert flagged[1]["score"] < 0
 

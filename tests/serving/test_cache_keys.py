@@ -15,7 +15,7 @@ def test_key_names_model_version_fingerprint_and_text_hash() -> None:
     key = CacheKey("sentiment", 3, fingerprint, "Great product!")
 
     digest = hashlib.sha256(b"Great product!").hexdigest()
-    assert key.render() == f"mlserve:pred:v1:sentiment:3:{fingerprint}:{digest}"
+    assert key.render() == f"mlserve:pred:v2:sentiment:3:{fingerprint}:{digest}"
     assert "Great product" not in key.render()
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from mlserve.errors import DeadlineExceededError, OverloadedError, ServiceUnavailableError
 from mlserve.serving.cache.keys import CachedPrediction
-from mlserve.serving.coalescer import CallCoalescer
+from mlserve.serving.coalescer import CallAnswer, CallCoalescer, SentCall
 from mlserve.serving.deadline import Deadline
 
 
@@ -22,6 +22,10 @@ class RecordingCalls:
         self.gates: list[asyncio.Event] = []
         self.open_all = False
         self.fail_with = fail_with
+
+    async def send(self, texts: list[str], deadline: Deadline) -> SentCall:
+        """The coalescer's Sender: one call, with (zero) timings."""
+        return SentCall(await self(texts, deadline), 0.0, 0.0)
 
     async def __call__(self, texts: list[str], deadline: Deadline) -> list[CachedPrediction]:
         self.sent.append(list(texts))
@@ -42,8 +46,8 @@ class RecordingCalls:
             gate.set()
 
 
-def labels(predictions: list[CachedPrediction]) -> list[str]:
-    return [p.label for p in predictions]
+def labels(answer: CallAnswer) -> list[str | None]:
+    return [p.label for p in answer.predictions]
 
 
 async def settle() -> None:
@@ -53,7 +57,7 @@ async def settle() -> None:
 
 async def answer_a_call_with_one_waiting(
     coalescer: CallCoalescer, calls: RecordingCalls, texts: list[str], *, deadline_ms: int
-) -> asyncio.Task[list[CachedPrediction]]:
+) -> asyncio.Task[CallAnswer]:
     """Sends ["a"] as the only, busy call, queues ``texts`` behind it, then answers ["a"]:
     the waiting request's task, for a sender task to send."""
     first = asyncio.create_task(coalescer.predict(["a"], Deadline(deadline_ms)))
@@ -233,7 +237,7 @@ async def test_shutting_down_answers_members_of_a_sent_call_with_a_503() -> None
 
 
 async def test_gather_turns_let_requests_arriving_meanwhile_join_the_next_call() -> None:
-    async def arrive_late(coalescer: CallCoalescer) -> list[CachedPrediction]:
+    async def arrive_late(coalescer: CallCoalescer) -> CallAnswer:
         await asyncio.sleep(0)  # its client sends a turn after the first call returned
         return await coalescer.predict(["c"], Deadline(1_000))
 

@@ -1,25 +1,26 @@
-"""``POST /predict`` and ``POST /batch-predict``: text classification.
+"""``POST /predict`` and ``POST /batch-predict``: every kind of model.
 
 :func:`predict_answer` and :func:`batch_predict_answer` turn a raw request body into the
-JSON answer. They carry nearly all traffic, so the running app serves them through
+JSON answer: parse it (:mod:`~mlserve.control_plane.routes.predict_body`), ask the data
+plane, render. They carry nearly all traffic, so the running app serves them through
 :class:`~mlserve.control_plane.hot_routes.HotRoutes`, ahead of FastAPI's middleware and
-router; the FastAPI routes below call the same functions and document both shapes in OpenAPI
-(``openapi_extra`` and ``response_model``). The body is validated straight from bytes by its
-pydantic model and read as JSON whatever content type the client claimed (``curl -d`` says
-form-encoded).
+router; the FastAPI routes below call the same functions and document the shapes in
+OpenAPI. Repeated bodies are answered from what answering them took
+(:class:`~mlserve.control_plane.repeats.RepeatedRequests`, the HTTP edge's memo).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
 
 from mlserve.control_plane.dependencies import stack_of
-from mlserve.control_plane.errors import invalid_body, json_response
+from mlserve.control_plane.errors import json_response
+from mlserve.control_plane.routes.predict_body import parse_predict_body
 from mlserve.control_plane.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
@@ -27,14 +28,15 @@ from mlserve.control_plane.schemas import (
     PredictResponse,
 )
 from mlserve.control_plane.stack import ServingStack
-from mlserve.errors import InvalidInputError
-from mlserve.serving.predictor import PredictionBatch, TextPrediction
+from mlserve.dataplane.request import Prediction, PredictionBatch
+from mlserve.kinds.tabular import label_value
 from mlserve.settings import Settings
 
 router = APIRouter(tags=["predict"])
-Body = TypeVar("Body", bound=BaseModel)
+Headers = Sequence[tuple[bytes, bytes]]
 _JSON_BYTES_PER_CHAR = 6
 """The most a character can take in a JSON string (``\\uXXXX``)."""
+_ENTITY_HEADER = b"x-entity-id"
 
 
 def max_body_bytes(settings: Settings) -> int:
@@ -44,123 +46,142 @@ def max_body_bytes(settings: Settings) -> int:
     return max(1, settings.max_batch_texts) * per_text + 4096
 
 
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI request body of a route that parses ``model`` itself."""
+def _openapi(model: type[Any]) -> dict[str, Any]:
+    """The OpenAPI request body and error answers of a route that parses ``model`` itself."""
     schema = {"schema": model.model_json_schema()}
-    invalid = "Invalid input: the error names the field, the limit and the fix."
+    error = {
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": {"error": {"type": "string"}}}
+            }
+        }
+    }
     return {
         "requestBody": {"required": True, "content": {"application/json": schema}},
-        "responses": {"422": {"description": invalid}},
+        "responses": {
+            "404": {"description": "Unknown model or version (the answer lists them).", **error},
+            "409": {"description": "Version published but not served.", **error},
+            "413": {"description": "Body larger than any valid request.", **error},
+            "422": {"description": "Invalid input: names the field, the limit, the fix.", **error},
+            "429": {"description": "Too much in flight; retry after Retry-After.", **error},
+            "503": {"description": "Triton unavailable or the version is loading.", **error},
+            "504": {"description": "The deadline passed (names the stage).", **error},
+        },
     }
 
 
-def _parse(body: bytes, model: type[Body]) -> Body:
-    """``model`` from a JSON body; InvalidInputError (422) naming each bad field."""
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        raise invalid_body(exc.errors(include_url=False)) from None
-
-
-async def predict_answer(stack: ServingStack, body: bytes) -> dict[str, Any]:
-    """The ``/predict`` answer to ``body`` (a :class:`PredictRequest`), as JSON-ready data.
-
-    Raises MLServeError subclasses: 422 bad input, 404 unknown model, 429, 503, 504."""
-    batch = await stack.predictor.replay(body)
-    if batch is None:
-        request = _parse(body, PredictRequest)
-        _check_length(request.text, "text", stack.settings.max_text_length)
-        batch = await stack.predictor.predict_texts(
-            request.model_version or request.model,
-            [request.text],
-            version=request.version,
-            timeout_ms=request.timeout_ms,
-            remember_as=body,
-        )
-    (answer,) = batch.predictions
-    payload = _prediction(answer)
+async def predict_answer(stack: ServingStack, body: bytes, headers: Headers = ()) -> dict[str, Any]:
+    """The ``/predict`` answer to ``body``: one prediction, or a batch answer when the
+    body carries several rows (seed S3). Raises MLServeError subclasses: 422 bad input,
+    404 unknown model, 409, 429, 503, 504."""
+    batch = await _answer(stack, "predict", body, headers, batch=False)
+    if len(batch.predictions) != 1:
+        return _batch_payload(batch)
+    payload = _prediction(batch.predictions[0])
     payload.update(_served_by(batch))
     payload["latency_ms"] = _rounded(batch.latency_ms, 3)
-    payload["triton_ms"] = _triton_ms(batch)
     return payload
 
 
-async def batch_predict_answer(stack: ServingStack, body: bytes) -> dict[str, Any]:
-    """The ``/batch-predict`` answer to ``body`` (a :class:`BatchPredictRequest`); raises
-    as :func:`predict_answer` does, and 422 outside 1..``max_batch_texts`` texts."""
-    batch = await stack.predictor.replay(body, endpoint="batch-predict")
-    if batch is None:
-        batch = await _batch_predict(stack, body)
-    payload = _served_by(batch)
-    payload["predictions"] = [_prediction(p) for p in batch.predictions]
-    payload["total_latency_ms"] = _rounded(batch.latency_ms, 3)
-    payload["triton_ms"] = _triton_ms(batch)
-    return payload
+async def batch_predict_answer(
+    stack: ServingStack, body: bytes, headers: Headers = ()
+) -> dict[str, Any]:
+    """The ``/batch-predict`` answer to ``body``; raises as :func:`predict_answer` does,
+    and 422 outside 1..``max_batch_texts`` inputs."""
+    return _batch_payload(await _answer(stack, "batch-predict", body, headers, batch=True))
 
 
-async def _batch_predict(stack: ServingStack, body: bytes) -> PredictionBatch:
-    request = _parse(body, BatchPredictRequest)
-    limit = stack.settings.max_batch_texts
-    if not 1 <= len(request.texts) <= limit:
-        raise InvalidInputError(
-            f"texts has {len(request.texts)} items; send between 1 and {limit} "
-            "(max_batch_texts), splitting larger batches"
-        )
-    for index, text in enumerate(request.texts):
-        _check_length(text, f"texts[{index}]", stack.settings.max_text_length)
-    return await stack.predictor.predict_texts(
-        request.model_version or request.model,
-        request.texts,
-        version=request.version,
-        timeout_ms=request.timeout_ms,
-        endpoint="batch-predict",
-        remember_as=body,
+async def _answer(
+    stack: ServingStack, endpoint: str, body: bytes, headers: Headers, *, batch: bool
+) -> PredictionBatch:
+    entity_header = _header(headers, _ENTITY_HEADER)
+    # The memo keys on the body alone: a request routed by a header is never replayed.
+    repeats = stack.repeats if entity_header is None else None
+    if repeats is not None:
+        seen = repeats.get(endpoint, body)
+        if seen is not None:
+            replayed = await stack.dataplane.replay(seen)
+            if replayed is not None:
+                return replayed
+            repeats.forget(endpoint, body)
+    settings = stack.settings
+    request = parse_predict_body(
+        body,
+        batch=batch,
+        max_items=settings.max_batch_texts,
+        max_text_length=settings.max_text_length,
+        entity_header=entity_header,
     )
+    answered, result = await stack.dataplane.predict_and_keep(request)
+    if repeats is not None and answered is not None:
+        repeats.put(endpoint, body, answered)
+    return result
 
 
-@router.post("/predict", response_model=PredictResponse, openapi_extra=_body(PredictRequest))
-async def predict(request: Request) -> Response:
-    """Classify one text with the default or named model."""
-    return json_response(await predict_answer(stack_of(request), await request.body()))
+def _header(headers: Headers, name: bytes) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 @router.post(
-    "/batch-predict", response_model=BatchPredictResponse, openapi_extra=_body(BatchPredictRequest)
+    "/predict",
+    response_model=PredictResponse | BatchPredictResponse,
+    openapi_extra=_openapi(PredictRequest),
+)
+async def predict(request: Request) -> Response:
+    """Predict with the default or named model: a text, or a record (several rows answer
+    in the batch shape)."""
+    answer = await predict_answer(stack_of(request), await request.body(), request.headers.raw)
+    return json_response(answer)
+
+
+@router.post(
+    "/batch-predict",
+    response_model=BatchPredictResponse,
+    openapi_extra=_openapi(BatchPredictRequest),
 )
 async def batch_predict(request: Request) -> Response:
-    """Classify several texts in one Triton request."""
-    return json_response(await batch_predict_answer(stack_of(request), await request.body()))
+    """Predict several texts or records in one request."""
+    body = await request.body()
+    return json_response(await batch_predict_answer(stack_of(request), body, request.headers.raw))
 
 
-def _check_length(text: str, field: str, limit: int) -> None:
-    if len(text) > limit:
-        raise InvalidInputError(
-            f"{field} has {len(text)} characters; the limit is {limit} (max_text_length): "
-            "shorten the text or split it"
-        )
+def _batch_payload(batch: PredictionBatch) -> dict[str, Any]:
+    payload = _served_by(batch)
+    payload["predictions"] = [_prediction(p) for p in batch.predictions]
+    payload["total_latency_ms"] = _rounded(batch.latency_ms, 3)
+    return payload
 
 
-def _prediction(p: TextPrediction) -> dict[str, Any]:
+def _prediction(p: Prediction) -> dict[str, Any]:
     """One answer as in :class:`~mlserve.control_plane.schemas.Prediction`."""
-    return {
+    payload = {
         "label": p.label,
-        "confidence": _rounded(p.confidence, 6),
+        "confidence": _rounded(p.confidence, 6) if p.confidence is not None else None,
         "probabilities": p.probabilities,
+        "prediction": p.value if p.value is not None else label_value(p.label),
         "truncated": p.truncated,
         "cached": p.cached,
     }
+    if p.score is not None:
+        payload["score"] = _rounded(p.score, 6)
+    return payload
 
 
 def _served_by(batch: PredictionBatch) -> dict[str, Any]:
+    timings = batch.timings
+    triton = timings.triton_s
     return {
         "model_version": f"{batch.model}-v{batch.version}",
         "model": batch.model,
         "version": f"v{batch.version}",
+        "routed_by": batch.routed_by,
+        "preprocess_ms": _rounded(timings.preprocess_s * 1000, 3),
+        "queue_ms": _rounded(timings.queue_s * 1000, 3),
+        "triton_ms": _rounded(triton * 1000, 3) if triton is not None else None,
     }
-
-
-def _triton_ms(batch: PredictionBatch) -> float | None:
-    return _rounded(batch.triton_ms, 3) if batch.triton_ms is not None else None
 
 
 def _rounded(value: float, places: int) -> float:

@@ -206,8 +206,11 @@ class DriftMonitor:
                 usable = None if sig.is_missing(value) else str(value)
             observation[sig.FEATURE_PREFIX + feature] = usable
             observation[sig.MISSING_PREFIX + feature] = "missing" if usable is None else "present"
-        if probabilities is not None and not self._add_prediction(
-            observation, state, probabilities
+        # A profile made from feature rows alone has no label signals to compare.
+        if (
+            probabilities is not None
+            and state.label_index
+            and not self._add_prediction(observation, state, probabilities)
         ):
             return self._skip(state)
         return self._add(model, version, state, observation)

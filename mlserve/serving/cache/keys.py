@@ -1,8 +1,10 @@
 """What a cached prediction is keyed by, and how its value is stored.
 
 A key names everything that decides a prediction: the model, its resolved version, the
-fingerprint of the preprocessing config and the cleaned text. A new version (or a changed
-preprocessing config) therefore never reads an older version's answers. The text enters the
+fingerprint of the preprocessing config and the canonical input (the cleaned text, or a
+record's values in the model's feature order, as :meth:`ServedModel.cache_text` writes
+it). A new version (or a changed preprocessing config) therefore never reads an older
+version's answers. The text enters the
 key as its SHA-256, so keys have a bounded length and raw user text is not stored in keys.
 """
 
@@ -14,7 +16,7 @@ from typing import Any
 
 import orjson
 
-KEY_PREFIX = "mlserve:pred:v1"
+KEY_PREFIX = "mlserve:pred:v2"
 """Namespace of every cache key; the ``v1`` changes if the value format ever changes."""
 
 
@@ -36,7 +38,7 @@ class CacheKey:
         object.__setattr__(self, "_rendered", rendered)
 
     def render(self) -> str:
-        """The storage key: ``mlserve:pred:v1:<model>:<version>:<fingerprint>:<sha256(text)>``."""
+        """The storage key: ``mlserve:pred:v2:<model>:<version>:<fingerprint>:<sha256(text)>``."""
         return self._rendered
 
 
@@ -45,12 +47,16 @@ class CachedPrediction:
     """The cached part of a prediction (whether it was served from cache is not stored).
 
     Immutable, probabilities included, so the in-memory cache can hand out the stored object
-    itself."""
+    itself. Classifiers fill ``label``, ``confidence`` and ``probabilities``; regressors
+    ``value`` (a number, or a list for several targets); anomaly detectors ``label``
+    (``inlier``/``outlier``), ``value`` (1/-1) and ``score``."""
 
-    label: str
-    confidence: float
-    probabilities: tuple[float, ...]
+    label: str | None
+    confidence: float | None
+    probabilities: tuple[float, ...] | None
     truncated: bool
+    value: Any = None
+    score: float | None = None
 
     def to_bytes(self) -> bytes:
         """orjson-encoded; ``from_bytes`` reverses it."""
@@ -63,11 +69,21 @@ class CachedPrediction:
         if not isinstance(decoded, dict):
             raise ValueError("cached value is not an object")
         try:
+            label, confidence, probabilities = (
+                decoded["label"],
+                decoded["confidence"],
+                decoded["probabilities"],
+            )
+            score = decoded.get("score")
             return cls(
-                label=str(decoded["label"]),
-                confidence=float(decoded["confidence"]),
-                probabilities=tuple(float(p) for p in decoded["probabilities"]),
+                label=None if label is None else str(label),
+                confidence=None if confidence is None else float(confidence),
+                probabilities=(
+                    None if probabilities is None else tuple(float(p) for p in probabilities)
+                ),
                 truncated=bool(decoded["truncated"]),
+                value=decoded.get("value"),
+                score=None if score is None else float(score),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"cached value lacks a field: {exc}") from exc

@@ -26,7 +26,7 @@ from mlserve.control_plane.routes.api_v1.models import models_router
 from mlserve.control_plane.routes.api_v1.operations import operations_router
 from mlserve.control_plane.routes.api_v1.predictions import predictions_router
 from mlserve.platform.config import PlatformConfig
-from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, TabularPredictor
+from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, PredictCore
 from mlserve.platform.services import PlatformServices
 from mlserve.platform.store import StateStore
 from mlserve.platform.url_safety import Resolver
@@ -55,7 +55,7 @@ def build_api_v1(
     *,
     deployer: Deployer,
     lifecycle: ModelLifecycle,
-    predictor: TabularPredictor,
+    predictor: PredictCore,
     model_catalog: ModelCatalog,
     store: StateStore | None = None,
     password_hasher: PasswordHasher | None = None,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from mlserve.control_plane.repeats import Repeat, RepeatedRequests
+from mlserve.dataplane.request import PredictRequest
+from mlserve.kinds import TextInputs
+from mlserve.kinds.text import TEXT
 from mlserve.repository.metadata import ModelMetadata
 from mlserve.serving.cache.keys import CachedPrediction
 from mlserve.serving.registry import ResolvedModel
-from mlserve.serving.repeats import Repeat, RepeatedRequests
 
 
 class FakeClock:
@@ -19,9 +23,12 @@ class FakeClock:
 
 
 def repeat(label: str = "positive") -> Repeat:
-    model = ResolvedModel("sentiment", 1, ModelMetadata.model_construct(), Path("/nowhere"))
+    served: Any = None  # never used by the memo
+    metadata = ModelMetadata.model_construct()
+    model = ResolvedModel("sentiment", 1, metadata, Path("/nowhere"), TEXT, served)
     prediction = CachedPrediction(label, 0.9, (0.1, 0.9), truncated=False)
-    return Repeat(None, None, model, ("great",), (prediction,))
+    request = PredictRequest(TextInputs(["great"]))
+    return Repeat(request, model, "default", ("great",), (prediction,))
 
 
 def memo(clock: FakeClock, **overrides: float) -> RepeatedRequests:

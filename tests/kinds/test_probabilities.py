@@ -1,5 +1,5 @@
-"""How Triton's probability rows become predictions (pure logic; the real stack is tested in
-test_replay.py and tests/control_plane)."""
+"""How Triton's probability rows become predictions (pure logic of the classifier kinds;
+the real stack is tested in test_replay.py and tests/control_plane)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mlserve.errors import TritonError
+from mlserve.kinds.text import probabilities_to_predictions as _to_predictions
 from mlserve.serving.cache.keys import CachedPrediction
-from mlserve.serving.predictor import _to_predictions
 
 LABELS = ["negative", "neutral", "positive"]
 
@@ -46,5 +46,5 @@ def test_a_tie_goes_to_the_first_label_and_an_unnamed_class_to_its_index() -> No
 
 @pytest.mark.parametrize("shape", [(3,), (1, 3), (2, 1, 3)])
 def test_rows_that_do_not_match_the_texts_sent_are_a_triton_error(shape: tuple[int, ...]) -> None:
-    with pytest.raises(TritonError, match="for 2 texts"):
+    with pytest.raises(TritonError, match="for 2"):
         _to_predictions(np.zeros(shape), LABELS, [False, False], expected=2)

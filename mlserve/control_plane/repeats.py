@@ -1,13 +1,18 @@
 """Predict requests seen before, byte for byte: their cached answer without the work again.
 
+This lives at the HTTP edge: it keys on raw request bodies, which the data plane never
+sees; the data plane only answers an :class:`~mlserve.dataplane.core.Answered` again
+(:meth:`~mlserve.dataplane.core.DataPlane.replay`).
+
 A cache hit in the prediction cache still parses the body, cleans the text, hashes the key
 and rebuilds the prediction objects: on a 2-core VM that was about 85 µs of the control
 plane's CPU per cached ``/predict``, where uvicorn answering a fixed body costs 60. Clients
-that repeat themselves repeat bytes (the same JSON from the same code), so the predictor
-also remembers, per request body, what answering it took: the resolved model version, the
-cleaned texts and their predictions. A later identical body is answered from that
-:class:`Repeat` after one check that the same version still serves the request (the
-registry's resolved model is the same object: a publish, load or unload invalidates it).
+that repeat themselves repeat bytes (the same JSON from the same code), so the edge
+remembers, per request body, what answering it took: the resolved model version, the
+items and their predictions. A later identical body is answered from that
+:class:`~mlserve.dataplane.core.Answered` after one check that the same version still
+serves the request (the registry's resolved model is the same object: a publish, load or
+unload invalidates it).
 
 Bounded: at most ``max_entries`` bodies (least recently used go first) of at most
 ``max_body_bytes`` each, forgotten after ``ttl_seconds`` like the prediction cache's
@@ -19,28 +24,16 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from mlserve.serving.cache.keys import CachedPrediction
-from mlserve.serving.registry import ResolvedModel
+from mlserve.dataplane.core import Answered
 
-
-@dataclass(frozen=True, slots=True)
-class Repeat:
-    """What answering one request body took, enough to answer it again."""
-
-    ref: str | None
-    """The model reference the request named (None: the default model)."""
-    version: int | None
-    """The version the request named, if any."""
-    model: ResolvedModel
-    """The version that answered."""
-    cleaned: tuple[str, ...]
-    predictions: tuple[CachedPrediction, ...]
+Repeat = Answered
+"""What answering one request body took, enough to answer it again."""
 
 
 class RepeatedRequests:
-    """Request bodies, per endpoint, mapped to their :class:`Repeat`, LRU-bounded, with a TTL."""
+    """Request bodies, per endpoint, mapped to their :class:`Answered`, LRU-bounded, with
+    a TTL."""
 
     def __init__(
         self,

@@ -1,0 +1,79 @@
+"""The one place a predict request is recorded, whatever its route and kind.
+
+Per request: ``mlserve_requests_total`` and the latency histogram (every status, 5xx
+included), the preprocessing, shared-call wait and Triton histograms. Per prediction: cache
+hit or miss, label and confidence (or score) metrics, and drift through the
+:class:`~mlserve.monitoring.recorder.PredictionRecorder` (off the request path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mlserve.dataplane.request import Timings
+from mlserve.monitoring.hub import MonitoringHub
+from mlserve.monitoring.recorder import PredictionRecorder
+from mlserve.serving.cache.keys import CachedPrediction
+from mlserve.serving.registry import ResolvedModel
+
+
+class Observer:
+    """Feeds monitoring from the data plane; a no-op without a hub."""
+
+    def __init__(
+        self, monitoring: MonitoringHub | None, recorder: PredictionRecorder | None = None
+    ) -> None:
+        self.monitoring = monitoring
+        self.recorder = recorder
+
+    def request(
+        self, endpoint: str, model: ResolvedModel | None, status: int, seconds: float
+    ) -> None:
+        """One answered request. An unresolved model is recorded as ``-``: a name from a
+        request is never a metric label (unbounded cardinality)."""
+        if self.monitoring is None:
+            return
+        name = model.name if model else "-"
+        version = model.version if model else None
+        self.monitoring.record_request(endpoint, name, version, status, seconds)
+
+    def predictions(
+        self,
+        model: ResolvedModel,
+        items: Sequence[Any],
+        predictions: Sequence[CachedPrediction],
+        sent: Sequence[int],
+        timings: Timings,
+    ) -> None:
+        """The predictions of one answered request; those at positions ``sent`` came from
+        Triton, the others from the cache."""
+        hub = self.monitoring
+        if hub is None:
+            return
+        metrics = hub.metrics
+        metrics.observe_preprocessing(model.name, timings.preprocess_s)
+        if timings.triton_s is not None:
+            metrics.observe_shared_call_wait(model.name, timings.queue_s)
+            metrics.observe_triton_call(model.name, model.version, timings.triton_s)
+        misses = len(sent)
+        for _ in range(len(items) - misses):
+            metrics.observe_cache(model.name, hit=True)
+        for _ in range(misses):
+            metrics.observe_cache(model.name, hit=False)
+        recorder = self.recorder
+        if recorder is None:
+            return
+        served = model.served
+        for item, prediction in zip(items, predictions, strict=True):
+            score = prediction.score
+            if score is None and isinstance(prediction.value, float):
+                score = prediction.value
+            recorder.record(
+                model.name,
+                model.version,
+                served.drift_input(item),
+                prediction.probabilities,
+                prediction.label,
+                score,
+            )

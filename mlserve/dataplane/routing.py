@@ -1,0 +1,126 @@
+"""Which version answers: an explicit version, A/B weights (sticky per entity), or the
+model's default version.
+
+The order, for a request that names model ``m``:
+
+1. a version named by the request (``"version": 2``, ``"m-v2"``, or seed S1's
+   ``"model_version": "v2"`` for the default model) answers: ``explicit``;
+2. else, when ``m`` has A/B weights over versions that are served, a version drawn by
+   weight answers: ``sticky`` when the request carries an entity id (the same entity always
+   lands on the same version for a weight config), else ``ab`` (a random draw);
+3. else the newest ready version answers: ``default``.
+
+The weights come from the platform's A/B service (``POST /api/v1/abtest/{model}``), read at
+most once a second per model (a replica sees a change within a second; this process at once,
+through :meth:`Router.forget_weights`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol
+
+from mlserve.dataplane.request import RoutedBy
+from mlserve.platform.abtest import fingerprint, pick_version, sticky_point
+from mlserve.serving.registry import ModelRegistry, ResolvedModel
+
+_WEIGHTS_TTL_S = 1.0
+
+
+class WeightConfig(Protocol):
+    """An A/B weight config as the platform stores it."""
+
+    weights: dict[str, float]
+    """``{"v1": 0.7, "v2": 0.3}``"""
+
+
+class WeightSource(Protocol):
+    """Where A/B weights are kept (the platform's :class:`ABTestService`)."""
+
+    async def get(self, model: str) -> WeightConfig | None: ...
+
+
+class Route(NamedTuple):
+    model: ResolvedModel
+    routed_by: RoutedBy
+
+
+class Router:
+    """Resolves a request's model reference to the version that answers it."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        weights: WeightSource | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.registry = registry
+        self.weights = weights
+        self._rng = rng or random.Random()
+        self._cached: dict[str, tuple[float, tuple[tuple[int, float], ...]]] = {}
+
+    def use_weights(self, weights: WeightSource) -> None:
+        """Route by the weights ``weights`` keeps (wired once the platform exists)."""
+        self.weights = weights
+        self._cached.clear()
+
+    def forget_weights(self, model: str | None = None) -> None:
+        """Read ``model``'s weights (all models': None) again on its next request."""
+        if model is None:
+            self._cached.clear()
+        else:
+            self._cached.pop(model, None)
+
+    async def route(
+        self,
+        ref: str | None,
+        version: int | None,
+        entity_id: str | None,
+        *,
+        default_model: str | None = None,
+    ) -> Route:
+        """The version for one request (or one item), and why. Raises what
+        :class:`ModelRegistry` raises: 404, 409, 422, 503."""
+        registry = self.registry
+        name, ref_version = registry.split(ref or default_model)
+        version = version if version is not None else ref_version
+        if version is not None:
+            return Route(await registry.resolve_version(name, version), "explicit")
+        weights = await self._live_weights(name)
+        if weights:
+            if entity_id:
+                point = sticky_point(name, fingerprint(dict(weights)), entity_id)
+            else:
+                point = self._rng.random()
+            picked = pick_version(weights, point)
+            model = await registry.resolve_version(name, picked)
+            return Route(model, "sticky" if entity_id else "ab")
+        return Route(await registry.resolve(name), "default")
+
+    async def _live_weights(self, name: str) -> tuple[tuple[int, float], ...]:
+        """``name``'s weights over versions that are served now (empty: none apply)."""
+        if self.weights is None:
+            return ()
+        now = time.monotonic()
+        cached = self._cached.get(name)
+        if cached is not None and now - cached[0] < _WEIGHTS_TTL_S:
+            weights = cached[1]
+        else:
+            config = await self.weights.get(name)
+            weights = _parse(config.weights) if config is not None else ()
+            self._cached[name] = (now, weights)
+        if not weights:
+            return ()
+        active = set(self.registry.published(name)[1])
+        return tuple((v, w) for v, w in weights if v in active)
+
+
+def _parse(weights: Mapping[str, float]) -> tuple[tuple[int, float], ...]:
+    parsed = []
+    for label, weight in weights.items():
+        digits = label.lstrip("vV")
+        if digits.isdigit() and weight > 0:
+            parsed.append((int(digits), float(weight)))
+    return tuple(sorted(parsed))

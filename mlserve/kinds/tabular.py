@@ -1,0 +1,207 @@
+"""Tabular models: feature records in; a class, a value or an anomaly score out.
+
+Covers scikit-learn estimators and pipelines, XGBoost, LightGBM, CatBoost and PyTorch
+tabular modules exported to ONNX. A version's ``metadata.json`` carries its feature spec
+(``preprocessing``, see :class:`~mlserve.converters.tabular.spec.TabularSpec`) and its task.
+Items are a record's values in the model's feature order (numbers as floats, strings as
+strings, ``None`` for missing), so two records with the same values share a cache entry and
+records of different requests share a Triton call.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from mlserve.converters.tabular.records import records_to_arrays
+from mlserve.converters.tabular.spec import (
+    LABEL,
+    NUMERIC_INPUT,
+    PREDICTION,
+    PROBABILITIES,
+    SCORES,
+    STRING_INPUT,
+    TabularSpec,
+)
+from mlserve.errors import InvalidInputError, MLServeError, TritonError
+from mlserve.kinds.base import Inputs, ModelKind, RecordInputs, ServedModel
+from mlserve.kinds.text import probabilities_to_predictions
+from mlserve.repository.metadata import ModelMetadata
+from mlserve.serving.cache.keys import CachedPrediction
+
+_INTEGER = re.compile(r"^-?\d{1,18}$")
+_NUMPY_TYPES = {"FP32": np.float32, "FP64": np.float64}
+
+
+def label_value(label: str | None) -> Any:
+    """Class labels are stored as text; give numbers back as numbers (``"1"`` -> ``1``)."""
+    if label is None or _INTEGER.match(label):
+        return None if label is None else int(label)
+    try:
+        number = float(label)
+    except ValueError:
+        return label
+    return number if math.isfinite(number) else label
+
+
+class ServedTabular(ServedModel):
+    """A tabular version: validates records against its feature spec."""
+
+    def __init__(self, metadata: ModelMetadata) -> None:
+        self.metadata = metadata
+        self.spec = TabularSpec.from_dict(metadata.preprocessing)
+        self.names = self.spec.names
+        self.numeric = self.spec.numeric_features
+        self.strings = self.spec.string_features
+        self._numeric_at = [self.names.index(n) for n in self.numeric]
+        self._string_at = [self.names.index(n) for n in self.strings]
+        dtypes = {i.name: i.datatype for i in metadata.inputs}
+        self._numeric_dtype = _NUMPY_TYPES.get(dtypes.get(NUMERIC_INPUT, "FP32"), np.float32)
+        self.task = metadata.task
+        self.outputs = _needed_outputs(metadata)
+        self.labels = list(metadata.labels)
+        self.fingerprint = f"tabular:{metadata.version}"
+
+    def items(self, inputs: Inputs) -> list[Any]:
+        if not isinstance(inputs, RecordInputs):
+            raise InvalidInputError(
+                f"{self.metadata.name} v{self.metadata.version} is a tabular model and takes "
+                f"feature records, not text: send {TABULAR.example(self.metadata)}"
+            )
+        records = [self._by_name(record, i) for i, record in enumerate(inputs.records)]
+        arrays = records_to_arrays(records, self.spec)
+        numeric = arrays.get(NUMERIC_INPUT)
+        strings = arrays.get(STRING_INPUT)
+        items = []
+        for i in range(len(records)):
+            row: list[Any] = [None] * len(self.names)
+            if numeric is not None:
+                for j, at in enumerate(self._numeric_at):
+                    value = float(numeric[i, j])
+                    row[at] = None if math.isnan(value) else value
+            if strings is not None:
+                for j, at in enumerate(self._string_at):
+                    row[at] = strings[i, j]
+            items.append(tuple(row))
+        return items
+
+    def _by_name(self, record: Mapping[str, Any] | Sequence[Any], i: int) -> Mapping[str, Any]:
+        if isinstance(record, Mapping):
+            return record
+        if isinstance(record, str) or not isinstance(record, Sequence):
+            raise InvalidInputError(
+                f"features[{i}] must be an object of feature: value or a list of "
+                f"{len(self.names)} values in the order {self.names}"
+            )
+        if len(record) != len(self.names):
+            raise InvalidInputError(
+                f"features[{i}] has {len(record)} values; {self.metadata.name} takes "
+                f"{len(self.names)}, in this order: {self.names}"
+            )
+        return dict(zip(self.names, record, strict=True))
+
+    def cache_text(self, item: Any) -> str:
+        return orjson.dumps(item).decode()
+
+    def encode(self, items: Sequence[Any]) -> tuple[dict[str, npt.NDArray[Any]], list[bool]]:
+        tensors: dict[str, npt.NDArray[Any]] = {}
+        if self.numeric:
+            rows = [
+                [math.nan if row[at] is None else row[at] for at in self._numeric_at]
+                for row in items
+            ]
+            tensors[NUMERIC_INPUT] = np.array(rows, dtype=self._numeric_dtype)
+        if self.strings:
+            strings = [[row[at] for at in self._string_at] for row in items]
+            tensors[STRING_INPUT] = np.array(strings, dtype=np.object_)
+        return tensors, [False] * len(items)
+
+    def decode(
+        self, outputs: Mapping[str, npt.NDArray[Any]], truncated: Sequence[bool]
+    ) -> list[CachedPrediction]:
+        n = len(truncated)
+        if self.task == "regression":
+            values = np.asarray(outputs[PREDICTION], dtype=np.float64).reshape(n, -1)
+            return [
+                CachedPrediction(
+                    None, None, None, False, float(row[0]) if row.size == 1 else row.tolist()
+                )
+                for row in values
+            ]
+        if self.task == "anomaly-detection":
+            scores = np.asarray(outputs[SCORES], dtype=np.float64).reshape(n, -1)
+            flags = np.asarray(outputs[LABEL]).reshape(n, -1)
+            return [
+                CachedPrediction(
+                    "outlier" if int(flags[i, 0]) < 0 else "inlier",
+                    None,
+                    None,
+                    False,
+                    int(flags[i, 0]),
+                    float(scores[i, 0]),
+                )
+                for i in range(n)
+            ]
+        probabilities = np.asarray(outputs[PROBABILITIES])
+        labels = self.labels or [str(i) for i in range(probabilities.reshape(n, -1).shape[1])]
+        if probabilities.reshape(n, -1).shape[1] != len(labels):
+            raise TritonError(
+                f"{self.metadata.name} v{self.metadata.version} returned "
+                f"{probabilities.reshape(n, -1).shape[1]} probabilities for {len(labels)} "
+                "labels; redeploy the model"
+            )
+        return probabilities_to_predictions(probabilities.reshape(n, -1), labels, truncated, n)
+
+    def drift_input(self, item: Any) -> Mapping[str, Any]:
+        return dict(zip(self.names, item, strict=True))
+
+
+def _needed_outputs(metadata: ModelMetadata) -> tuple[str, ...]:
+    if metadata.task == "regression":
+        needed: tuple[str, ...] = (PREDICTION,)
+    elif metadata.task == "anomaly-detection":
+        needed = (SCORES, LABEL)
+    else:
+        needed = (PROBABILITIES,)
+    have = [o.name for o in metadata.outputs]
+    missing = [o for o in needed if o not in have]
+    if missing:
+        raise MLServeError(
+            f"{metadata.name} v{metadata.version} metadata lists outputs {have} but a "
+            f"{metadata.task} model needs {missing}; redeploy the model"
+        )
+    return needed
+
+
+def example_record(metadata: ModelMetadata) -> dict[str, Any]:
+    """A record with every feature of ``metadata``, for error messages and docs."""
+    try:
+        spec = TabularSpec.from_dict(metadata.preprocessing)
+    except InvalidInputError:
+        return {name: 0.0 for name in metadata.features}
+    return {f.name: ("a" if f.kind == "string" else 0.0) for f in spec.features}
+
+
+class TabularKind(ModelKind):
+    """Feature records in, ONNX graph in Triton."""
+
+    name = "tabular"
+    input_form = "records"
+    description = "scikit-learn, XGBoost, LightGBM, CatBoost and PyTorch tabular models"
+
+    def serve(self, metadata: ModelMetadata, version_dir: Path) -> ServedModel:
+        return ServedTabular(metadata)
+
+    def example(self, metadata: ModelMetadata) -> str:
+        return json.dumps({"model": metadata.name, "features": example_record(metadata)})
+
+
+TABULAR = TabularKind()
