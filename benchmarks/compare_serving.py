@@ -266,7 +266,9 @@ async def run_all(args: argparse.Namespace, ends: Endpoints) -> dict[str, Any]:
 
     def record(name: str, description: str, steps: list[Measured]) -> None:
         scenarios[name] = (description, steps)
-        console.print(render_table([m.step for m in steps], title=f"{name}: {description}"))
+        console.print(
+            render_table([m.step for m in steps], title=f"{name}: {description}", wide=True)
+        )
         cpu = [f"c={m.step.concurrency}: {format_figures(m.cpu_us)}" for m in steps if m.cpu_us]
         if cpu:
             console.print("  CPU µs per request  " + "  |  ".join(cpu))

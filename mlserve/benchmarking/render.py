@@ -108,13 +108,20 @@ def render_csv(steps: Sequence[StepResult]) -> str:
     return out.getvalue()
 
 
-def render_table(steps: Sequence[StepResult], *, title: str | None = None) -> Table:
-    """A rich table: load, throughput, latency percentiles, errors, cache, Triton figures."""
+def render_table(
+    steps: Sequence[StepResult], *, title: str | None = None, wide: bool = False
+) -> Table:
+    """A rich table: load, throughput, latency percentiles, errors, cache and Triton's
+    batch size in 80 terminal columns; with ``wide`` also infer/s, p90/p95, Triton queue and
+    compute and stability."""
     table = Table(title=title)
     table.add_column("Load", no_wrap=True)
-    for name in ("req/s", "infer/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms"):
+    latencies = ("p50 ms", "p90 ms", "p95 ms", "p99 ms") if wide else ("p50 ms", "p99 ms")
+    numbers = ("req/s", "infer/s", *latencies) if wide else ("req/s", *latencies)
+    for name in numbers:
         table.add_column(name, justify="right")
-    for name in ("Errors", "Cache hits", "Queue µs", "Compute µs", "Batch", "Stable"):
+    extra = ("Errors", "Cache hits", "Queue µs", "Compute µs", "Batch", "Stable")
+    for name in extra if wide else ("Errors", "Cache", "Batch"):
         table.add_column(name, justify="right")
     for step in steps:
         server = step.server
@@ -124,18 +131,27 @@ def render_table(steps: Sequence[StepResult], *, title: str | None = None) -> Ta
             else None
         )
         errors = ", ".join(f"{kind} {n}" for kind, n in step.errors_by_kind.items()) or "0"
+        cache = "-" if step.cache_hit_ratio is None else f"{step.cache_hit_ratio:.0%}"
+        batch = (
+            "-"
+            if server is None or server.avg_batch_size is None
+            else f"{server.avg_batch_size:.2f}"
+        )
+        load = step.load_label.replace("concurrency ", "c=") if not wide else step.load_label
+        if not wide:
+            p50, p99 = _ms(step.p50_ms), _ms(step.p99_ms)
+            table.add_row(load, f"{step.throughput:.1f}", p50, p99, errors, cache, batch)
+            continue
         table.add_row(
-            step.load_label,
+            load,
             f"{step.throughput:.1f}",
             f"{step.inferences_per_s:.1f}",
             *(_ms(v) for v in (step.p50_ms, step.p90_ms, step.p95_ms, step.p99_ms)),
             errors,
-            "-" if step.cache_hit_ratio is None else f"{step.cache_hit_ratio:.0%}",
+            cache,
             "-" if server is None else f"{server.queue_us:.0f}",
             "-" if compute is None else f"{compute:.0f}",
-            "-"
-            if server is None or server.avg_batch_size is None
-            else f"{server.avg_batch_size:.2f}",
+            batch,
             "yes" if step.stable else "no",
         )
     return table

@@ -135,6 +135,9 @@ def benchmark_command(
         Path | None,
         typer.Option("--csv", help="Also write perf_analyzer's CSV (microseconds) to FILE."),
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (p90/p95, Triton queue and compute).")
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the steps as JSON instead of a table.")
     ] = False,
@@ -179,7 +182,8 @@ def benchmark_command(
     if json_out:
         typer.echo(render_json(steps))
         return
-    console.print(render_table(steps, title=f"{model} via {config.target} ({config.url})"))
+    title = f"{model} via {config.target} ({config.url})"
+    console.print(render_table(steps, title=title, wide=wide))
     if csv_path is not None:
         console.print(f"CSV written to {csv_path}")
 

@@ -40,6 +40,9 @@ app.add_typer(user_app, name="user")
 @app.command("list")
 def list_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Also the framework and the publication time.")
+    ] = False,
 ) -> None:
     """List published models and versions, with their state in Triton."""
     settings = get_settings()
@@ -61,18 +64,21 @@ def list_command(
     if not models:
         console.print(f"no models in {settings.models_dir}; publish one with `mlserve load`")
         return
-    table = Table("model", "version", "framework", "accuracy", "published", "state")
+    columns = ["model", "version", "kind", "accuracy", "published", "state"]
+    table = Table(*([*columns[:3], "framework", *columns[3:]] if wide else columns))
     for model in models:
         for row in model["versions"]:
             accuracy = row["metrics"].get("accuracy")
-            table.add_row(
+            published = row["published_at"][:19].replace("T", " ")
+            cells = [
                 model["name"],
                 row["version"] + ("" if row["enabled"] else " (stopped)"),
-                row["framework"],
+                row["input_kind"],
                 f"{accuracy:.3f}" if accuracy is not None else "-",
-                row["published_at"][:19].replace("T", " "),
+                published if wide else published[:10],
                 row["state"],
-            )
+            ]
+            table.add_row(*([*cells[:3], row["framework"], *cells[3:]] if wide else cells))
     console.print(table)
 
 

@@ -69,33 +69,40 @@ def _drift(row: Mapping[str, Any]) -> Text:
     return Text(text, style=_DRIFT_STYLE.get(status, "dim"))
 
 
-def render_stats(data: Mapping[str, Any]) -> RenderableType:
-    """The table (and alert lines) for one ``/monitoring/stats`` document."""
+def render_stats(data: Mapping[str, Any], *, wide: bool = False) -> RenderableType:
+    """The table (and alert lines) for one ``/monitoring/stats`` document: the columns
+    that fit 80 terminal columns, or every column with ``wide``."""
     horizon = data.get("horizon_seconds")
     title = "mlserve stats" + (f" (last {horizon:.0f} s)" if horizon else "")
     table = Table(title=title, title_justify="left")
     table.add_column("model", no_wrap=True)
-    for column in ("ver", "requests", "errors", "p50/p95/p99 ms", "req/s", "cache", "batch"):
+    narrow = ("requests", "errors", "p50/p99 ms", "req/s", "cache")
+    full = ("requests", "errors", "p50/p95/p99 ms", "req/s", "cache", "batch", "queue ms")
+    for column in full if wide else narrow:
         table.add_column(column, justify="right")
-    table.add_column("queue ms", justify="right")
-    table.add_column("labels")
-    table.add_column("drift", no_wrap=True)
+    if wide:
+        table.add_column("labels")
+    table.add_column("drift", no_wrap=wide)
     for row in data.get("versions", []):
         version = row.get("version")
-        latency = "/".join(_num(row.get(k), ".1f") for k in ("p50_ms", "p95_ms", "p99_ms"))
-        table.add_row(
-            str(row["model"]),
-            "-" if version is None else str(version),
+        name = str(row["model"]) + ("" if version is None else f" v{version}")
+        percentiles = ("p50_ms", "p95_ms", "p99_ms") if wide else ("p50_ms", "p99_ms")
+        latency = "/".join(_num(row.get(k), ".1f") for k in percentiles)
+        cells = [
+            name,
             str(row.get("requests", 0)),
             _num(row.get("error_rate"), ".1%"),
             latency,
-            _num(row.get("throughput_rps"), ".2f"),
+            _num(row.get("throughput_rps"), ".1f"),
             _num(row.get("cache_hit_ratio"), ".0%"),
-            _num(row.get("triton_avg_batch_size"), ".2f"),
-            _num(row.get("triton_queue_ms"), ".2f"),
-            _labels(row.get("labels") or {}),
-            _drift(row),
-        )
+        ]
+        if wide:
+            cells += [
+                _num(row.get("triton_avg_batch_size"), ".2f"),
+                _num(row.get("triton_queue_ms"), ".2f"),
+                _labels(row.get("labels") or {}),
+            ]
+        table.add_row(*cells, _drift(row))
     parts: list[RenderableType] = [table]
     if not data.get("versions"):
         parts.append(Text("no traffic yet: rows appear once a model answers requests", "dim"))
@@ -119,6 +126,9 @@ def stats_command(
         typer.Option(help="Control plane base URL (default: server.host and server.port)."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column (batch, queue, labels): 140+ columns.")
+    ] = False,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
     interval: Annotated[
         float, typer.Option(min=0.2, help="Seconds between refreshes with --watch.")
@@ -131,7 +141,7 @@ def stats_command(
         if json_out:
             print_json(data)
         else:
-            console.print(render_stats(data))
+            console.print(render_stats(data, wide=wide))
         return
     try:
         if json_out:
@@ -139,10 +149,10 @@ def stats_command(
                 print_json(data)
                 time.sleep(interval)
                 data = _fetch_or_fail(base)
-        with Live(render_stats(data), console=console, auto_refresh=False) as live:
+        with Live(render_stats(data, wide=wide), console=console, auto_refresh=False) as live:
             while True:
                 time.sleep(interval)
-                live.update(render_stats(_fetch_or_fail(base)), refresh=True)
+                live.update(render_stats(_fetch_or_fail(base), wide=wide), refresh=True)
     except KeyboardInterrupt:
         return
 

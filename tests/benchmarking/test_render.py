@@ -120,7 +120,7 @@ def test_json_lists_steps_with_client_and_server_fields() -> None:
 
 def test_table_shows_one_row_per_step() -> None:
     console = Console(record=True, width=200)
-    console.print(render_table([step(), step(8, server=None)], title="sentiment"))
+    console.print(render_table([step(), step(8, server=None)], title="sentiment", wide=True))
     text = console.export_text()
 
     assert "concurrency 4" in text
@@ -130,3 +130,19 @@ def test_table_shows_one_row_per_step() -> None:
     assert "http_429 2" in text
     assert "25%" in text
     assert "2.50" in text
+
+
+def test_the_default_table_fits_80_columns_and_wide_shows_everything() -> None:
+    steps = [step(), step(8, server=None)]
+    narrow = Console(record=True, width=80)
+    narrow.print(render_table(steps, title="sentiment"))
+    wide = Console(record=True, width=200)
+    wide.print(render_table(steps, title="sentiment", wide=True))
+    lines = narrow.export_text().splitlines()
+
+    assert max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    for cell in ("c=4", "100.0", "1.50", "4.25", "http_429 2", "25%", "2.50"):
+        assert cell in text, cell
+    assert "…" not in text
+    assert "Compute µs" in wide.export_text()

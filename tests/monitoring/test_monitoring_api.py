@@ -73,10 +73,14 @@ def test_alerts_and_stats(served: Stack) -> None:
 
 def test_stats_command_table_and_json(served: Stack) -> None:
     runner = CliRunner()
-    table = runner.invoke(app, ["stats", "--url", served.base_url], env={"COLUMNS": "160"})
+    table = runner.invoke(app, ["stats", "--url", served.base_url], env={"COLUMNS": "80"})
     assert table.exit_code == 0, table.output
     assert SAMPLE_NAME in table.output
     assert "no reference" in table.output
+    assert max(len(line) for line in table.output.splitlines()) <= 80
+    assert "…" not in table.output
+    wide = runner.invoke(app, ["stats", "--url", served.base_url, "--wide"], env={"COLUMNS": "200"})
+    assert "queue ms" in wide.output
     raw = runner.invoke(app, ["stats", "--url", served.base_url, "--json"])
     assert raw.exit_code == 0
     assert any(r["model"] == SAMPLE_NAME for r in json.loads(raw.output)["versions"])
