@@ -23,6 +23,7 @@ from mlserve.platform.deployments import DeploymentService
 from mlserve.platform.feedback import FeedbackService
 from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
 from mlserve.platform.model_views import ModelViews
+from mlserve.platform.policies.service import OnlinePolicyService
 from mlserve.platform.prediction_log import PredictionLog
 from mlserve.platform.prediction_service import PredictionService
 from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, TabularPredictor
@@ -50,6 +51,7 @@ class PlatformServices:
     deployments: DeploymentService
     deploy_runner: DeployRunner
     data_quality: DataQualityService
+    online: OnlinePolicyService
 
     @classmethod
     def build(
@@ -110,6 +112,7 @@ class PlatformServices:
             deployments=deployments,
             deploy_runner=DeployRunner(deployments, deployer, data_quality),
             data_quality=data_quality,
+            online=OnlinePolicyService(store, deployments),
         )
 
     async def startup(self) -> None:
@@ -120,4 +123,5 @@ class PlatformServices:
     async def shutdown(self) -> None:
         await self.deploy_runner.cancel_all()
         await self.webhook_worker.stop()
+        await self.online.close()
         await self.store.close()

@@ -23,6 +23,7 @@ from fastapi import APIRouter
 from mlserve.control_plane.routes.api_v1.accounts import accounts_router
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.api_v1.models import models_router
+from mlserve.control_plane.routes.api_v1.online import online_router
 from mlserve.control_plane.routes.api_v1.operations import operations_router
 from mlserve.control_plane.routes.api_v1.predictions import predictions_router
 from mlserve.platform.config import PlatformConfig
@@ -83,5 +84,6 @@ def build_api_v1(
     router.include_router(accounts_router(services.users, guards))
     router.include_router(models_router(services, guards))
     router.include_router(predictions_router(services, guards))
+    router.include_router(online_router(services.online, guards))
     router.include_router(operations_router(services, guards))
     return ApiV1(services=services, router=router)
