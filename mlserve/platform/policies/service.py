@@ -186,8 +186,16 @@ class OnlinePolicyService:
             "metrics_url": base % "metrics/rl",
         }
 
-    async def exists(self, name: str, version: int) -> bool:
-        return await self._store.hget(_MODELS, f"{name}/{version_label(version)}") is not None
+    async def names(self) -> list[str]:
+        return sorted({key.rsplit("/", 1)[0] for key in await self._store.hgetall(_MODELS)})
+
+    async def versions(self, name: str) -> list[int]:
+        """Configured versions of ``name`` (empty when there is no such online model)."""
+        return sorted(
+            parse_version(label)
+            for model, _, label in (k.rpartition("/") for k in await self._store.hgetall(_MODELS))
+            if model == name
+        )
 
     async def _get(self, name: str, version: str) -> _Served:
         key = f"{name}/{version_label(parse_version(version))}"
