@@ -22,6 +22,7 @@ from fastapi import APIRouter
 
 from mlserve.control_plane.routes.api_v1.account_flows import account_flows_router
 from mlserve.control_plane.routes.api_v1.accounts import accounts_router
+from mlserve.control_plane.routes.api_v1.churn import churn_router
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.api_v1.models import models_router
 from mlserve.control_plane.routes.api_v1.online import online_router
@@ -88,4 +89,5 @@ def build_api_v1(
     router.include_router(predictions_router(services, guards))
     router.include_router(online_router(services.online, guards))
     router.include_router(operations_router(services, guards))
+    router.include_router(churn_router(services.store, guards))
     return ApiV1(services=services, router=router)
