@@ -66,16 +66,16 @@ class SmtpSink:
     ) -> None:
         self._controller.stop()
 
-    def wait_for(self, to: str, timeout: float = 10.0) -> Message:
-        """The newest message to ``to`` that arrived (waiting up to ``timeout``)."""
+    def wait_for(self, to: str, timeout: float = 10.0, nth: int | None = None) -> Message:
+        """The newest message to ``to`` (or, with ``nth``, the nth one, 1-based), waiting
+        up to ``timeout`` for it to arrive."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._lock:
-                for message in reversed(self.messages):
-                    if message["To"] == to:
-                        return message
+            received = self.sent_to(to)
+            if received and (nth is None or len(received) >= nth):
+                return received[-1] if nth is None else received[nth - 1]
             time.sleep(0.02)
-        raise AssertionError(f"no e-mail to {to} within {timeout} s; got {self.messages}")
+        raise AssertionError(f"no e-mail (#{nth}) to {to} within {timeout} s: {self.messages}")
 
     def sent_to(self, to: str) -> list[Message]:
         with self._lock:
