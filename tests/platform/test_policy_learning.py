@@ -152,7 +152,10 @@ async def _two_replicas_lose_no_update(first: StateStore, second: StateStore) ->
                 2, z, np.array([r["action"] for r in rows]), np.array([r["reward"] for r in rows])
             )
         )
+    await asyncio.sleep(0.06)  # past refresh_s: predictions see every replica's feedback
     for service in (a, b):
+        row = {"x": 0.5, "scale": 5e4}
+        assert (await service.predict("shared", "v1", {"inputs": [row]}))["learned_from"] == 280
         metrics = await service.metrics("shared", "v1", 24, "hour")
         assert metrics["n_feedback"] == 280
         state = await service._get("shared", "v1")

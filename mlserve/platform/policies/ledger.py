@@ -96,6 +96,7 @@ class PolicyLedger:
         stats = LinearStats.empty(actions, dimension)
         self.state = FoldedState(stats=stats, fit=stats.fit(ridge))
         self._lock = asyncio.Lock()
+        self._checked_at = -float("inf")
 
     async def append_feedback(
         self, stats: LinearStats, rewards: dict[int, list[float]], ts: float | None = None
@@ -119,10 +120,15 @@ class PolicyLedger:
         await self._store.rpush(self._pulls, json.dumps(entry))
         await self._store.incr(self._pulls + ":n")
 
-    async def refresh(self, *, pulls: bool = False) -> FoldedState:
-        """Fold entries appended since the last refresh (by any replica)."""
+    async def refresh(self, *, pulls: bool = False, max_age_s: float = 0.0) -> FoldedState:
+        """Fold entries appended since the last refresh (by any replica). With
+        ``max_age_s``, a state checked against the store less than that long ago is used as
+        it is (what this replica appended is always folded at once)."""
+        if not pulls and time.monotonic() - self._checked_at < max_age_s:
+            return self.state
         async with self._lock:
             state = self.state
+            self._checked_at = time.monotonic()
             if await self._count(self._learn) > state.learn_seen:
                 entries = await self._store.lrange(self._learn, state.learn_seen, -1)
                 for raw in entries:

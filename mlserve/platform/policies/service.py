@@ -8,8 +8,9 @@ Contract:
   a different contract for an existing version is a 409.
 - ``predict`` validates every row against the contract, then serves each row with one of the
   model's policies drawn uniformly (an even split to compare them) and answers ``action``,
-  ``policy_id``, ``mode`` and ``epsilon`` per row. Learning is fresh: each call first folds
-  any feedback other replicas appended.
+  ``policy_id``, ``mode`` and ``epsilon`` per row. Learning is fresh: feedback this replica
+  accepted counts at once, feedback other replicas appended within ``refresh_s`` (50 ms;
+  checking the store on every call would cost a round trip per prediction).
 - ``feedback`` validates the whole batch (unknown policy id or action, non-numeric feature,
   missing reward: a 422 naming the row and field) before anything is written, so a rejected
   batch leaves the learning state unchanged; an accepted batch is one atomic ledger entry.
@@ -112,12 +113,14 @@ class OnlinePolicyService:
         deployments: DeploymentService,
         *,
         pull_flush_s: float = 1.0,
+        refresh_s: float = 0.05,
         seed: int | None = None,
     ) -> None:
         self._store = store
         self._deployments = deployments
         self._served: dict[str, _Served] = {}
         self._pull_flush_s = pull_flush_s
+        self._refresh_s = refresh_s
         self._rng = np.random.default_rng(seed)
 
     # -- models ----------------------------------------------------------------------------
@@ -222,7 +225,7 @@ class OnlinePolicyService:
         contract = served.model.contract
         rows = _rows(body, "inputs", '{"inputs": [{"age": 30, "income": 52000.0}]}')
         contexts = contract.contexts(rows, "inputs[{i}]")
-        state = await served.ledger.refresh()
+        state = await served.ledger.refresh(max_age_s=self._refresh_s)
         fit = state.fit
         z = fit.standardize(contexts)
         policy_ids = self._rng.integers(0, len(contract.policies), size=len(rows))
