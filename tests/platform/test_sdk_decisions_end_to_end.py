@@ -6,6 +6,10 @@ local OpenID Connect provider, and ``mlserve_sdk.client.MLServeClient`` itself. 
 is S0's "Simulate Online Learning" loop (500 steps, feedback in batches of 10) with one
 change: S0's example reward is a coin flip that ignores the action (no policy can improve
 on it), so here the reward depends on the customer and the action.
+
+With ``test_sdk_end_to_end.py`` this calls each of the client's 37 methods; this file adds
+the ones that used to answer 404 (online models, account flows, churn) and the team-role
+methods, ``set_token`` and ``get_deployment_status``.
 """
 
 from __future__ import annotations
@@ -118,6 +122,7 @@ def test_seed_rl_loop_learns_through_the_client(admin: MLServeClient) -> None:
     )
     final_status = admin.wait_for_deployment(resp["deployment_id"], poll_interval=1, timeout=30)
     assert final_status["status"] == "success"
+    assert admin.get_deployment_status(resp["deployment_id"])["model_name"] == "promo-policy"
     assert any(d["deployment_id"] == resp["deployment_id"] for d in admin.list_deployments())
 
     # S0's loop, as written there apart from the reward (see the module docstring) and
@@ -233,7 +238,15 @@ def test_account_flows_through_the_mailbox(platform: Platform, admin: MLServeCli
     assert follow(platform, "max@example.com", password="max-password-1").status_code == 200
     member = MLServeClient(server_url=platform.url)
     member.login("max@example.com", "max-password-1")
-    assert "max@example.com" in [m["email"] for m in admin.list_team_members()]
+    team = {m["email"]: m for m in admin.list_team_members()}
+    max_id = team["max@example.com"]["user_id"]
+    assert admin.update_user_role(max_id, "admin")["user"]["role"] == "admin"
+    assert member.get_user_role() == "admin"
+    admin.update_user_role(max_id, "user")
+    admin.remove_team_member(max_id)
+    with pytest.raises(MLServeError) as removed:
+        member.get_user_role()
+    assert removed.value.status_code == 401
 
     reset = anonymous.request_password_reset("lee@example.com", "lee-password-2")
     assert "check your email" in reset["message"]
@@ -262,6 +275,9 @@ def test_google_login_through_the_client(
     client.google_login()
     assert client.token == json.loads(pasted[-1])["access_token"]
     assert client.get_user_role() == "user"
+    elsewhere = MLServeClient(server_url=platform.url)
+    elsewhere.set_token(client.token)
+    assert elsewhere.get_user_tier()
 
 
 def test_churn_analysis_and_insights_through_the_client(
