@@ -187,7 +187,7 @@ class OidcLogin:
                 decoded.claims,
                 decoded.header,
                 {
-                    "iss": {"essential": True, "value": metadata.get("issuer", provider.issuer)},
+                    "iss": {"essential": True, "values": _issuers(metadata, provider)},
                     "aud": {"essential": True, "value": provider.client_id},
                 },
                 {
@@ -200,3 +200,12 @@ class OidcLogin:
         except (JoseError, ValueError) as exc:
             raise UnauthorizedError(f"the ID token from {name!r} is not valid: {exc}") from None
         return dict(claims)
+
+
+def _issuers(metadata: dict[str, Any], provider: OidcProviderSettings) -> list[str]:
+    """The ``iss`` values to accept: the discovered issuer; Google also signs ID tokens with
+    ``accounts.google.com`` (no scheme), which its documentation says to accept."""
+    issuer = str(metadata.get("issuer", provider.issuer))
+    if issuer == "https://accounts.google.com":
+        return [issuer, "accounts.google.com"]
+    return [issuer]

@@ -341,12 +341,14 @@ async def test_openid_connect_refuses_bad_state_and_unverified_or_inactive_users
             assert "no verified e-mail" in unverified.json()["error"]
 
 
-@pytest.mark.parametrize("forgery", ["audience", "signature"])
+@pytest.mark.parametrize("forgery", ["audience", "signature", "issuer"])
 async def test_a_forged_or_misdirected_id_token_is_refused(tmp_path: Path, forgery: str) -> None:
     with OidcProvider(CLIENT_ID, CLIENT_SECRET, OidcUser(email="jo@example.com")) as provider:
         async with harness_with(tmp_path, oidc=oidc_settings(provider)) as h:
             if forgery == "audience":
                 provider.audience = "another-client"
+            elif forgery == "issuer":
+                provider.claimed_issuer = "https://accounts.google.com"
             else:
                 provider.signing_key = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
             answer = await browser_login(h)
@@ -354,3 +356,18 @@ async def test_a_forged_or_misdirected_id_token_is_refused(tmp_path: Path, forge
             assert "the ID token from 'google' is not valid" in answer.json()["error"]
             users = await h.client.get("/api/v1/team/", headers=h.admin)
             assert "jo@example.com" not in [u["email"] for u in users.json()]
+
+
+def test_google_id_tokens_may_name_the_issuer_without_scheme() -> None:
+    from mlserve.platform.oidc import _issuers
+    from mlserve.settings import OidcProviderSettings
+
+    google = OidcProviderSettings(
+        issuer="https://accounts.google.com", client_id="c", client_secret="s"
+    )
+    assert _issuers({"issuer": "https://accounts.google.com"}, google) == [
+        "https://accounts.google.com",
+        "accounts.google.com",
+    ]
+    other = OidcProviderSettings(issuer="https://id.example.com", client_id="c", client_secret="s")
+    assert _issuers({}, other) == ["https://id.example.com"]

@@ -45,6 +45,8 @@ class OidcProvider:
         self.key = RSAKey.generate_key(2048, parameters={"kid": "test-key", "use": "sig"})
         self.signing_key = self.key
         """Tests swap in another key to forge tokens; ``/jwks`` keeps publishing ``key``."""
+        self.claimed_issuer: str | None = None
+        """When set, ID tokens name this issuer instead of the real one."""
         self.audience: str | None = None
         """When set, ID tokens name this audience instead of the client id."""
         self.codes: dict[str, dict[str, Any]] = {}
@@ -128,7 +130,7 @@ class OidcProvider:
             return JSONResponse({"error": "invalid_grant", "detail": "PKCE"}, status_code=400)
         now = int(time.time())
         claims = {
-            "iss": self.issuer,
+            "iss": self.claimed_issuer or self.issuer,
             "sub": self.user.sub,
             "aud": self.audience or self.client_id,
             "iat": now,
