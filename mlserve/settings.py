@@ -206,6 +206,64 @@ class AuthSettings(SettingsSection):
     state_path: Path | None = None
     """SQLite file for platform state when no Redis is configured (default
     ``<models_dir>/../var/platform.sqlite3``); single-node only."""
+    public_url: str | None = None
+    """The URL users reach this server at (e.g. ``https://ml.example.com``): links in
+    e-mails and the OpenID Connect redirect URI start with it (default
+    ``http://<server.host>:<server.port>``)."""
+
+
+class MailSettings(SettingsSection):
+    """Outgoing e-mail (SMTP) for account links: e-mail verification after ``register``,
+    invitations, password-reset confirmations. Without ``host`` no e-mail is sent and an
+    admin activates new accounts (``POST /api/v1/team/{id}/activate``)."""
+
+    host: str | None = None
+    """SMTP server host name (e.g. ``smtp.example.com``); unset: e-mail is off."""
+    port: int = Field(default=587, ge=1, le=65535)
+    """SMTP port: 587 for STARTTLS, 465 for implicit TLS, 25 for plain relays."""
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    """``starttls`` (upgrade a plain connection; refused if the server cannot), ``tls``
+    (implicit TLS from the first byte, port 465) or ``none`` (a trusted local relay only)."""
+    username: str | None = None
+    """SMTP login, when the server requires authentication."""
+    password: SecretStr | None = None
+    """SMTP password of ``username``."""
+    from_address: str = "mlserve@localhost"
+    """The ``From:`` of every e-mail, e.g. ``MLServe <no-reply@example.com>``."""
+    timeout_s: float = Field(default=15.0, gt=0)
+    """Connect/send timeout; a request that sends e-mail fails with a 503 after it."""
+    verify_link_ttl_seconds: float = Field(default=48 * 3600.0, gt=0)
+    """How long an e-mail verification link works."""
+    invite_link_ttl_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    """How long an invitation link (which sets the invitee's password) works."""
+    reset_link_ttl_seconds: float = Field(default=3600.0, gt=0)
+    """How long a password-reset confirmation link works."""
+
+
+class OidcProviderSettings(SettingsSection):
+    """One OpenID Connect provider (Google is one: issuer ``https://accounts.google.com``)."""
+
+    issuer: str
+    """The issuer URL; its ``/.well-known/openid-configuration`` is read at first use."""
+    client_id: str
+    """The OAuth client id registered with the provider."""
+    client_secret: SecretStr
+    """The OAuth client secret."""
+    scopes: str = "openid email profile"
+    """Scopes requested; ``openid`` and ``email`` are needed."""
+    auto_activate: bool = False
+    """Whether an unknown (verified) e-mail gets an active account at once; otherwise the
+    account is created inactive and an admin activates it. Known e-mails just log in."""
+
+
+class OidcSettings(SettingsSection):
+    """OpenID Connect login (``GET /api/v1/auth/{provider}``, the client's
+    ``google_login``). Providers by name, e.g. ``MLSERVE_OIDC__PROVIDERS__GOOGLE__ISSUER``."""
+
+    providers: dict[str, OidcProviderSettings] = Field(default_factory=dict)
+    """Configured providers; the key is the ``{provider}`` in the URL (``google``)."""
+    state_ttl_seconds: float = Field(default=600.0, gt=0)
+    """How long a login started at the provider may take before its state expires."""
 
 
 class Settings(BaseSettings):
@@ -251,6 +309,10 @@ class Settings(BaseSettings):
     """Bearer token required by the admin endpoints of the plain API (unset: loopback only)."""
     auth: AuthSettings = AuthSettings()
     """Accounts, tokens and platform state of the ``/api/v1`` API."""
+    mail: MailSettings = MailSettings()
+    """Outgoing e-mail for account links (off unless ``mail.host`` is set)."""
+    oidc: OidcSettings = OidcSettings()
+    """OpenID Connect login providers (none by default)."""
     admin_user: str | None = None
     """Shortcut for ``auth.admin_user`` (``MLSERVE_ADMIN_USER``)."""
     admin_password: SecretStr | None = None

@@ -137,9 +137,11 @@ class UserService:
         *,
         token_ttl_seconds: float,
         hasher: PasswordHasher | None = None,
+        inactive_hint: str = "this server sends no e-mail, an admin must activate it",
     ) -> None:
         self._store = store
         self.token_ttl_seconds = token_ttl_seconds
+        self.inactive_hint = inactive_hint
         self._hasher = hasher or PasswordHasher()
         self._dummy_hash: str | None = None
 
@@ -271,6 +273,19 @@ class UserService:
         await self._save(user)
         return user
 
+    async def hash_password(self, password: str) -> str:
+        """The argon2 hash of a valid ``password`` (length rules enforced)."""
+        return await self._hash(validate_password(password))
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> User:
+        """Store a hash made by :meth:`hash_password` (a confirmed password reset)."""
+        user = await self.get(user_id)
+        if user.deleted:
+            raise NotFoundError(f"user {user_id} was removed")
+        user = user.model_copy(update={"password_hash": password_hash})
+        await self._save(user)
+        return user
+
     async def set_password(self, user_id: int, password: str) -> User:
         user = await self.get(user_id)
         user = user.model_copy(
@@ -294,6 +309,12 @@ class UserService:
 
     async def login(self, username: str, password: str) -> IssuedToken:
         user = await self.authenticate(username, password)
+        return await self.issue_token(user)
+
+    async def issue_token_checked(self, user: User) -> IssuedToken:
+        """A token for ``user`` once it may log in (active, not removed): for logins proven
+        elsewhere (OpenID Connect)."""
+        self._check_may_log_in(user)
         return await self.issue_token(user)
 
     async def issue_token(self, user: User) -> IssuedToken:
@@ -329,14 +350,12 @@ class UserService:
 
     # -- helpers -------------------------------------------------------------------------
 
-    @staticmethod
-    def _check_may_log_in(user: User) -> None:
+    def _check_may_log_in(self, user: User) -> None:
         if user.deleted:
             raise UnauthorizedError(f"account {user.username!r} was removed")
         if not user.active:
             raise UnauthorizedError(
-                f"account {user.username!r} is not active yet: this server sends no e-mail, "
-                "an admin must activate it"
+                f"account {user.username!r} is not active yet: {self.inactive_hint}"
             )
 
     async def _ensure_other_admin(self, user: User, action: str) -> None:

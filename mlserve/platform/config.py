@@ -7,10 +7,10 @@ plain object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlserve.settings import Settings
+from mlserve.settings import MailSettings, OidcSettings, Settings
 
 MAX_MODEL_UPLOAD_BYTES = 200 * 1024 * 1024
 """Largest model file ``POST /api/v1/deploy`` accepts (the SDK's limit, enforced here too)."""
@@ -34,6 +34,10 @@ class PlatformConfig:
     materialize_ttl_seconds: float = 7 * 24 * 3600.0
     prediction_log_size: int = 100_000
     max_upload_bytes: int = MAX_MODEL_UPLOAD_BYTES
+    public_url: str = "http://127.0.0.1:8080"
+    mail: MailSettings | None = None
+    """None when no SMTP host is configured: no e-mail, admins activate accounts."""
+    oidc: OidcSettings = field(default_factory=OidcSettings)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformConfig:
@@ -55,4 +59,9 @@ class PlatformConfig:
             webhook_max_attempts=auth.webhook_max_attempts,
             materialize_ttl_seconds=auth.materialize_ttl_seconds,
             prediction_log_size=auth.prediction_log_size,
+            public_url=(
+                auth.public_url or f"http://{settings.server.host}:{settings.server.port}"
+            ).rstrip("/"),
+            mail=settings.mail if settings.mail.host else None,
+            oidc=settings.oidc,
         )

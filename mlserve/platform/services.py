@@ -14,6 +14,8 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from mlserve.platform.abtest import ABTestService
+from mlserve.platform.account_flows import AccountFlows
+from mlserve.platform.account_links import AccountLinks
 from mlserve.platform.auth import UserService
 from mlserve.platform.bootstrap import ensure_initial_admin
 from mlserve.platform.config import PlatformConfig
@@ -21,8 +23,11 @@ from mlserve.platform.data_quality import DataQualityService
 from mlserve.platform.deploy_runner import DeployRunner
 from mlserve.platform.deployments import DeploymentService
 from mlserve.platform.feedback import FeedbackService
+from mlserve.platform.mail import Mailer, SmtpMailer
 from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
 from mlserve.platform.model_views import ModelViews
+from mlserve.platform.oidc import OidcLogin
+from mlserve.platform.policies.service import OnlinePolicyService
 from mlserve.platform.prediction_log import PredictionLog
 from mlserve.platform.prediction_service import PredictionService
 from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, PredictCore
@@ -50,6 +55,9 @@ class PlatformServices:
     deployments: DeploymentService
     deploy_runner: DeployRunner
     data_quality: DataQualityService
+    online: OnlinePolicyService
+    accounts: AccountFlows
+    oidc: OidcLogin
 
     @classmethod
     def build(
@@ -68,8 +76,16 @@ class PlatformServices:
         """Wire everything; ``store`` defaults to :func:`open_store` (Redis or SQLite).
         ``password_hasher``, ``resolver`` and ``worker_options`` exist for tests."""
         store = store or open_store(config)
+        mailer: Mailer | None = SmtpMailer(config.mail) if config.mail else None
         users = UserService(
-            store, token_ttl_seconds=config.token_ttl_seconds, hasher=password_hasher
+            store,
+            token_ttl_seconds=config.token_ttl_seconds,
+            hasher=password_hasher,
+            inactive_hint=(
+                "open the verification link e-mailed to you, or ask an admin to activate it"
+                if mailer
+                else "this server sends no e-mail, an admin must activate it"
+            ),
         )
         deployments = DeploymentService(store)
 
@@ -108,6 +124,15 @@ class PlatformServices:
             deployments=deployments,
             deploy_runner=DeployRunner(deployments, deployer, data_quality),
             data_quality=data_quality,
+            online=OnlinePolicyService(store, deployments),
+            accounts=AccountFlows(
+                users,
+                AccountLinks(store),
+                public_url=config.public_url,
+                mailer=mailer,
+                mail=config.mail,
+            ),
+            oidc=OidcLogin(store, users, config.oidc, config.public_url),
         )
 
     async def startup(self) -> None:
@@ -118,4 +143,6 @@ class PlatformServices:
     async def shutdown(self) -> None:
         await self.deploy_runner.cancel_all()
         await self.webhook_worker.stop()
+        await self.online.close()
+        await self.accounts.drain()
         await self.store.close()

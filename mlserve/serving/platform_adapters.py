@@ -78,6 +78,10 @@ class RepositoryCatalog:
     async def versions(self, name: str) -> list[CatalogVersion]:
         """Cheap when nothing changed: one ``stat`` of the model's config."""
         stamp = self._stamp(name)
+        if stamp == (0, 0, 0):
+            # no such model: nothing to cache (callers may send any name; keep this bounded)
+            self._snapshots.pop(name, None)
+            return []
         cached = self._snapshots.get(name)
         if cached is not None and cached.stamp == stamp:
             return cached.versions

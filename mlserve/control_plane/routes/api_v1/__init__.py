@@ -20,9 +20,12 @@ from typing import Any
 from argon2 import PasswordHasher
 from fastapi import APIRouter
 
+from mlserve.control_plane.routes.api_v1.account_flows import account_flows_router
 from mlserve.control_plane.routes.api_v1.accounts import accounts_router
+from mlserve.control_plane.routes.api_v1.churn import churn_router
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.api_v1.models import models_router
+from mlserve.control_plane.routes.api_v1.online import online_router
 from mlserve.control_plane.routes.api_v1.operations import operations_router
 from mlserve.control_plane.routes.api_v1.predictions import predictions_router
 from mlserve.platform.config import PlatformConfig
@@ -80,8 +83,11 @@ def build_api_v1(
     )
     guards = Guards(services.users)
     router = APIRouter(prefix=PREFIX)
-    router.include_router(accounts_router(services.users, guards))
+    router.include_router(accounts_router(services.users, guards, services.accounts))
+    router.include_router(account_flows_router(services.accounts, services.oidc))
     router.include_router(models_router(services, guards))
     router.include_router(predictions_router(services, guards))
+    router.include_router(online_router(services.online, guards))
     router.include_router(operations_router(services, guards))
+    router.include_router(churn_router(services.store, guards))
     return ApiV1(services=services, router=router)

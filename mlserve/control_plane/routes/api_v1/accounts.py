@@ -10,10 +10,10 @@ from starlette.requests import Request
 from mlserve.control_plane.routes.api_v1.guards import Guards, bearer_token
 from mlserve.control_plane.routes.api_v1.http_input import form_text, read_form, read_json
 from mlserve.errors import InvalidInputError
+from mlserve.platform.account_flows import AccountFlows
 from mlserve.platform.auth import USER_TIER, User, UserService
 
 _FORM_LIMIT = 64 * 1024
-_NO_EMAIL = "this server sends no e-mail"
 
 
 def _text(body: Any, field: str, example: str) -> str:
@@ -31,7 +31,7 @@ def _user_id(raw: str) -> int:
     return int(raw)
 
 
-def accounts_router(users: UserService, guards: Guards) -> APIRouter:
+def accounts_router(users: UserService, guards: Guards, flows: AccountFlows) -> APIRouter:
     router = APIRouter(tags=["accounts"])
 
     @router.post("/token")
@@ -59,31 +59,16 @@ def accounts_router(users: UserService, guards: Guards) -> APIRouter:
     async def register(request: Request) -> dict[str, Any]:
         example = '{"full_name": "Ada", "email": "ada@example.com", "password": "..."}'
         body = await read_json(request, example, limit=_FORM_LIMIT)
-        user = await users.register(
+        return await flows.register(
             _text(body, "full_name", example),
             _text(body, "email", example),
             _text(body, "password", example),
         )
-        return {
-            "message": (
-                f"Account {user.username!r} created but not active: {_NO_EMAIL}; an admin must "
-                f"activate it (POST /api/v1/team/{user.id}/activate) before you can log in."
-            ),
-            "user_id": user.id,
-            "username": user.username,
-            "active": user.active,
-        }
 
     async def invite(request: Request, admin: User = Depends(guards.admin)) -> dict[str, Any]:
         example = '{"email": "ada@example.com"}'
         body = await read_json(request, example, limit=_FORM_LIMIT)
-        user = await users.invite(_text(body, "email", example))
-        detail = (
-            f"Invitation recorded for {user.email} (user id {user.id}); no e-mail is sent: tell "
-            "them to register with this address (POST /api/v1/register), then activate the "
-            f"account (POST /api/v1/team/{user.id}/activate)."
-        )
-        return {"detail": detail, "message": detail, "user_id": user.id, "invited_by": admin.id}
+        return await flows.invite(_text(body, "email", example), admin)
 
     async def team(admin: User = Depends(guards.admin)) -> list[dict[str, Any]]:
         return [u.public() for u in await users.list_users()]

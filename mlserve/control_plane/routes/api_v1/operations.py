@@ -13,6 +13,7 @@ from mlserve.errors import InvalidInputError
 from mlserve.platform.auth import User
 from mlserve.platform.data_quality import MAX_HOURS as DQ_MAX_HOURS
 from mlserve.platform.feedback import MAX_WINDOW_HOURS
+from mlserve.platform.model_lookup import ModelLookup
 from mlserve.platform.services import PlatformServices
 from mlserve.platform.usage_metrics import MAX_HOURS, hourly_usage
 from mlserve.platform.versions import parse_version
@@ -22,6 +23,7 @@ _SMALL_BODY = 1024 * 1024
 
 def operations_router(services: PlatformServices, guards: Guards) -> APIRouter:
     router = APIRouter(tags=["operations"])
+    lookup = ModelLookup(services.models.catalog, services.online)
 
     @router.post("/abtest/{name}")
     async def set_abtest(
@@ -93,6 +95,7 @@ def operations_router(services: PlatformServices, guards: Guards) -> APIRouter:
             request.query_params.get("window_hours"), "window_hours", 168, 1, MAX_WINDOW_HOURS
         )
         version = parse_version(label) if label else None
+        await lookup.require(name, version)
         return await services.feedback.online_metrics(name, version, hours)
 
     @router.get("/metrics/{name}/{version}")
@@ -100,6 +103,7 @@ def operations_router(services: PlatformServices, guards: Guards) -> APIRouter:
         name: str, version: str, request: Request, user: User = Depends(guards.user)
     ) -> dict[str, Any]:
         hours = int_query(request.query_params.get("hours"), "hours", 24, 1, MAX_HOURS)
+        await lookup.require(name, parse_version(version))
         return await hourly_usage(services.predictions, name, parse_version(version), hours)
 
     @router.get("/data-quality-agg/{name}/{version}")
@@ -107,6 +111,7 @@ def operations_router(services: PlatformServices, guards: Guards) -> APIRouter:
         name: str, version: str, request: Request, user: User = Depends(guards.user)
     ) -> dict[str, Any]:
         hours = int_query(request.query_params.get("hours"), "hours", 24, 1, DQ_MAX_HOURS)
+        await lookup.require(name, parse_version(version))
         return await services.data_quality.report(name, parse_version(version), hours)
 
     return router
