@@ -62,6 +62,8 @@ class BatchPredictRequest(_Routing):
 class Prediction(BaseModel):
     """One input's answer."""
 
+    model_config = ConfigDict(extra="forbid")
+
     label: str | None = Field(description="The predicted class (anomaly: inlier/outlier).")
     confidence: float | None = Field(description="The predicted class's probability.")
     probabilities: dict[str, float] | None = Field(description="Every class's probability.")
@@ -94,11 +96,15 @@ class _Served(BaseModel):
 class PredictResponse(Prediction, _Served):
     """``/predict``'s answer: the prediction, who made it, and how long it took."""
 
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
     latency_ms: float
 
 
 class BatchPredictResponse(_Served):
     """``/batch-predict``'s answer (and ``/predict``'s for several rows), in input order."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     predictions: list[Prediction]
     total_latency_ms: float

@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ _INTEGER = re.compile(r"^-?\d{1,18}$")
 _NUMPY_TYPES = {"FP32": np.float32, "FP64": np.float64}
 
 
+@lru_cache(maxsize=4096)
 def label_value(label: str | None) -> Any:
     """Class labels are stored as text; give numbers back as numbers (``"1"`` -> ``1``)."""
     if label is None or _INTEGER.match(label):

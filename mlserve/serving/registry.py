@@ -56,6 +56,19 @@ def parse_model_ref(ref: str) -> tuple[str | None, int | None]:
     return ref, None
 
 
+@lru_cache(maxsize=1024)
+def _split(ref: str | None, default_model: str) -> tuple[str, int | None]:
+    """:meth:`ModelRegistry.split`, remembered for the references seen most (a name that
+    fails the check raises and is not remembered)."""
+    name, version = parse_model_ref(ref) if ref else (None, None)
+    if name is None:
+        default_name, default_version = parse_model_ref(default_model)
+        name = default_name or default_model
+        version = version if version is not None else default_version
+    check_requested_name(name)
+    return name, version
+
+
 class ModelRegistry:
     """Resolves model references against the repository and Triton's ready versions."""
 
@@ -91,13 +104,7 @@ class ModelRegistry:
     def split(self, ref: str | None) -> tuple[str, int | None]:
         """The model name and version a reference names (the default model's when it names
         none); InvalidInputError for a name that could never exist."""
-        name, version = parse_model_ref(ref) if ref else (None, None)
-        if name is None:
-            default_name, default_version = parse_model_ref(self.default_model)
-            name = default_name or self.default_model
-            version = version if version is not None else default_version
-        check_requested_name(name)
-        return name, version
+        return _split(ref, self.default_model)
 
     async def resolve_version(self, name: str, version: int) -> ResolvedModel:
         """``name`` version ``version`` when Triton serves it: 404 when it does not exist,

@@ -12,6 +12,7 @@ import pytest
 import tritonclient.http as triton_http
 from mlserve_sdk.client import MLServeClient
 
+from mlserve.control_plane.schemas import BatchPredictResponse, PredictResponse
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Stack
 from tests.dataplane.conftest import Kinds
 
@@ -45,6 +46,7 @@ def test_predict(kind: str, kinds: Kinds, client: httpx.Client) -> None:
 
     assert answer.status_code == 200, answer.text
     body = answer.json()
+    PredictResponse.model_validate(body)  # the documented contract, field for field
     assert body["label"] == body["prediction"] == label
     assert body["model"] == model_of(kinds, kind)
     assert body["routed_by"] == "default"
@@ -60,6 +62,7 @@ def test_batch_predict(kind: str, kinds: Kinds, client: httpx.Client) -> None:
     answer = client.post("/batch-predict", json=body)
 
     assert answer.status_code == 200, answer.text
+    BatchPredictResponse.model_validate(answer.json())
     assert [p["label"] for p in answer.json()["predictions"]] == [label, other, label]
 
 

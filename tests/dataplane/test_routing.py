@@ -128,6 +128,8 @@ def test_names_that_could_never_exist_are_422_on_every_route(
         assert "not a valid model name" in answer.json()["error"]
     api = client.post(f"/api/v1/predict/{name}", json={"inputs": ["a"]}, headers=auth)
     assert api.status_code in (404, 422), api.text
+    described = client.get(f"/models/{name}")
+    assert described.status_code in (404, 422), described.text
 
 
 def test_unknown_names_are_404_and_not_remembered(stack: Stack, client: httpx.Client) -> None:
