@@ -7,9 +7,12 @@ Usage (the app factory)::
     app.include_router(api.router)
     # lifespan: await api.startup() ... await api.shutdown()
 
-Routes are thin: they read HTTP input, check the bearer token/role and call
-:class:`~mlserve.platform.services.PlatformServices`. Errors are MLServeError subclasses,
-rendered as ``{"error": ...}`` by the app's one handler.
+Routes are thin: they take typed bodies (:mod:`.contracts`), check the bearer token/role
+and call :class:`~mlserve.platform.services.PlatformServices`. Errors are MLServeError
+subclasses, rendered as ``{"error": ...}`` by the app's one handler. Every body is bounded:
+:data:`~mlserve.control_plane.json_limits.MAX_JSON_BODY_BYTES` unless a router or route
+says otherwise (deploy uploads, feedback and predict batches), JSON nesting by
+:data:`~mlserve.control_plane.json_limits.MAX_JSON_DEPTH`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from fastapi import APIRouter
 
+from mlserve.control_plane.errors import error_responses
+from mlserve.control_plane.json_limits import MAX_JSON_BODY_BYTES
 from mlserve.control_plane.routes.api_v1.accounts import accounts_router
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.api_v1.models import models_router
@@ -33,6 +38,9 @@ from mlserve.platform.url_safety import Resolver
 from mlserve.settings import Settings
 
 PREFIX = "/api/v1"
+PREDICT_BODY_LIMIT = 16 * 1024 * 1024
+"""Largest ``/api/v1/predict`` body: room for ``MAX_RECORDS`` records of a few dozen
+features."""
 
 
 @dataclass
@@ -79,9 +87,9 @@ def build_api_v1(
         worker_options=worker_options,
     )
     guards = Guards(services.users)
-    router = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, max_body_size=MAX_JSON_BODY_BYTES)
     router.include_router(accounts_router(services.users, guards))
     router.include_router(models_router(services, guards))
-    router.include_router(predictions_router(services, guards))
+    router.include_router(predictions_router(services, guards), max_body_size=PREDICT_BODY_LIMIT)
     router.include_router(operations_router(services, guards))
     return ApiV1(services=services, router=router)
