@@ -22,10 +22,13 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlserve.errors import InvalidInputError, MLServeError, OverloadedError, UnauthorizedError
 
 log = logging.getLogger(__name__)
+
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 UNEXPECTED_ERROR = {"error": "internal error; the server log has the details"}
 """The body of every 500: the traceback goes to the log, never to the client."""
@@ -71,11 +74,12 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers on ``app`` (and :class:`TooLargeAsJson` in its middleware)."""
     app.add_exception_handler(MLServeError, _mlserve_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
+    app.add_middleware(TooLargeAsJson)
 
 
 def error_parts(exc: MLServeError) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -128,25 +132,71 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route answers on ``request``'s path, plus ``OPTIONS``.
 
     Starlette's own ``Allow`` names only the first route whose path matched, so a path with a
-    GET and a POST route (``/api/v1/abtest/{name}``) claimed to allow one of them."""
+    GET and a POST route (``/api/v1/abtest/{name}``) claimed to allow one of them. Each method
+    is tried against the app's routes as the router itself would match it."""
     methods = {"OPTIONS"}
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        route_methods = getattr(route, "methods", None)
-        if match != Match.NONE and route_methods:
-            methods.update(route_methods)
+    for method in _HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            methods.add(method)
     return sorted(methods)
 
 
 def _too_large(request: Request) -> str:
-    limit = request.scope.get(MAX_BODY_SIZE_SCOPE_KEY)
-    where = f"{request.method} {request.url.path}"
+    return too_large_message(request.scope)
+
+
+def too_large_message(scope: Scope) -> str:
+    """The 413 message for the request of ``scope``: the route's limit and the fix."""
+    limit = scope.get(MAX_BODY_SIZE_SCOPE_KEY)
+    where = f"{scope.get('method')} {scope.get('path')}"
     if not isinstance(limit, int):
         return f"request body is too large for {where}; send a smaller body"
     return (
         f"request body is over {_size(limit)}, the limit for {where}: send a smaller body "
         "(fewer records or items per request, split larger batches)"
     )
+
+
+class TooLargeAsJson:
+    """ASGI middleware: Starlette's body limit answers a declared ``Content-Length`` over the
+    limit with its own plain-text ``413 Content Too Large`` (replacing whatever the app
+    sends); this puts the house ``{"error": ...}`` body naming the limit in its place."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def send_json_413(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the plain-text body of the response we replaced
+            if message["type"] == "http.response.start" and _is_plain_413(message):
+                replaced = True
+                body = orjson.dumps({"error": too_large_message(scope)})
+                headers = [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(body)),
+                    (b"connection", b"close"),
+                ]
+                await send({"type": "http.response.start", "status": 413, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_json_413)
+
+
+def _is_plain_413(message: Message) -> bool:
+    if message.get("status") != 413:
+        return False
+    headers = dict(message.get("headers", []))
+    return bytes(headers.get(b"content-type", b"")).startswith(b"text/plain")
 
 
 def _size(limit: int) -> str:

@@ -90,6 +90,10 @@ def build_api_v1(
     router = APIRouter(prefix=PREFIX, max_body_size=MAX_JSON_BODY_BYTES)
     router.include_router(accounts_router(services.users, guards))
     router.include_router(models_router(services, guards))
-    router.include_router(predictions_router(services, guards), max_body_size=PREDICT_BODY_LIMIT)
+    router.include_router(
+        predictions_router(services, guards),
+        max_body_size=PREDICT_BODY_LIMIT,
+        responses=error_responses(400, 401, 404, 413, 422, 429, 503),
+    )
     router.include_router(operations_router(services, guards))
     return ApiV1(services=services, router=router)
