@@ -125,6 +125,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         )
     if exc.status_code == 413:
         message = _too_large(request)
+    if exc.status_code == 400 and message == "There was an error parsing the body":
+        message = (
+            "request body could not be read: send UTF-8 JSON (or the form the route takes), "
+            "as /docs shows for this route"
+        )
     return json_response({"error": message}, status_code=exc.status_code, headers=headers)
 
 

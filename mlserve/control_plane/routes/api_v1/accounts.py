@@ -44,7 +44,7 @@ def accounts_router(users: UserService, guards: Guards) -> APIRouter:
     signed_in = error_responses(401)
     admin_only = error_responses(401, 403)
 
-    @router.post("/token", responses=error_responses(401, 413, 422, 429))
+    @router.post("/token", responses=error_responses(400, 401, 413, 422, 429))
     async def login(username: LoginField, password: LoginField) -> TokenAnswer:
         """OAuth2 password form (``username``, ``password``, form-encoded) -> bearer token."""
         issued = await users.login(username, password)
@@ -62,7 +62,7 @@ def accounts_router(users: UserService, guards: Guards) -> APIRouter:
         await users.revoke_token(str(bearer_token(request)))
         return MessageAnswer(message=f"logged out {user.username}; the token no longer works")
 
-    @router.post("/register", status_code=201, responses=error_responses(409, 413, 422))
+    @router.post("/register", status_code=201, responses=error_responses(400, 409, 413, 422))
     async def register(body: RegisterRequest) -> RegisterAnswer:
         """Self-service sign-up: the account is inactive until an admin activates it."""
         user = await users.register(body.full_name, body.email, body.password)
@@ -97,7 +97,7 @@ def accounts_router(users: UserService, guards: Guards) -> APIRouter:
             methods=["POST"],
             status_code=201,
             include_in_schema=path.endswith("/"),
-            responses=error_responses(401, 403, 409, 413, 422),
+            responses=error_responses(400, 401, 403, 409, 413, 422),
         )
     for path in ("/team/", "/team"):
         router.add_api_route(
@@ -108,7 +108,9 @@ def accounts_router(users: UserService, guards: Guards) -> APIRouter:
             responses=admin_only,
         )
 
-    @router.put("/team/{user_id}/role", responses=error_responses(401, 403, 404, 409, 413, 422))
+    @router.put(
+        "/team/{user_id}/role", responses=error_responses(400, 401, 403, 404, 409, 413, 422)
+    )
     async def set_role(
         user_id: UserId, body: RoleRequest, admin: User = Depends(guards.admin)
     ) -> UserChangeAnswer:

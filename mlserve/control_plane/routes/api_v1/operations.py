@@ -43,7 +43,7 @@ def operations_router(services: PlatformServices, guards: Guards) -> APIRouter:
     signed_in = error_responses(401, 422)
     on_version = error_responses(401, 404, 422)
 
-    @router.post("/abtest/{name}", responses=error_responses(401, 403, 404, 413, 422))
+    @router.post("/abtest/{name}", responses=error_responses(400, 401, 403, 404, 413, 422))
     async def set_abtest(
         name: ModelName,
         weights: Annotated[Weights, Body(description="Weight per version label.")],
@@ -75,7 +75,7 @@ def operations_router(services: PlatformServices, guards: Guards) -> APIRouter:
 
     @router.post(
         "/webhook",
-        responses=error_responses(401, 413, 422),
+        responses=error_responses(400, 401, 413, 422),
         response_model_exclude_unset=True,
     )
     async def set_webhook(body: WebhookRequest, user: User = Depends(guards.user)) -> WebhookView:
@@ -99,7 +99,7 @@ def operations_router(services: PlatformServices, guards: Guards) -> APIRouter:
 
     @router.post(
         "/feedback",
-        responses=error_responses(401, 404, 413, 422),
+        responses=error_responses(400, 401, 404, 413, 422),
         max_body_size=FEEDBACK_BODY_LIMIT,
     )
     async def feedback(body: FeedbackRequest, user: User = Depends(guards.user)) -> FeedbackAnswer:
