@@ -136,3 +136,33 @@ def test_validation_errors_name_the_field(client: httpx.Client, stack: Stack) ->
     huge_id = client.post(f"/api/v1/team/{10**30}/activate", headers=auth)
     assert huge_id.status_code == 422
     assert "user_id" in huge_id.json()["error"]
+
+
+PATH_VALUES = {
+    "name": "sentiment",
+    "model": "sentiment",
+    "version": "v1",
+    "user_id": "1",
+    "deployment_id": "1",
+}
+
+
+def test_every_documented_path_refuses_other_methods_with_a_true_allow(
+    client: httpx.Client, document: dict[str, Any]
+) -> None:
+    checked = 0
+    for path, item in document["paths"].items():
+        url = path.format(**PATH_VALUES)
+        allowed = ", ".join(sorted({m.upper() for m in item} | {"OPTIONS"}))
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            if method.lower() in item:
+                continue
+            answer = client.request(method, url)
+            assert (answer.status_code, answer.headers.get("allow")) == (405, allowed), (
+                method,
+                url,
+            )
+            checked += 1
+        options = client.options(url)
+        assert (options.status_code, options.headers.get("allow")) == (204, allowed), url
+    assert checked > 100
