@@ -281,8 +281,6 @@ class DeliveryView(_Answer):
 
 
 class FeedbackItem(_Request):
-    model_config = ConfigDict(extra="forbid")
-
     prediction_id: str = Field(min_length=1, max_length=MAX_PREDICTION_ID_LENGTH)
     true_value: Any = Field(description="The observed outcome (label or number).")
     reward: Annotated[float, Field(strict=True, allow_inf_nan=False)] | None = None
