@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from mlserve.control_plane.dependencies import get_stack
-from mlserve.control_plane.errors import json_response
+from mlserve.control_plane.errors import error_responses, json_response
+from mlserve.control_plane.routes.status_contracts import HealthAnswer, ReadyAnswer
 from mlserve.control_plane.stack import ServingStack
 
 router = APIRouter(tags=["health"])
@@ -16,17 +17,17 @@ Stack = Annotated[ServingStack, Depends(get_stack)]
 
 
 @router.get("/health")
-async def health(stack: Stack) -> dict[str, Any]:
+async def health(stack: Stack) -> HealthAnswer:
     """Liveness: the control plane runs; says whether Triton and the cache are reachable."""
     triton_ready = await stack.triton.server_ready()
-    return {
-        "status": "ok" if triton_ready else "degraded",
-        "triton": "ready" if triton_ready else "unavailable",
-        "cache": "available" if stack.cache.available else "unavailable",
-    }
+    return HealthAnswer(
+        status="ok" if triton_ready else "degraded",
+        triton="ready" if triton_ready else "unavailable",
+        cache="available" if stack.cache.available else "unavailable",
+    )
 
 
-@router.get("/ready")
+@router.get("/ready", response_model=ReadyAnswer, responses=error_responses(503))
 async def ready(stack: Stack) -> Response:
     """Readiness: 200 when Triton serves the default model, else 503 with the reason."""
     if not await stack.triton.server_ready():

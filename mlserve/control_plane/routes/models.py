@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from mlserve.control_plane.dependencies import get_stack
+from mlserve.control_plane.errors import error_responses
+from mlserve.control_plane.routes.status_contracts import PublishedModel, PublishedModels
 from mlserve.control_plane.stack import ServingStack
 from mlserve.serving.catalog import describe_model, describe_models
 
@@ -15,12 +17,13 @@ Stack = Annotated[ServingStack, Depends(get_stack)]
 
 
 @router.get("/models")
-async def list_models(stack: Stack) -> dict[str, Any]:
+async def list_models(stack: Stack) -> PublishedModels:
     """Published models with their versions, metrics and serving state."""
-    return {"models": await describe_models(stack.repository, stack.triton)}
+    models = await describe_models(stack.repository, stack.triton)
+    return PublishedModels.model_validate({"models": models})
 
 
-@router.get("/models/{name}")
-async def get_model(name: str, stack: Stack) -> dict[str, Any]:
+@router.get("/models/{name}", responses=error_responses(404, 422))
+async def get_model(name: str, stack: Stack) -> PublishedModel:
     """One model's versions (404 listing the models that exist)."""
-    return await describe_model(stack.repository, stack.triton, name)
+    return PublishedModel.model_validate(await describe_model(stack.repository, stack.triton, name))

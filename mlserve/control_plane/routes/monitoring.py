@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from mlserve.control_plane.errors import error_responses
+from mlserve.control_plane.routes.status_contracts import AlertsAnswer, DriftAnswer, StatsAnswer
 from mlserve.errors import NotFoundError
 from mlserve.monitoring.hub import MonitoringHub
 
@@ -30,28 +31,27 @@ def monitoring_router(
         """Prometheus metrics of the control plane (``mlserve_*``)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    @router.get("/monitoring/drift/{model}")
-    async def drift(model: str) -> dict[str, Any]:
+    @router.get("/monitoring/drift/{model}", responses=error_responses(404, 422))
+    async def drift(model: str) -> DriftAnswer:
         """Drift status of every version of ``model``, per signal."""
         versions = known_versions(model) if _MODEL_NAME.fullmatch(model) else []
         if not versions:
             raise NotFoundError(
                 f"model {model!r} is not published; GET /models lists the published ones"
             )
-        return {
-            "model": model,
-            "versions": [hub.drift_report(model, v).to_dict() for v in versions],
-        }
+        return DriftAnswer(
+            model=model, versions=[hub.drift_report(model, v).to_dict() for v in versions]
+        )
 
     @router.get("/monitoring/alerts")
-    async def alerts() -> dict[str, Any]:
+    async def alerts() -> AlertsAnswer:
         """Alerts firing now: drift, success rate, latency, Triton queue time."""
-        return {"alerts": [a.to_dict() for a in hub.alerts()]}
+        return AlertsAnswer.model_validate({"alerts": [a.to_dict() for a in hub.alerts()]})
 
     @router.get("/monitoring/stats")
-    async def stats() -> dict[str, Any]:
+    async def stats() -> StatsAnswer:
         """Per model/version serving figures (what ``mlserve stats`` shows): ``versions``
         rows plus the serving, Triton, performance, drift and alert detail."""
-        return hub.summary()
+        return StatsAnswer.model_validate(hub.summary())
 
     return router

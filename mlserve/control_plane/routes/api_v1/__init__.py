@@ -7,9 +7,12 @@ Usage (the app factory)::
     app.include_router(api.router)
     # lifespan: await api.startup() ... await api.shutdown()
 
-Routes are thin: they read HTTP input, check the bearer token/role and call
-:class:`~mlserve.platform.services.PlatformServices`. Errors are MLServeError subclasses,
-rendered as ``{"error": ...}`` by the app's one handler.
+Routes are thin: they take typed bodies (:mod:`.contracts`), check the bearer token/role
+and call :class:`~mlserve.platform.services.PlatformServices`. Errors are MLServeError
+subclasses, rendered as ``{"error": ...}`` by the app's one handler. Every body is bounded:
+:data:`~mlserve.control_plane.json_limits.MAX_JSON_BODY_BYTES` unless a router or route
+says otherwise (deploy uploads, feedback and predict batches), JSON nesting by
+:data:`~mlserve.control_plane.json_limits.MAX_JSON_DEPTH`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from fastapi import APIRouter
 
+from mlserve.control_plane.errors import error_responses
+from mlserve.control_plane.json_limits import MAX_JSON_BODY_BYTES
 from mlserve.control_plane.routes.api_v1.account_flows import account_flows_router
 from mlserve.control_plane.routes.api_v1.accounts import accounts_router
 from mlserve.control_plane.routes.api_v1.churn import churn_router
@@ -36,6 +41,9 @@ from mlserve.platform.url_safety import Resolver
 from mlserve.settings import Settings
 
 PREFIX = "/api/v1"
+PREDICT_BODY_LIMIT = 16 * 1024 * 1024
+"""Largest ``/api/v1/predict`` body: room for ``MAX_RECORDS`` records of a few dozen
+features."""
 
 
 @dataclass
@@ -82,11 +90,15 @@ def build_api_v1(
         worker_options=worker_options,
     )
     guards = Guards(services.users)
-    router = APIRouter(prefix=PREFIX)
+    router = APIRouter(prefix=PREFIX, max_body_size=MAX_JSON_BODY_BYTES)
     router.include_router(accounts_router(services.users, guards, services.accounts))
     router.include_router(account_flows_router(services.accounts, services.oidc))
     router.include_router(models_router(services, guards))
-    router.include_router(predictions_router(services, guards))
+    router.include_router(
+        predictions_router(services, guards),
+        max_body_size=PREDICT_BODY_LIMIT,
+        responses=error_responses(400, 401, 404, 409, 413, 422, 429, 503),
+    )
     router.include_router(online_router(services.online, guards))
     router.include_router(operations_router(services, guards))
     router.include_router(churn_router(services.store, guards))

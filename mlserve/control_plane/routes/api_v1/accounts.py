@@ -2,111 +2,131 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Form, Path
 from starlette.requests import Request
 
+from mlserve.control_plane.errors import error_responses
+from mlserve.control_plane.json_limits import JsonLimitedRoute
+from mlserve.control_plane.routes.api_v1.contracts import (
+    InviteAnswer,
+    InviteRequest,
+    MessageAnswer,
+    RegisterAnswer,
+    RegisterRequest,
+    RoleAnswer,
+    RoleRequest,
+    TierAnswer,
+    TokenAnswer,
+    UserChangeAnswer,
+    UserView,
+)
 from mlserve.control_plane.routes.api_v1.guards import Guards, bearer_token
-from mlserve.control_plane.routes.api_v1.http_input import form_text, read_form, read_json
-from mlserve.errors import InvalidInputError
 from mlserve.platform.account_flows import AccountFlows
-from mlserve.platform.auth import USER_TIER, User, UserService
+from mlserve.platform.auth import MAX_PASSWORD_LENGTH, USER_TIER, User, UserService
 
-_FORM_LIMIT = 64 * 1024
+FORM_LIMIT = 64 * 1024
+"""Largest body of the account routes (a login form, a sign-up document)."""
+MAX_USER_ID = 2**53 - 1
+"""Largest user id a path may name (the state stores keep 64-bit integers)."""
 
-
-def _text(body: Any, field: str, example: str) -> str:
-    if not isinstance(body, dict):
-        raise InvalidInputError(f"body must be a JSON object like {example}")
-    value = body.get(field)
-    if not isinstance(value, str) or not value:
-        raise InvalidInputError(f"{field} is required (a string); send e.g. {example}")
-    return value
+UserId = Annotated[int, Path(ge=0, le=MAX_USER_ID, description="GET /api/v1/team/ lists ids.")]
+LoginField = Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
 
 
-def _user_id(raw: str) -> int:
-    if not raw.isdigit():
-        raise InvalidInputError(f"user id must be an integer (got {raw!r}); see GET /api/v1/team/")
-    return int(raw)
+def _view(user: User) -> UserView:
+    return UserView.model_validate(user.public())
 
 
 def accounts_router(users: UserService, guards: Guards, flows: AccountFlows) -> APIRouter:
-    router = APIRouter(tags=["accounts"])
+    router = APIRouter(tags=["accounts"], route_class=JsonLimitedRoute, max_body_size=FORM_LIMIT)
+    signed_in = error_responses(401)
+    admin_only = error_responses(401, 403)
 
-    @router.post("/token")
-    async def login(request: Request) -> dict[str, Any]:
-        """OAuth2 password form (``username``, ``password``) -> bearer token."""
-        form = await read_form(request, limit=_FORM_LIMIT, max_files=0)
-        username = form_text(form, "username", required=True)
-        password = form_text(form, "password", required=True)
-        issued = await users.login(str(username), str(password))
-        return {
-            "access_token": issued.access_token,
-            "token_type": issued.token_type,
-            "expires_in": issued.expires_in,
-            "username": issued.user.username,
-            "role": issued.user.role,
-        }
-
-    @router.post("/logout")
-    async def logout(request: Request, user: User = Depends(guards.user)) -> dict[str, Any]:
-        """Revoke the token of this request at once."""
-        await users.revoke_token(str(bearer_token(request)))
-        return {"message": f"logged out {user.username}; the token no longer works"}
-
-    @router.post("/register", status_code=201)
-    async def register(request: Request) -> dict[str, Any]:
-        example = '{"full_name": "Ada", "email": "ada@example.com", "password": "..."}'
-        body = await read_json(request, example, limit=_FORM_LIMIT)
-        return await flows.register(
-            _text(body, "full_name", example),
-            _text(body, "email", example),
-            _text(body, "password", example),
+    @router.post("/token", responses=error_responses(400, 401, 413, 422, 429))
+    async def login(username: LoginField, password: LoginField) -> TokenAnswer:
+        """OAuth2 password form (``username``, ``password``, form-encoded) -> bearer token."""
+        issued = await users.login(username, password)
+        return TokenAnswer(
+            access_token=issued.access_token,
+            token_type="bearer",
+            expires_in=issued.expires_in,
+            username=issued.user.username,
+            role=issued.user.role,
         )
 
-    async def invite(request: Request, admin: User = Depends(guards.admin)) -> dict[str, Any]:
-        example = '{"email": "ada@example.com"}'
-        body = await read_json(request, example, limit=_FORM_LIMIT)
-        return await flows.invite(_text(body, "email", example), admin)
+    @router.post("/logout", responses=signed_in)
+    async def logout(request: Request, user: User = Depends(guards.user)) -> MessageAnswer:
+        """Revoke the token of this request at once."""
+        await users.revoke_token(str(bearer_token(request)))
+        return MessageAnswer(message=f"logged out {user.username}; the token no longer works")
 
-    async def team(admin: User = Depends(guards.admin)) -> list[dict[str, Any]]:
-        return [u.public() for u in await users.list_users()]
+    @router.post("/register", status_code=201, responses=error_responses(400, 409, 413, 422))
+    async def register(body: RegisterRequest) -> RegisterAnswer:
+        """Self-service sign-up: with SMTP configured a verification link is mailed; without
+        it the account waits for an admin to activate it (the answer says which)."""
+        answer = await flows.register(body.full_name, body.email, body.password)
+        return RegisterAnswer.model_validate(answer)
+
+    async def invite(body: InviteRequest, admin: User = Depends(guards.admin)) -> InviteAnswer:
+        """Invite by e-mail (a link that sets a password, with SMTP configured); without SMTP
+        the invitation is recorded and the invitee registers."""
+        return InviteAnswer.model_validate(await flows.invite(body.email, admin))
+
+    async def team(admin: User = Depends(guards.admin)) -> list[UserView]:
+        """Every account that was not removed."""
+        return [_view(u) for u in await users.list_users()]
 
     for path in ("/invite/", "/invite"):
         router.add_api_route(
-            path, invite, methods=["POST"], status_code=201, include_in_schema=path.endswith("/")
+            path,
+            invite,
+            methods=["POST"],
+            status_code=201,
+            include_in_schema=path.endswith("/"),
+            responses=error_responses(400, 401, 403, 409, 413, 422),
         )
     for path in ("/team/", "/team"):
-        router.add_api_route(path, team, methods=["GET"], include_in_schema=path.endswith("/"))
+        router.add_api_route(
+            path,
+            team,
+            methods=["GET"],
+            include_in_schema=path.endswith("/"),
+            responses=admin_only,
+        )
 
-    @router.put("/team/{user_id}/role")
+    @router.put(
+        "/team/{user_id}/role", responses=error_responses(400, 401, 403, 404, 409, 413, 422)
+    )
     async def set_role(
-        user_id: str, request: Request, admin: User = Depends(guards.admin)
-    ) -> dict[str, Any]:
-        body = await read_json(request, '{"role": "admin"}', limit=_FORM_LIMIT)
-        user = await users.set_role(_user_id(user_id), _text(body, "role", '{"role": "admin"}'))
-        return {"message": f"{user.username} is now {user.role}", "user": user.public()}
+        user_id: UserId, body: RoleRequest, admin: User = Depends(guards.admin)
+    ) -> UserChangeAnswer:
+        user = await users.set_role(user_id, body.role)
+        return UserChangeAnswer(message=f"{user.username} is now {user.role}", user=_view(user))
 
-    @router.delete("/team/{user_id}/remove")
-    async def remove(user_id: str, admin: User = Depends(guards.admin)) -> dict[str, Any]:
-        user = await users.remove(_user_id(user_id))
-        return {
-            "message": f"{user.username} removed: the account can no longer log in (history kept)",
-            "user": user.public(),
-        }
+    @router.delete("/team/{user_id}/remove", responses=error_responses(401, 403, 404, 409, 422))
+    async def remove(user_id: UserId, admin: User = Depends(guards.admin)) -> UserChangeAnswer:
+        """Soft delete: the account can no longer log in; its history stays."""
+        user = await users.remove(user_id)
+        return UserChangeAnswer(
+            message=f"{user.username} removed: the account can no longer log in (history kept)",
+            user=_view(user),
+        )
 
-    @router.post("/team/{user_id}/activate")
-    async def activate(user_id: str, admin: User = Depends(guards.admin)) -> dict[str, Any]:
-        user = await users.activate(_user_id(user_id))
-        return {"message": f"{user.username} is active and can log in", "user": user.public()}
+    @router.post("/team/{user_id}/activate", responses=error_responses(401, 403, 404, 409, 422))
+    async def activate(user_id: UserId, admin: User = Depends(guards.admin)) -> UserChangeAnswer:
+        user = await users.activate(user_id)
+        return UserChangeAnswer(
+            message=f"{user.username} is active and can log in", user=_view(user)
+        )
 
-    @router.get("/user_role")
-    async def user_role(user: User = Depends(guards.user)) -> dict[str, Any]:
-        return {"role": user.role, "username": user.username, "user_id": user.id}
+    @router.get("/user_role", responses=signed_in)
+    async def user_role(user: User = Depends(guards.user)) -> RoleAnswer:
+        return RoleAnswer(role=user.role, username=user.username, user_id=user.id)
 
-    @router.get("/user_tier")
-    async def user_tier(user: User = Depends(guards.user)) -> dict[str, Any]:
-        return {"tier": USER_TIER, "username": user.username}
+    @router.get("/user_tier", responses=signed_in)
+    async def user_tier(user: User = Depends(guards.user)) -> TierAnswer:
+        return TierAnswer(tier=USER_TIER, username=user.username)
 
     return router

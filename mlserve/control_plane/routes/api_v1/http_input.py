@@ -1,8 +1,9 @@
 """Reading HTTP input for ``/api/v1`` with errors in the house style.
 
-Bodies and query values are parsed here (not by FastAPI's validation) so every bad input
-becomes an :class:`~mlserve.errors.MLServeError` whose message names the field, the limit
-and the fix, and the one error handler renders it as ``{"error": ...}``.
+For routes that read their body themselves (multipart deploys, the predict routes): every
+bad input becomes an :class:`~mlserve.errors.MLServeError` whose message names the field,
+the limit and the fix, and the one error handler renders it as ``{"error": ...}``. Routes
+with typed bodies leave this to FastAPI and pydantic.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import Message
 
+from mlserve.control_plane.json_limits import check_json_depth
 from mlserve.errors import BadRequestError, InvalidInputError, PayloadTooLargeError
 
-MAX_JSON_BYTES = 64 * 1024 * 1024
-"""Largest JSON body accepted (predict inputs, feedback batches)."""
+MAX_JSON_BYTES = 16 * 1024 * 1024
+"""Largest JSON body :func:`read_json` reads unless told (the route's own ``max_body_size``
+usually refuses a large body first)."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -35,10 +38,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, example: str, limit: int = MAX_JSON_BYTES) -> Any:
-    """The JSON body; BadRequestError when it is missing or not JSON."""
+    """The JSON body; BadRequestError when it is missing or not JSON, InvalidInputError when
+    it nests deeper than ``MAX_JSON_DEPTH``."""
     raw = await read_body(request, limit)
     if not raw.strip():
         raise BadRequestError(f"request body is empty: send JSON like {example}")
+    check_json_depth(raw)
     try:
         return json.loads(raw)
     except ValueError as exc:
