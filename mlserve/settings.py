@@ -40,7 +40,9 @@ class CacheSettings(SettingsSection):
     max_size: int = Field(default=10_000, ge=1)
     """Entries kept by the in-memory cache (LRU beyond that)."""
     redis_url: str | None = None
-    """Use Redis at this URL (``redis://host:port/db``); in-memory when unset."""
+    """Use Redis at this URL (``redis://host:port/db``) for the prediction cache only;
+    in-memory when unset. This Redis may evict (``allkeys-lru``) and need not persist:
+    platform state never lives here (``auth.state_redis_url``)."""
     replay_max_body_bytes: int = Field(default=4096, ge=0)
     """With the in-memory cache, predict request bodies up to this size are remembered byte
     for byte (at most ``max_size`` of them, for ``ttl_seconds``), and the same body again is
@@ -200,8 +202,26 @@ class AuthSettings(SettingsSection):
     prediction_log_size: int = Field(default=100_000, ge=100)
     """Predictions kept for feedback, online metrics and data quality (oldest dropped)."""
     state_path: Path | None = None
-    """SQLite file for platform state when no Redis is configured (default
-    ``<models_dir>/../var/platform.sqlite3``); single-node only."""
+    """SQLite file for platform state (users, tokens, A/B weights, webhook outbox and
+    deliveries, deployments, feedback) when ``state_redis_url`` is unset (default
+    ``<models_dir>/../var/platform.sqlite3``); durable, single-node only."""
+    state_redis_url: str | None = None
+    """Redis for platform state, shared by replicas on several machines (unset: SQLite at
+    ``state_path``). Never the cache's Redis: at start mlserve refuses a Redis whose
+    ``maxmemory-policy`` is not ``noeviction`` or that persists nothing (neither
+    ``appendonly yes`` nor a ``save`` schedule), since eviction or a restart would lose
+    accounts and pending webhook deliveries."""
+    login_failures_per_user: int = Field(default=5, ge=1)
+    """Failed ``POST /api/v1/token`` attempts per user name within ``login_window_seconds``
+    before further attempts for that name get 429 with ``Retry-After``."""
+    login_failures_per_client: int = Field(default=20, ge=1)
+    """Failed login attempts per client address within ``login_window_seconds`` before that
+    address gets 429 with ``Retry-After`` (any user name)."""
+    login_window_seconds: float = Field(default=300.0, gt=0)
+    """The sliding window the login failure limits count over."""
+    password_hash_concurrency: int = Field(default=1, ge=1)
+    """argon2 hashes/verifications run at once (each costs ~64 MiB and ~100-200 ms of a
+    core); further logins wait for a slot, so logins cannot starve inference."""
 
 
 class Settings(BaseSettings):
@@ -237,7 +257,8 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     """In-flight bounds and request deadlines."""
     redis_url: str | None = None
-    """Redis for the cache and durable state; overrides ``cache.redis_url`` when set."""
+    """Redis for the prediction cache; overrides ``cache.redis_url`` when set. Platform state
+    is kept apart (``auth.state_path`` or ``auth.state_redis_url``)."""
     triton_url: str | None = None
     """Shortcut for ``triton.url`` (``MLSERVE_TRITON_URL``): use an external Triton."""
     admin_token: str | None = None

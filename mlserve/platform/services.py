@@ -1,9 +1,9 @@
 """All platform services wired together over one state store.
 
 :meth:`PlatformServices.build` is the one place that decides what talks to what; the
-routes only receive this object. ``startup()`` checks the store, creates the first admin
-from the settings and starts the webhook worker (which resumes pending deliveries);
-``shutdown()`` stops the worker and closes the store.
+routes only receive this object. ``startup()`` checks the store (reachable, and unable to
+evict or forget), creates the first admin from the settings and starts the webhook worker
+(which resumes pending deliveries); ``shutdown()`` stops the worker and closes the store.
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ class PlatformServices:
 
     async def startup(self) -> None:
         await self.store.ping()
+        await self.store.check_durable()
         await ensure_initial_admin(self.users, self.config)
         await self.webhook_worker.start()
 
