@@ -211,6 +211,16 @@ class AuthSettings(SettingsSection):
     ``maxmemory-policy`` is not ``noeviction`` or that persists nothing (neither
     ``appendonly yes`` nor a ``save`` schedule), since eviction or a restart would lose
     accounts and pending webhook deliveries."""
+    upload_max_decompressed_bytes: int = Field(default=400_000_000, ge=1)
+    """Largest size a ``/api/v1/deploy`` upload may decompress to (joblib compression or the
+    members of a ``.skops`` zip); checked by streaming before anything is loaded (413)."""
+    upload_memory_bytes: int = Field(default=3 * 1024**3, ge=256 * 1024**2)
+    """Address-space limit (``RLIMIT_AS``) of the sandboxed child that loads and exports an
+    upload; the libraries alone reserve ~1 GB of it."""
+    upload_cpu_seconds: int = Field(default=300, ge=1)
+    """CPU-time limit (``RLIMIT_CPU``) of that child: loading, ONNX export and parity check."""
+    upload_wall_seconds: float = Field(default=600.0, gt=0)
+    """Wall-clock limit of that child; it is killed past it."""
     login_failures_per_user: int = Field(default=5, ge=1)
     """Failed ``POST /api/v1/token`` attempts per user name within ``login_window_seconds``
     before further attempts for that name get 429 with ``Retry-After``."""

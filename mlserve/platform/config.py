@@ -7,11 +7,12 @@ plain object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlserve.errors import SettingsError
 from mlserve.platform.store_durability import same_as_cache
+from mlserve.platform.upload_sandbox import SandboxSettings
 from mlserve.settings import Settings
 
 MAX_MODEL_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -38,6 +39,8 @@ class PlatformConfig:
     materialize_ttl_seconds: float = 7 * 24 * 3600.0
     prediction_log_size: int = 100_000
     max_upload_bytes: int = MAX_MODEL_UPLOAD_BYTES
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    """Limits of the child process that screens and exports uploads."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformConfig:
@@ -66,4 +69,16 @@ class PlatformConfig:
             webhook_max_attempts=auth.webhook_max_attempts,
             materialize_ttl_seconds=auth.materialize_ttl_seconds,
             prediction_log_size=auth.prediction_log_size,
+            sandbox=sandbox_settings(settings),
         )
+
+
+def sandbox_settings(settings: Settings) -> SandboxSettings:
+    """The upload sandbox's limits from the ``auth.upload_*`` settings."""
+    auth = settings.auth
+    return SandboxSettings(
+        memory_bytes=auth.upload_memory_bytes,
+        cpu_seconds=auth.upload_cpu_seconds,
+        max_decompressed_bytes=auth.upload_max_decompressed_bytes,
+        wall_seconds=auth.upload_wall_seconds,
+    )

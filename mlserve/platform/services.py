@@ -27,6 +27,7 @@ from mlserve.platform.prediction_log import PredictionLog
 from mlserve.platform.prediction_service import PredictionService
 from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, TabularPredictor
 from mlserve.platform.store import StateStore, open_store
+from mlserve.platform.upload_sandbox import UploadSandbox
 from mlserve.platform.url_safety import Resolver
 from mlserve.platform.webhook_worker import WebhookWorker
 from mlserve.platform.webhooks import WebhookService
@@ -50,6 +51,7 @@ class PlatformServices:
     deployments: DeploymentService
     deploy_runner: DeployRunner
     data_quality: DataQualityService
+    upload_sandbox: UploadSandbox
 
     @classmethod
     def build(
@@ -110,6 +112,7 @@ class PlatformServices:
             deployments=deployments,
             deploy_runner=DeployRunner(deployments, deployer, data_quality),
             data_quality=data_quality,
+            upload_sandbox=UploadSandbox(config.sandbox),
         )
 
     async def startup(self) -> None:
