@@ -39,6 +39,10 @@ class PlatformConfig:
     materialize_ttl_seconds: float = 7 * 24 * 3600.0
     prediction_log_size: int = 100_000
     max_upload_bytes: int = MAX_MODEL_UPLOAD_BYTES
+    login_failures_per_user: int = 5
+    login_failures_per_client: int = 20
+    login_window_seconds: float = 300.0
+    password_hash_concurrency: int = 1
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     """Limits of the child process that screens and exports uploads."""
 
@@ -70,6 +74,10 @@ class PlatformConfig:
             materialize_ttl_seconds=auth.materialize_ttl_seconds,
             prediction_log_size=auth.prediction_log_size,
             sandbox=sandbox_settings(settings),
+            login_failures_per_user=auth.login_failures_per_user,
+            login_failures_per_client=auth.login_failures_per_client,
+            login_window_seconds=auth.login_window_seconds,
+            password_hash_concurrency=auth.password_hash_concurrency,
         )
 
 

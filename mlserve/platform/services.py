@@ -21,6 +21,7 @@ from mlserve.platform.data_quality import DataQualityService
 from mlserve.platform.deploy_runner import DeployRunner
 from mlserve.platform.deployments import DeploymentService
 from mlserve.platform.feedback import FeedbackService
+from mlserve.platform.login_limits import LoginThrottle, PasswordWork
 from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
 from mlserve.platform.model_views import ModelViews
 from mlserve.platform.prediction_log import PredictionLog
@@ -71,7 +72,15 @@ class PlatformServices:
         ``password_hasher``, ``resolver`` and ``worker_options`` exist for tests."""
         store = store or open_store(config)
         users = UserService(
-            store, token_ttl_seconds=config.token_ttl_seconds, hasher=password_hasher
+            store,
+            token_ttl_seconds=config.token_ttl_seconds,
+            hasher=password_hasher,
+            throttle=LoginThrottle(
+                per_user=config.login_failures_per_user,
+                per_client=config.login_failures_per_client,
+                window_seconds=config.login_window_seconds,
+            ),
+            password_work=PasswordWork(slots=config.password_hash_concurrency),
         )
         deployments = DeploymentService(store)
 

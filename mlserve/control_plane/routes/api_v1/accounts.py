@@ -40,7 +40,8 @@ def accounts_router(users: UserService, guards: Guards) -> APIRouter:
         form = await read_form(request, limit=_FORM_LIMIT, max_files=0)
         username = form_text(form, "username", required=True)
         password = form_text(form, "password", required=True)
-        issued = await users.login(str(username), str(password))
+        client = request.client.host if request.client else None
+        issued = await users.login(str(username), str(password), client)
         return {
             "access_token": issued.access_token,
             "token_type": issued.token_type,
