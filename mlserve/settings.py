@@ -159,6 +159,13 @@ class ServerSettings(SettingsSection):
     """Bind port."""
     workers: int = Field(default=1, ge=1)
     """uvicorn worker processes."""
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """A request's head (request line and headers) must arrive within this many seconds of
+    its first byte (or of the connection opening); slower clients get 408 and are
+    disconnected, so slow-header (slowloris) connections cannot pile up."""
+    body_timeout_s: float = Field(default=120.0, gt=0)
+    """A request's body must arrive within this many seconds after its head; raise it for
+    model uploads over slow links (200 MB in 120 s needs ~1.7 MB/s)."""
 
 
 class LimitsSettings(SettingsSection):
