@@ -111,16 +111,23 @@ def main() -> None:
             }
             for _ in range(args.rounds)
         ]
-    summary = {
+    summary: dict[str, dict[str, float]] = {
         variant: {
             key: round(statistics.median(r[variant][key] for r in rounds), 1)
             for key in ("server_cpu_us_per_request", "requests_per_s")
         }
         for variant in ("plain", "guarded")
     }
+    paired = [
+        r["guarded"]["server_cpu_us_per_request"] - r["plain"]["server_cpu_us_per_request"]
+        for r in rounds
+    ]
+    summary["guarded_minus_plain_us"] = {"median": round(statistics.median(paired), 1)}
     print(f"{'protocol':<10}{'server CPU µs/req':>20}{'req/s':>10}")
-    for variant, row in summary.items():
+    for variant in ("plain", "guarded"):
+        row = summary[variant]
         print(f"{variant:<10}{row['server_cpu_us_per_request']:>20}{row['requests_per_s']:>10}")
+    print(f"median paired difference (guarded - plain): {statistics.median(paired):+.1f} µs/req")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps({"args": vars(args), "rounds": rounds, "summary": summary}, indent=2)

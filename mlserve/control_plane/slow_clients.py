@@ -10,8 +10,9 @@ protocols, extended) give every request two deadlines:
 - its body must be complete within ``server.body_timeout_s`` of the end of the head.
 
 A connection past a deadline gets ``408 Request Timeout`` (when no response has started)
-and is closed. The hot path pays three attribute writes and two clock reads per request:
-one sweep per second per worker checks all connections, instead of a timer per request.
+and is closed. The hot path pays a few attribute writes per request and no clock read: one
+sweep per second per worker keeps a coarse clock and checks all connections, instead of a
+timer per request (so a deadline holds to within a second).
 
 The deadlines come from the class attributes when set (:func:`with_deadlines`, used by
 tests and embedding code), else from the process settings (``MLSERVE_SERVER__*``), so the
@@ -44,15 +45,18 @@ class _Sweeper:
         self.loop = loop
         self.connections: weakref.WeakSet[Any] = weakref.WeakSet()
         self.scheduled = False
+        self.now = loop.time()
+        """The loop's clock as of the last sweep (or registration): what deadlines count from."""
 
     def add(self, protocol: Any) -> None:
         self.connections.add(protocol)
         if not self.scheduled:
             self.scheduled = True
+            self.now = self.loop.time()
             self.loop.call_later(SWEEP_INTERVAL_S, self.sweep)
 
     def sweep(self) -> None:
-        now = self.loop.time()
+        now = self.now = self.loop.time()
         for protocol in list(self.connections):
             deadline = protocol.read_deadline
             if deadline is not None and now > deadline:
@@ -74,6 +78,9 @@ class ReadDeadlines:
     header_timeout_s: ClassVar[float | None] = None
     body_timeout_s: ClassVar[float | None] = None
     read_deadline: float | None = None
+    _sweeper: _Sweeper
+    _head_s: float
+    _body_s: float
 
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
@@ -91,16 +98,18 @@ class ReadDeadlines:
 
     def _start_head_deadline(self) -> None:
         if self.read_deadline is None:
-            self.read_deadline = self.loop.time() + self._timeouts()[0]
+            self.read_deadline = self._sweeper.now + self._head_s
 
     def _start_body_deadline(self) -> None:
-        self.read_deadline = self.loop.time() + self._timeouts()[1]
+        self.read_deadline = self._sweeper.now + self._body_s
 
     def _register(self) -> None:
         sweeper = _sweepers.get(self.loop)
         if sweeper is None:
             sweeper = _sweepers[self.loop] = _Sweeper(self.loop)
         sweeper.add(self)
+        self._sweeper = sweeper
+        self._head_s, self._body_s = self._timeouts()
         self._start_head_deadline()
 
     def drop_slow_client(self) -> None:

@@ -42,14 +42,15 @@ def run(work: Path) -> dict[str, Any]:
     model_path = work / "model.bin"
     model_screening.check_decompressed_size(model_path, int(job["max_decompressed_bytes"]))
     obj = model_screening.load_restricted(model_path)
-    from mlserve.converters.loading import _is_model, _type_name
-
-    if not _is_model(obj) or type(obj).__module__.startswith("torch"):
+    cls = type(obj)
+    loaded = (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+    if not any(callable(getattr(obj, method, None)) for method in ("predict", "predict_proba")):
         raise ConversionError(
-            f"model file holds a {_type_name(obj)}, not a model: upload a fitted estimator "
+            f"model file holds a {loaded}, not a model: upload a fitted estimator "
             "(an object with predict), " + model_screening.SKOPS_HINT
         )
-    loaded = f"{type(obj).__module__}.{type(obj).__qualname__}"
     if job["action"] == "screen":
         return {"ok": True, "loaded": loaded, "enforced": enforced}
     _say(f"loaded {loaded}; exporting to ONNX")
