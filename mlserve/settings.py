@@ -40,7 +40,9 @@ class CacheSettings(SettingsSection):
     max_size: int = Field(default=10_000, ge=1)
     """Entries kept by the in-memory cache (LRU beyond that)."""
     redis_url: str | None = None
-    """Use Redis at this URL (``redis://host:port/db``); in-memory when unset."""
+    """Use Redis at this URL (``redis://host:port/db``) for the prediction cache only;
+    in-memory when unset. This Redis may evict (``allkeys-lru``) and need not persist:
+    platform state never lives here (``auth.state_redis_url``)."""
     replay_max_body_bytes: int = Field(default=4096, ge=0)
     """With the in-memory cache, predict request bodies up to this size are remembered byte
     for byte (at most ``max_size`` of them, for ``ttl_seconds``), and the same body again is
@@ -161,6 +163,13 @@ class ServerSettings(SettingsSection):
     """Bind port."""
     workers: int = Field(default=1, ge=1)
     """uvicorn worker processes."""
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """A request's head (request line and headers) must arrive within this many seconds of
+    its first byte (or of the connection opening); slower clients get 408 and are
+    disconnected, so slow-header (slowloris) connections cannot pile up."""
+    body_timeout_s: float = Field(default=120.0, gt=0)
+    """A request's body must arrive within this many seconds after its head; raise it for
+    model uploads over slow links (200 MB in 120 s needs ~1.7 MB/s)."""
 
 
 class LimitsSettings(SettingsSection):
@@ -204,8 +213,36 @@ class AuthSettings(SettingsSection):
     prediction_log_size: int = Field(default=100_000, ge=100)
     """Predictions kept for feedback, online metrics and data quality (oldest dropped)."""
     state_path: Path | None = None
-    """SQLite file for platform state when no Redis is configured (default
-    ``<models_dir>/../var/platform.sqlite3``); single-node only."""
+    """SQLite file for platform state (users, tokens, A/B weights, webhook outbox and
+    deliveries, deployments, feedback) when ``state_redis_url`` is unset (default
+    ``<models_dir>/../var/platform.sqlite3``); durable, single-node only."""
+    state_redis_url: str | None = None
+    """Redis for platform state, shared by replicas on several machines (unset: SQLite at
+    ``state_path``). Never the cache's Redis: at start mlserve refuses a Redis whose
+    ``maxmemory-policy`` is not ``noeviction`` or that persists nothing (neither
+    ``appendonly yes`` nor a ``save`` schedule), since eviction or a restart would lose
+    accounts and pending webhook deliveries."""
+    upload_max_decompressed_bytes: int = Field(default=400_000_000, ge=1)
+    """Largest size a ``/api/v1/deploy`` upload may decompress to (joblib compression or the
+    members of a ``.skops`` zip); checked by streaming before anything is loaded (413)."""
+    upload_memory_bytes: int = Field(default=3 * 1024**3, ge=256 * 1024**2)
+    """Address-space limit (``RLIMIT_AS``) of the sandboxed child that loads and exports an
+    upload; the libraries alone reserve ~1 GB of it."""
+    upload_cpu_seconds: int = Field(default=300, ge=1)
+    """CPU-time limit (``RLIMIT_CPU``) of that child: loading, ONNX export and parity check."""
+    upload_wall_seconds: float = Field(default=600.0, gt=0)
+    """Wall-clock limit of that child; it is killed past it."""
+    login_failures_per_user: int = Field(default=5, ge=1)
+    """Failed ``POST /api/v1/token`` attempts per user name within ``login_window_seconds``
+    before further attempts for that name get 429 with ``Retry-After``."""
+    login_failures_per_client: int = Field(default=20, ge=1)
+    """Failed login attempts per client address within ``login_window_seconds`` before that
+    address gets 429 with ``Retry-After`` (any user name)."""
+    login_window_seconds: float = Field(default=300.0, gt=0)
+    """The sliding window the login failure limits count over."""
+    password_hash_concurrency: int = Field(default=1, ge=1)
+    """argon2 hashes/verifications run at once (each costs ~64 MiB and ~100-200 ms of a
+    core); further logins wait for a slot, so logins cannot starve inference."""
     public_url: str | None = None
     """The URL users reach this server at (e.g. ``https://ml.example.com``): links in
     e-mails and the OpenID Connect redirect URI start with it (default
@@ -302,7 +339,8 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     """In-flight bounds and request deadlines."""
     redis_url: str | None = None
-    """Redis for the cache and durable state; overrides ``cache.redis_url`` when set."""
+    """Redis for the prediction cache; overrides ``cache.redis_url`` when set. Platform state
+    is kept apart (``auth.state_path`` or ``auth.state_redis_url``)."""
     triton_url: str | None = None
     """Shortcut for ``triton.url`` (``MLSERVE_TRITON_URL``): use an external Triton."""
     admin_token: str | None = None

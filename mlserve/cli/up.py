@@ -15,6 +15,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlserve.cli.output import console, fail
 from mlserve.errors import MLServeError
+from mlserve.platform.config import PlatformConfig
+from mlserve.platform.store import check_state_store
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.serving.reference import reference_profile
@@ -44,6 +46,7 @@ def up_command(
     port = port or settings.server.port
     workers = workers or settings.server.workers
     repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
+    check_state_store(PlatformConfig.from_settings(settings))  # harden F1: refuse evicting state
     if samples and not repository.model_names():
         publish_samples(repository, transformer=transformer)
     _check_port_free(host, port, "control plane (--port or MLSERVE_SERVER__PORT)")

@@ -1,13 +1,19 @@
-"""How the control plane's uvicorn runs: the fastest event loop and HTTP parser installed."""
+"""How the control plane's uvicorn runs: the fastest event loop and HTTP parser installed,
+with read deadlines for request heads and bodies (:mod:`mlserve.control_plane.slow_clients`)."""
 
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 
-def fastest_loop_and_parser() -> tuple[str, str]:
+def fastest_loop_and_parser() -> tuple[str, type[Any]]:
     """uvicorn's ``loop`` and ``http`` options: uvloop and httptools where installed (the
-    ``uvicorn[standard]`` extra brings both), else asyncio and h11."""
+    ``uvicorn[standard]`` extra brings both), else asyncio and h11; the HTTP protocol class
+    drops clients that do not send their request within ``server.header_timeout_s`` /
+    ``server.body_timeout_s``."""
+    from mlserve.control_plane.slow_clients import GuardedH11Protocol, GuardedHttpToolsProtocol
+
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    http = GuardedHttpToolsProtocol or GuardedH11Protocol
     return loop, http

@@ -14,11 +14,12 @@ Contract:
   :meth:`UserService.user_for_token` raises :class:`UnauthorizedError` for a missing,
   expired or revoked token and for an inactive or removed account, so deactivating a user
   takes effect on their next request.
+- Logins are throttled per user name and per client address, and argon2 runs on a bounded
+  pool (:mod:`mlserve.platform.login_limits`): 429 with ``Retry-After`` past the limits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
@@ -38,6 +39,7 @@ from mlserve.errors import (
     NotFoundError,
     UnauthorizedError,
 )
+from mlserve.platform.login_limits import LoginThrottle, PasswordWork
 from mlserve.platform.store import StateStore
 
 Role = Literal["admin", "user"]
@@ -138,11 +140,15 @@ class UserService:
         token_ttl_seconds: float,
         hasher: PasswordHasher | None = None,
         inactive_hint: str = "this server sends no e-mail, an admin must activate it",
+        throttle: LoginThrottle | None = None,
+        password_work: PasswordWork | None = None,
     ) -> None:
         self._store = store
         self.token_ttl_seconds = token_ttl_seconds
         self.inactive_hint = inactive_hint
         self._hasher = hasher or PasswordHasher()
+        self.throttle = throttle or LoginThrottle(per_user=5, per_client=20, window_seconds=300)
+        self._work = password_work or PasswordWork()
         self._dummy_hash: str | None = None
 
     # -- reading -------------------------------------------------------------------------
@@ -307,8 +313,12 @@ class UserService:
         self._check_may_log_in(user)
         return user
 
-    async def login(self, username: str, password: str) -> IssuedToken:
+    async def login(self, username: str, password: str, client: str | None = None) -> IssuedToken:
+        """A token for the right password; 429 (OverloadedError) once ``username`` or
+        ``client`` (the caller's address) has too many recent failures."""
+        self.throttle.begin(username, client)
         user = await self.authenticate(username, password)
+        self.throttle.succeeded(username, client)
         return await self.issue_token(user)
 
     async def issue_token_checked(self, user: User) -> IssuedToken:
@@ -372,11 +382,11 @@ class UserService:
         await self._store.hset(_USERS, {str(user.id): user.model_dump_json()})
 
     async def _hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await self._work.run(lambda: self._hasher.hash(password))
 
     async def _verify(self, password_hash: str, password: str) -> bool:
         try:
-            return await asyncio.to_thread(self._hasher.verify, password_hash, password)
+            return await self._work.run(lambda: self._hasher.verify(password_hash, password))
         except (VerificationError, InvalidHashError):
             return False
 

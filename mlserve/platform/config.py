@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlserve.errors import SettingsError
+from mlserve.platform.store_durability import same_as_cache
+from mlserve.platform.upload_sandbox import SandboxSettings
 from mlserve.settings import MailSettings, OidcSettings, Settings
 
 MAX_MODEL_UPLOAD_BYTES = 200 * 1024 * 1024
 """Largest model file ``POST /api/v1/deploy`` accepts (the SDK's limit, enforced here too)."""
 
 KEY_PREFIX = "mlserve:"
-"""Prefix of every Redis key the platform writes, so it can share a Redis with the cache."""
+"""Prefix of every Redis key the platform writes."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class PlatformConfig:
     """Everything the platform services are configured with."""
 
     redis_url: str | None
+    """Redis holding platform state (``auth.state_redis_url``); None: SQLite at
+    ``state_path``. Never the prediction cache's Redis."""
     state_path: Path
     key_prefix: str = KEY_PREFIX
     token_ttl_seconds: float = 12 * 3600.0
@@ -38,19 +43,32 @@ class PlatformConfig:
     mail: MailSettings | None = None
     """None when no SMTP host is configured: no e-mail, admins activate accounts."""
     oidc: OidcSettings = field(default_factory=OidcSettings)
+    login_failures_per_user: int = 5
+    login_failures_per_client: int = 20
+    login_window_seconds: float = 300.0
+    password_hash_concurrency: int = 1
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    """Limits of the child process that screens and exports uploads."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformConfig:
         """Resolve shortcuts and defaults: top-level ``admin_*``/``webhook_allow_private``
         override the ``auth`` section; the SQLite file defaults to
-        ``<models_dir>/../var/platform.sqlite3``."""
+        ``<models_dir>/../var/platform.sqlite3``. Raises SettingsError when the state Redis is
+        the prediction cache's Redis (which may evict)."""
         auth = settings.auth
+        if same_as_cache(auth.state_redis_url, settings.effective_redis_url):
+            raise SettingsError(
+                "auth.state_redis_url is the prediction cache's Redis (redis_url or "
+                "cache.redis_url), which may evict: give platform state its own noeviction, "
+                "persisted Redis or unset MLSERVE_AUTH__STATE_REDIS_URL to use SQLite"
+            )
         password = settings.admin_password or auth.admin_password
         state_path = auth.state_path or (
             settings.models_dir.resolve().parent / "var" / "platform.sqlite3"
         )
         return cls(
-            redis_url=settings.effective_redis_url,
+            redis_url=auth.state_redis_url,
             state_path=state_path,
             token_ttl_seconds=auth.token_ttl_seconds,
             admin_user=settings.admin_user or auth.admin_user,
@@ -64,4 +82,20 @@ class PlatformConfig:
             ).rstrip("/"),
             mail=settings.mail if settings.mail.host else None,
             oidc=settings.oidc,
+            sandbox=sandbox_settings(settings),
+            login_failures_per_user=auth.login_failures_per_user,
+            login_failures_per_client=auth.login_failures_per_client,
+            login_window_seconds=auth.login_window_seconds,
+            password_hash_concurrency=auth.password_hash_concurrency,
         )
+
+
+def sandbox_settings(settings: Settings) -> SandboxSettings:
+    """The upload sandbox's limits from the ``auth.upload_*`` settings."""
+    auth = settings.auth
+    return SandboxSettings(
+        memory_bytes=auth.upload_memory_bytes,
+        cpu_seconds=auth.upload_cpu_seconds,
+        max_decompressed_bytes=auth.upload_max_decompressed_bytes,
+        wall_seconds=auth.upload_wall_seconds,
+    )

@@ -1,29 +1,44 @@
-"""Screening uploaded model files before they are unpickled for real.
+"""Loading an untrusted model file with an allowlist: classes only, no side effects.
 
 Why: a joblib/pickle file is a program. Unpickling calls whatever callables the stream
-names (``os.system``, ``builtins.eval`` ...), so an uploaded "model" can run code in the
-server. Only admins may deploy, and the docs say so; this screen is the second line. It
-replays the stream with an unpickler whose ``find_class`` resolves only an allowlist —
-the modules fitted scikit-learn, XGBoost and LightGBM estimators are made of (numpy,
-scipy, sklearn, xgboost, lightgbm, pandas, a few builtins and container types), minus
-their file, network, testing and code-generation corners. Anything else is refused with
-:class:`~mlserve.errors.ConversionError` *before* the real load, so a refused file has
-executed nothing outside the allowlist and the repository is never touched.
+names, so an uploaded "model" could run code. This module is what the upload sandbox
+(:mod:`mlserve.platform.upload_sandbox`) runs *inside its child process*; the server
+process never unpickles an upload.
 
-It is a mitigation, not a sandbox: constructors of allowlisted classes still run. PyTorch
-modules and old (< 0.10) joblib formats are refused here; deploy those with ``mlserve
-load`` from a trusted shell.
+The rule (:func:`admits`): a global the stream names must be
+
+- in a module of the model ecosystem (``ALLOWED_ROOTS``: numpy, scipy, sklearn, xgboost,
+  lightgbm, pandas, a few stdlib containers), outside its file, network, code-generation
+  and testing corners (``DENIED_PARTS``, ``DENIED_CLASSES``), with a plain name (no
+  ``DataFrame.to_csv``-style attribute path), and
+- a **class**, or one of the few known reconstructor functions numpy, pandas and
+  scikit-learn pickles use (``RECONSTRUCTORS``, plus Cython's ``__pyx_unpickle_*``).
+
+So no function with side effects (``DataFrame.to_csv``, ``numpy.save``, ``eval``,
+``os.system`` ...) can be called while loading: those are functions or methods, never
+admitted. Class constructors still run; the classes whose constructors touch files or
+call raw pointers are denied by name.
+
+The decompressed size of the stream is bounded before anything is unpickled
+(:func:`check_decompressed_size`). ``.skops`` files (scikit-learn's safe format, the
+recommended upload) are loaded with ``skops.io.load`` trusting exactly the types this same
+rule admits.
 """
 
 from __future__ import annotations
 
-import io
 import pickle
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from mlserve.errors import ConversionError
+from mlserve.errors import ConversionError, PayloadTooLargeError
+
+SKOPS_HINT = (
+    "save the model with skops instead (skops.io.dump(model, 'model.skops'), the "
+    "recommended upload format), or joblib.dump(model, path) of a plain fitted estimator"
+)
 
 ALLOWED_ROOTS = frozenset(
     {
@@ -62,7 +77,37 @@ SAFE_BUILTINS = frozenset(
         "tuple",
     }
 )
-"""``builtins`` names a model may use (never ``eval``, ``exec``, ``getattr``, ``open`` ...)."""
+"""``builtins`` classes a model may use (never ``eval``, ``exec``, ``getattr``, ``open``)."""
+
+RECONSTRUCTORS = frozenset(
+    {
+        "copyreg._reconstructor",
+        "copyreg.__newobj__",
+        "copyreg.__newobj_ex__",
+        "_codecs.encode",
+        "numpy.core.multiarray._reconstruct",
+        "numpy.core.multiarray.scalar",
+        "numpy.core.numeric._frombuffer",
+        "numpy._core.multiarray._reconstruct",
+        "numpy._core.multiarray.scalar",
+        "numpy._core.numeric._frombuffer",
+        "numpy.ma.core._mareconstruct",
+        "numpy.random._pickle.__randomstate_ctor",
+        "numpy.random._pickle.__bit_generator_ctor",
+        "numpy.random._pickle.__generator_ctor",
+        "pandas._libs.internals._unpickle_block",
+        "pandas.core.internals.blocks.new_block",
+        "pandas.core.indexes.base._new_Index",
+        "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+        "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+        "pandas._libs.tslibs.nattype.__nat_unpickle",
+        "sklearn.metrics._dist_metrics.newObj",
+        "sklearn.neighbors._kd_tree.newObj",
+        "sklearn.neighbors._ball_tree.newObj",
+    }
+)
+"""The only functions a stream may call: they rebuild objects from their arguments (which
+themselves passed this screen) and touch no file, process or network."""
 
 DENIED_PARTS = (
     "testing",
@@ -70,117 +115,200 @@ DENIED_PARTS = (
     "f2py",
     "distutils",
     "ctypeslib",
+    "ccallback",
     "memmap",
     "npyio",
+    "datasource",
     "datasets",
     "externals",
     "parallel",
+    "computation",
     "pandas.io",
     "scipy.io",
+    "scipy.datasets",
     "dask",
     "spark",
     "tracker",
     "callback",
     "plotting",
 )
-"""Dotted-path fragments refused even inside an allowed module (file/network access,
-code execution helpers, cluster clients)."""
+"""Dotted-path fragments refused even inside an allowed module: file and network access,
+``eval`` engines (``pandas.core.computation``), raw function pointers (``ccallback``)."""
 
-DENIED_NAMES = frozenset(
+DENIED_CLASSES = frozenset(
     {
-        "load",
-        "loads",
-        "save",
-        "savez",
-        "savez_compressed",
-        "savetxt",
-        "loadtxt",
-        "genfromtxt",
-        "fromfile",
-        "tofile",
-        "fromregex",
-        "dump",
-        "dumps",
-        "read_pickle",
-        "to_pickle",
-        "eval",
-        "exec",
-        "system",
-        "popen",
-        "import_module",
-        "__import__",
+        "LowLevelCallable",
+        "DataSource",
+        "Repository",
+        "memmap",
+        "HDFStore",
+        "ExcelWriter",
+        "ExcelFile",
+        "vectorize",
+        "Memory",
+        "MemorizedFunc",
     }
 )
-"""Attribute names refused in any module (loaders, writers, ``eval``-likes)."""
+"""Class names refused anywhere: their constructors open files or wrap callables."""
 
 
 def is_allowed(module: str, name: str) -> bool:
-    """Whether the global ``module.name`` may be resolved while loading a model."""
+    """Whether the global ``module.name`` may be looked up at all (before it is imported)."""
     root = module.partition(".")[0]
-    if root not in ALLOWED_ROOTS:
+    if root not in ALLOWED_ROOTS or "." in name or name in DENIED_CLASSES:
         return False
     if root == "builtins":
         return module == "builtins" and name in SAFE_BUILTINS
-    if root == "copyreg":
-        return module == "copyreg" and name in ("_reconstructor", "__newobj__", "__newobj_ex__")
+    if root in ("copyreg", "_codecs"):
+        return f"{module}.{name}" in RECONSTRUCTORS
     if root == "joblib":
         return module == "joblib.numpy_pickle" and name == "NumpyArrayWrapper"
-    dotted = f"{module}.{name}"
-    if any(part in dotted for part in DENIED_PARTS):
+    dotted = f"{module}.{name}".lower()
+    return not any(part in dotted for part in DENIED_PARTS)
+
+
+def admits(module: str, name: str, obj: object) -> bool:
+    """Whether the looked-up object may be used by the stream: a class, or a known
+    reconstructor function (never a function or method with side effects)."""
+    if not is_allowed(module, name):
         return False
-    return name.rpartition(".")[2] not in DENIED_NAMES
+    if isinstance(obj, type):
+        return True
+    return f"{module}.{name}" in RECONSTRUCTORS or (
+        name.startswith("__pyx_unpickle_") and module.partition(".")[0] in ("sklearn", "pandas")
+    )
 
 
-def screen_model_bytes(data: bytes) -> None:
-    """:func:`screen_model_file` for an upload held in memory."""
-    if not data:
-        raise ConversionError("model file is empty: upload a joblib.dump or pickle file")
-    _screen(io.BytesIO(data), "upload")
+def refused_message(dotted: str) -> str:
+    """The refusal for a stream naming ``dotted``."""
+    return (
+        f"model file refused: it references {dotted!r}, which is not a class a scikit-learn, "
+        "XGBoost or LightGBM model is made of (loading it could run code on the server); "
+        + SKOPS_HINT
+    )
 
 
-def screen_model_file(path: Path) -> None:
-    """Replay ``path`` with the allowlist; ConversionError naming the refused global (or
-    the corruption) when it does not pass. Returns nothing: load it for real afterwards."""
-    with open(path, "rb") as handle:
-        _screen(handle, str(path))
+def is_skops_file(path: Path) -> bool:
+    """A ``.skops`` archive: a zip holding skops' ``schema.json``."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return "schema.json" in archive.namelist()
 
 
-def _screen(handle: BinaryIO, filename: str) -> None:
+def check_decompressed_size(path: Path, max_bytes: int) -> int:
+    """The decompressed size of a joblib/pickle (or ``.skops``) file; PayloadTooLargeError
+    once it exceeds ``max_bytes``, found by streaming in 1 MiB chunks (nothing is kept)."""
+    if is_skops_file(path):
+        with zipfile.ZipFile(path) as archive:
+            total = sum(item.file_size for item in archive.infolist())
+        if total > max_bytes:
+            raise _too_large(max_bytes)
+        return total
+    from joblib import numpy_pickle
+
+    total = 0
+    with open(path, "rb") as handle, _JoblibStream(numpy_pickle, handle, str(path)) as stream:
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+            if total > max_bytes:
+                raise _too_large(max_bytes)
+    return total
+
+
+def load_restricted(path: Path) -> object:
+    """The object in a joblib/pickle or ``.skops`` file, loaded under the allowlist; a
+    ConversionError naming the refused global (or the corruption) otherwise."""
+    if is_skops_file(path):
+        return _load_skops(path)
     from joblib import numpy_pickle
 
     refused: list[str] = []
 
-    class ScreeningUnpickler(numpy_pickle.NumpyUnpickler):  # type: ignore[misc]
+    class AllowlistUnpickler(numpy_pickle.NumpyUnpickler):  # type: ignore[misc]
         def find_class(self, module: str, name: str) -> Any:
             if not is_allowed(module, name):
                 refused.append(f"{module}.{name}")
                 raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
-            return super().find_class(module, name)
+            obj = super().find_class(module, name)
+            if not admits(module, name, obj):
+                refused.append(f"{module}.{name}")
+                raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+            return obj
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with numpy_pickle._validate_fileobject_and_memmap(handle, filename, None) as (
-                fobj,
-                _,
-            ):
-                if isinstance(fobj, str):
-                    raise ConversionError(
-                        "model file uses the joblib < 0.10 format, which is not accepted: "
-                        "save it again with a current joblib.dump"
-                    )
-                ScreeningUnpickler(filename, fobj, True).load()
-    except ConversionError:
+        with open(path, "rb") as handle, _JoblibStream(numpy_pickle, handle, str(path)) as fobj:
+            return AllowlistUnpickler(str(path), fobj, True).load()
+    except (ConversionError, MemoryError):
         raise
     except Exception as exc:
         if refused:
+            raise ConversionError(refused_message(refused[0])) from None
+        if isinstance(exc, ModuleNotFoundError):
             raise ConversionError(
-                f"model file refused: it references {refused[0]!r}, which is not part of a "
-                "scikit-learn, XGBoost or LightGBM model (loading it could run code on the "
-                "server). Upload a model saved with joblib.dump(estimator, path)"
+                f"model file needs the Python module {exc.name!r}, which this server does "
+                "not have: export with scikit-learn, xgboost or lightgbm"
             ) from None
         detail = (str(exc).strip().splitlines() or ["no detail"])[0][:200]
         raise ConversionError(
             f"model file is not a readable joblib/pickle file ({type(exc).__name__}: "
-            f"{detail}): save it with joblib.dump(model, path)"
+            f"{detail}): {SKOPS_HINT}"
         ) from None
+
+
+def _load_skops(path: Path) -> object:
+    import skops.io as sio
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:
+        raise ConversionError(f"the .skops file cannot be read ({type(exc).__name__})") from None
+    for dotted in untrusted:
+        module, _, name = dotted.rpartition(".")
+        if not is_allowed(module, name) or not admits(module, name, _import(module, name)):
+            raise ConversionError(refused_message(dotted))
+    try:
+        return sio.load(path, trusted=untrusted)
+    except Exception as exc:
+        detail = (str(exc).strip().splitlines() or ["no detail"])[0][:200]
+        raise ConversionError(
+            f"the .skops file cannot be loaded ({type(exc).__name__}: {detail})"
+        ) from None
+
+
+def _import(module: str, name: str) -> object:
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+class _JoblibStream:
+    """The decompressed stream of a joblib file (plain pickles pass through)."""
+
+    def __init__(self, numpy_pickle: Any, handle: BinaryIO, filename: str) -> None:
+        self._context = numpy_pickle._validate_fileobject_and_memmap(handle, filename, None)
+
+    def __enter__(self) -> BinaryIO:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fobj, _ = self._context.__enter__()
+        if isinstance(fobj, str):
+            raise ConversionError(
+                "model file uses the joblib < 0.10 format, which is not accepted: " + SKOPS_HINT
+            )
+        stream: BinaryIO = fobj
+        return stream
+
+    def __exit__(self, *exc: object) -> None:
+        self._context.__exit__(*exc)
+
+
+def _too_large(max_bytes: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"model file decompresses to more than {max_bytes} bytes "
+        f"({max_bytes / 1_000_000:.0f} MB, MLSERVE_AUTH__UPLOAD_MAX_DECOMPRESSED_BYTES): "
+        "upload a smaller model"
+    )

@@ -1,9 +1,9 @@
 """All platform services wired together over one state store.
 
 :meth:`PlatformServices.build` is the one place that decides what talks to what; the
-routes only receive this object. ``startup()`` checks the store, creates the first admin
-from the settings and starts the webhook worker (which resumes pending deliveries);
-``shutdown()`` stops the worker and closes the store.
+routes only receive this object. ``startup()`` checks the store (reachable, and unable to
+evict or forget), creates the first admin from the settings and starts the webhook worker
+(which resumes pending deliveries); ``shutdown()`` stops the worker and closes the store.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from mlserve.platform.data_quality import DataQualityService
 from mlserve.platform.deploy_runner import DeployRunner
 from mlserve.platform.deployments import DeploymentService
 from mlserve.platform.feedback import FeedbackService
+from mlserve.platform.login_limits import LoginThrottle, PasswordWork
 from mlserve.platform.mail import Mailer, SmtpMailer
 from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
 from mlserve.platform.model_views import ModelViews
@@ -32,6 +33,7 @@ from mlserve.platform.prediction_log import PredictionLog
 from mlserve.platform.prediction_service import PredictionService
 from mlserve.platform.protocols import Deployer, ModelCatalog, ModelLifecycle, PredictCore
 from mlserve.platform.store import StateStore, open_store
+from mlserve.platform.upload_sandbox import UploadSandbox
 from mlserve.platform.url_safety import Resolver
 from mlserve.platform.webhook_worker import WebhookWorker
 from mlserve.platform.webhooks import WebhookService
@@ -58,6 +60,7 @@ class PlatformServices:
     online: OnlinePolicyService
     accounts: AccountFlows
     oidc: OidcLogin
+    upload_sandbox: UploadSandbox
 
     @classmethod
     def build(
@@ -86,6 +89,12 @@ class PlatformServices:
                 if mailer
                 else "this server sends no e-mail, an admin must activate it"
             ),
+            throttle=LoginThrottle(
+                per_user=config.login_failures_per_user,
+                per_client=config.login_failures_per_client,
+                window_seconds=config.login_window_seconds,
+            ),
+            password_work=PasswordWork(slots=config.password_hash_concurrency),
         )
         deployments = DeploymentService(store)
 
@@ -133,10 +142,12 @@ class PlatformServices:
                 mail=config.mail,
             ),
             oidc=OidcLogin(store, users, config.oidc, config.public_url),
+            upload_sandbox=UploadSandbox(config.sandbox),
         )
 
     async def startup(self) -> None:
         await self.store.ping()
+        await self.store.check_durable()
         await ensure_initial_admin(self.users, self.config)
         await self.webhook_worker.start()
 

@@ -6,9 +6,10 @@ control-plane replicas run, be shared by all of them. The interface is the handf
 primitives those need (strings with TTL, counters, hashes, sorted sets, lists, plus an
 atomic compare-and-set on a sorted-set score used to lease outbox entries), so that:
 
-- with ``settings.effective_redis_url`` set, :class:`~mlserve.platform.store_redis.RedisStore`
-  maps each call 1:1 onto Redis — durable as far as the Redis is (AOF/RDB) and shared by
-  every replica;
+- with ``auth.state_redis_url`` set, :class:`~mlserve.platform.store_redis.RedisStore`
+  maps each call 1:1 onto Redis — shared by every replica; at start it must prove it never
+  evicts and persists (:meth:`StateStore.check_durable`), since the prediction cache's
+  Redis (``redis_url``/``cache.redis_url``) may evict and is never used for state;
 - otherwise :class:`~mlserve.platform.store_sqlite.SqliteStore` keeps the same data in one
   SQLite file (WAL mode) — durable, safe for several worker processes on one node, but not
   shared across machines.
@@ -56,6 +57,10 @@ class StateStore(Protocol):
 
     async def ping(self) -> None:
         """Raise ServiceUnavailableError when the backend cannot be reached."""
+
+    async def check_durable(self) -> None:
+        """Raise :class:`~mlserve.errors.SettingsError` (one line: why and what to set) when
+        the backend could lose state: a Redis that evicts or persists nothing."""
 
     async def close(self) -> None:
         """Release connections; the store is unusable afterwards."""
@@ -117,8 +122,24 @@ class StateStore(Protocol):
         """Elements ``start..stop`` inclusive; negative indexes count from the end."""
 
 
+def check_state_store(config: PlatformConfig) -> None:
+    """Run :meth:`StateStore.check_durable` once, synchronously (for ``mlserve up`` before
+    the server starts): raises :class:`~mlserve.errors.SettingsError` with one line."""
+    import asyncio
+
+    async def check() -> None:
+        store = open_store(config)
+        try:
+            await store.check_durable()
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+
+
 def open_store(config: PlatformConfig) -> StateStore:
-    """Redis when ``config.redis_url`` is set, else SQLite at ``config.state_path``."""
+    """Redis when ``config.redis_url`` (``auth.state_redis_url``) is set, else SQLite at
+    ``config.state_path``."""
     if config.redis_url:
         from mlserve.platform.store_redis import RedisStore
 

@@ -13,9 +13,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from mlserve.errors import ServiceUnavailableError
+from mlserve.platform.store_durability import durability_problem, refusal
 
 _ZCLAIM = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -62,6 +63,22 @@ class RedisStore:
     async def ping(self) -> None:
         with self._guard():
             await self._redis.ping()
+
+    async def check_durable(self) -> None:
+        """Raise :class:`~mlserve.errors.SettingsError` (one line) unless this Redis never
+        evicts and persists (see :mod:`mlserve.platform.store_durability`)."""
+        with self._guard():
+            info = dict(await self._redis.info("memory"))
+            info.update(await self._redis.info("persistence"))
+            save: str | None = None
+            if str(info.get("aof_enabled")) != "1":
+                try:
+                    save = (await self._redis.config_get("save")).get("save")
+                except ResponseError:
+                    save = None  # CONFIG disabled (managed Redis): AOF is the proof asked for
+        problem = durability_problem(info, save)
+        if problem:
+            raise refusal(self._address, problem)
 
     async def close(self) -> None:
         with contextlib.suppress(RedisError, OSError):

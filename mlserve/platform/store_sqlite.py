@@ -93,6 +93,9 @@ class SqliteStore:
     async def ping(self) -> None:
         await self._run(lambda c: c.execute("SELECT 1").fetchone())
 
+    async def check_durable(self) -> None:
+        """A SQLite file never evicts and is on disk: nothing to check."""
+
     async def close(self) -> None:
         with self._lock:
             if self._conn is not None:

@@ -6,10 +6,17 @@ Contract:
   compare-and-set) before they are sent, so several replicas can run workers on one store
   without sending an entry twice at once; an entry whose worker died becomes due again when
   the lease runs out. A worker stopped mid-request hands its lease back at once.
-- A 2xx answer marks the delivery ``delivered``. Anything else (non-2xx, redirect, timeout,
-  connection error) is retried after ``backoff_base_s * 2**(attempts-1)`` seconds (capped
-  at ``backoff_max_s``) until ``max_attempts``; then it is marked ``failed``. A URL that no
-  longer passes the SSRF check, or a webhook switched off, ends the delivery at once.
+- A 2xx answer marks the delivery ``delivered``. A permanent 4xx (any 4xx but 408 and 429)
+  marks it ``failed`` at once: the same request would be refused again. Anything else
+  (5xx, 408, 429, redirect, timeout, connection error) is retried after
+  ``backoff_base_s * 2**(attempts-1)`` seconds capped at ``backoff_max_s``, with jitter
+  (between half and all of it, so receivers that come back are not hit by every replica
+  at once), or after the receiver's ``Retry-After`` when that is longer, until
+  ``max_attempts``; then it is marked ``failed``. A URL that no longer passes the SSRF
+  check, or a webhook switched off, ends the delivery at once.
+- Each attempt resolves the host once, checks every address and connects to a checked
+  address (the ``Host`` header and TLS server name stay the URL's host), so DNS rebinding
+  between the check and the connection cannot reach an internal address.
 - State is written before the outbox is touched, so a crash between the two at worst
   re-sends a delivery (receivers de-duplicate by ``X-MLServe-Delivery``), never loses one.
 """
@@ -19,12 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from mlserve.errors import InvalidInputError
+from mlserve.platform.url_safety import WebhookTarget
 from mlserve.platform.webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -53,8 +64,10 @@ class WebhookWorker:
         lease_s: float = 60.0,
         batch_size: int = 16,
         client: httpx.AsyncClient | None = None,
+        jitter_source: Callable[[], float] = random.random,
     ) -> None:
         self.service = service
+        self._random = jitter_source
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.timeout_s = timeout_s
@@ -143,9 +156,10 @@ class WebhookWorker:
         if config is None or not config.is_active:
             return self._final(delivery, "cancelled", "the webhook was removed or deactivated")
         try:
-            url = await self.service.check_url(config.url)
+            target = await self.service.resolve_target(config.url)
         except InvalidInputError as exc:
             return self._final(delivery, "failed", exc.message)
+        url = target.url
         body = delivery.body.encode()
         headers = {
             "Content-Type": "application/json",
@@ -157,10 +171,12 @@ class WebhookWorker:
         attempts = delivery.attempts + 1
         assert self._client is not None, "start() the worker before running it"
         status_code: int | None = None
+        retry_after = 0.0
         try:
-            response = await self._client.post(url, content=body, headers=headers)
+            response = await send_pinned(self._client, target, body, headers)
             status_code = response.status_code
             error = None if response.is_success else f"HTTP {status_code} from the receiver"
+            retry_after = _retry_after(response)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         update: dict[str, object] = {
@@ -171,18 +187,62 @@ class WebhookWorker:
         }
         if error is None:
             update.update(status="delivered", next_attempt_at=None, delivered_at=_now_iso())
+        elif is_permanent(status_code):
+            update.update(status="failed", next_attempt_at=None)
+            update["last_error"] = f"{error} (a permanent refusal: not retried)"
         elif attempts >= delivery.max_attempts:
             update.update(status="failed", next_attempt_at=None)
         else:
-            delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempts - 1))
-            update.update(next_attempt_at=time.time() + delay)
+            update.update(next_attempt_at=time.time() + self.retry_delay(attempts, retry_after))
         return delivery.model_copy(update=update)
+
+    def retry_delay(self, attempts: int, retry_after: float = 0.0) -> float:
+        """Seconds before the next attempt: exponential, jittered, at least ``retry_after``
+        (the receiver's ``Retry-After``), at most ``backoff_max_s``."""
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempts - 1))
+        jittered = ceiling * (0.5 + 0.5 * self._random())
+        return min(self.backoff_max_s, max(jittered, retry_after))
 
     @staticmethod
     def _final(delivery: Delivery, status: str, reason: str) -> Delivery:
         return delivery.model_copy(
             update={"status": status, "last_error": reason, "next_attempt_at": None}
         )
+
+
+RETRIED_4XX = (408, 429)
+
+
+def is_permanent(status_code: int | None) -> bool:
+    """A 4xx other than 408 (timeout) and 429 (slow down): retrying cannot help."""
+    return status_code is not None and 400 <= status_code < 500 and status_code not in RETRIED_4XX
+
+
+async def send_pinned(
+    client: httpx.AsyncClient, target: WebhookTarget, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST ``body`` to ``target``, connecting only to its checked addresses (in order, the
+    next on a connection error)."""
+    parts = urlsplit(target.url)
+    pinned_headers = {**headers, "Host": parts.netloc.rpartition("@")[2]}
+    extensions = {"sni_hostname": target.host} if parts.scheme == "https" else {}
+    last: httpx.ConnectError | None = None
+    for address in target.addresses:
+        literal = f"[{address}]" if ":" in address else address
+        url = urlunsplit((parts.scheme, f"{literal}:{target.port}", parts.path, parts.query, ""))
+        try:
+            return await client.post(
+                url, content=body, headers=pinned_headers, extensions=extensions
+            )
+        except httpx.ConnectError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = str(response.headers.get("Retry-After", ""))
+    return float(value) if value.isdigit() else 0.0
 
 
 def _now_iso() -> str:

@@ -30,7 +30,12 @@ from pydantic import BaseModel
 
 from mlserve.errors import InvalidInputError
 from mlserve.platform.store import StateStore
-from mlserve.platform.url_safety import Resolver, check_webhook_url
+from mlserve.platform.url_safety import (
+    Resolver,
+    WebhookTarget,
+    check_webhook_url,
+    resolve_webhook_target,
+)
 
 SIGNATURE_HEADER = "X-MLServe-Signature"
 DELIVERY_HEADER = "X-MLServe-Delivery"
@@ -129,6 +134,12 @@ class WebhookService:
 
     async def check_url(self, url: str) -> str:
         return await check_webhook_url(
+            url, allow_private=self.allow_private, resolver=self.resolver
+        )
+
+    async def resolve_target(self, url: str) -> WebhookTarget:
+        """The checked URL and the addresses a delivery must connect to (resolved once)."""
+        return await resolve_webhook_target(
             url, allow_private=self.allow_private, resolver=self.resolver
         )
 

@@ -8,8 +8,9 @@ it over the model repository, the :class:`~mlserve.serving.publisher.Publisher` 
   among the newest ``serve_versions``). Cached per model and refreshed when the model's
   ``config.pbtxt`` changes (every publish, stop, start and removal rewrites it), which
   also holds across replicas sharing the repository.
-- :class:`TritonDeployer` (``Deployer``): screen the upload, load and export it to ONNX
-  with the parity check in a worker thread, then ``publisher.publish``. Anything wrong
+- :class:`TritonDeployer` (``Deployer``): load and export the upload to ONNX with the
+  parity check in a sandboxed child process (:mod:`mlserve.platform.upload_sandbox`: the
+  server never unpickles an upload), then ``publisher.publish``. Anything wrong
   with the file is a :class:`~mlserve.errors.ConversionError` (400) raised before the
   repository is touched; a version Triton cannot load is rolled back by the publisher.
 - :class:`TritonLifecycle` (``ModelLifecycle``): stop/start/remove through the publisher.
@@ -21,17 +22,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlserve.converters.base import ExportedModel
-from mlserve.errors import ConflictError, ConversionError, InvalidInputError, NotFoundError
+from mlserve.errors import (
+    ConflictError,
+    ConversionError,
+    InvalidInputError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
 from mlserve.platform.config import MAX_MODEL_UPLOAD_BYTES
-from mlserve.platform.model_screening import screen_model_file
 from mlserve.platform.protocols import CatalogVersion
+from mlserve.platform.upload_sandbox import UploadSandbox
 from mlserve.repository.metadata import ModelMetadata
 from mlserve.repository.store import CONFIG_FILE, ModelRepository, validate_model_name
 from mlserve.serving.publisher import Publisher
@@ -120,7 +126,7 @@ class RepositoryCatalog:
 
 
 class TritonDeployer:
-    """``Deployer``: screen, export (worker thread), publish into Triton."""
+    """``Deployer``: export in the upload sandbox (from a worker thread), publish."""
 
     def __init__(
         self,
@@ -128,10 +134,11 @@ class TritonDeployer:
         *,
         max_upload_bytes: int = MAX_MODEL_UPLOAD_BYTES,
         scratch_dir: Path | None = None,
+        sandbox: UploadSandbox | None = None,
     ) -> None:
         self.publisher = publisher
         self.max_upload_bytes = max_upload_bytes
-        self.scratch_dir = scratch_dir
+        self.sandbox = sandbox or UploadSandbox(scratch_dir=scratch_dir)
 
     async def deploy(
         self,
@@ -161,22 +168,19 @@ class TritonDeployer:
         task_type: str | None,
         log: Callable[[str], None],
     ) -> ExportedModel:
-        from mlserve.converters.loading import export_native_model, load_model_file
-
-        with tempfile.TemporaryDirectory(prefix="mlserve-upload-", dir=self.scratch_dir) as tmp:
-            path = Path(tmp) / "model.joblib"
-            path.write_bytes(model_bytes)
-            log("screening the uploaded file (allowlist of model classes)")
-            screen_model_file(path)
-            obj = load_model_file(path, max_bytes=self.max_upload_bytes)
-        log(f"loaded {type(obj).__module__}.{type(obj).__qualname__}; exporting to ONNX")
-        exported = export_native_model(
-            obj,
+        if len(model_bytes) > self.max_upload_bytes:
+            raise PayloadTooLargeError(
+                f"model file is larger than {self.max_upload_bytes} bytes: upload a smaller model"
+            )
+        log("loading the upload in the sandbox (allowlist of model classes, no network)")
+        exported = self.sandbox.export(
+            model_bytes,
             name=name,
             features=features,
             background=background,
             metrics=metrics,
             task_type=task_type,
+            log=log,
         )
         if exported.input_kind != "tabular":
             raise ConversionError(

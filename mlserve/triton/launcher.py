@@ -6,6 +6,12 @@ backend, the stub matching this interpreter, and mlserve's ONNX runner as the Py
 backend ``mlserve_onnx``), starts the server in EXPLICIT model-control mode on loopback,
 waits until it is ready, and, when supervised, restarts it if it dies and reloads the
 models that were loaded.
+
+Shared memory: the Python backend gives each model instance a ``/dev/shm`` region that
+Triton does not remove when it is killed (and not always when it stops). Each lifetime
+names its regions with its own prefix (``mlserve<pid>p<grpc port>r<restart>_``); the
+regions of a lifetime are removed when it stops or dies (before the supervisor restarts
+it), and at start those of earlier lifetimes on the same port whose process is gone.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -88,6 +95,7 @@ class EmbeddedTriton:
         self._http = httpx.Client(timeout=2.0, trust_env=False)
         self._supervisor: threading.Thread | None = None
         self._backends: Path | None = None
+        self._shm_prefix: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedTriton:
@@ -124,6 +132,11 @@ class EmbeddedTriton:
         return self._process.pid if self._process else None
 
     @property
+    def shm_prefix(self) -> str | None:
+        """The ``/dev/shm`` region prefix of the running lifetime (None when stopped)."""
+        return self._shm_prefix
+
+    @property
     def loaded_models(self) -> set[str]:
         with self._lock:
             return set(self._models)
@@ -146,15 +159,16 @@ class EmbeddedTriton:
             self._supervisor = None
         with self._lock:
             process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        _kill_group(process.pid)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        if process is not None:
+            _kill_group(process.pid)
+        self._remove_shm()
 
     def supervise(self, interval_s: float = 0.5) -> None:
         """Watch the server in a background thread; restart it and reload its models if
@@ -185,6 +199,8 @@ class EmbeddedTriton:
         if self._backends is None:
             self._backends = self._assemble_backends(home / "tritonserver")
         backends = self._backends
+        remove_orphaned_shm(self.grpc_port)
+        self._shm_prefix = f"mlserve{os.getpid()}p{self.grpc_port}r{self.restarts}_"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
         command = [
@@ -201,8 +217,7 @@ class EmbeddedTriton:
             "--allow-metrics=true",
             "--exit-timeout-secs=5",
             "--log-verbose=0",
-            "--backend-config=python,shm-region-prefix-name="
-            f"mlserve{os.getpid()}p{self.grpc_port}r{self.restarts}_",
+            f"--backend-config=python,shm-region-prefix-name={self._shm_prefix}",
         ]
         log.info("starting tritonserver (log: %s)", self.log_path)
         self._process = subprocess.Popen(
@@ -292,6 +307,7 @@ class EmbeddedTriton:
         old = self._process
         if old is not None:
             _kill_group(old.pid)
+        self._remove_shm()
         with self._lock:
             models = sorted(self._models)
             self.restarts += 1
@@ -308,6 +324,12 @@ class EmbeddedTriton:
                     log.exception("could not reload %s after restart", name)
             self._restarting = None
         log.warning("tritonserver restarted; reloaded %s", ", ".join(models) or "no models")
+
+    def _remove_shm(self) -> None:
+        """Remove the ``/dev/shm`` regions of the current (ended) lifetime."""
+        prefix, self._shm_prefix = self._shm_prefix, None
+        if prefix:
+            remove_shm_regions(prefix)
 
     def _sync_loaded_models(self) -> None:
         try:
@@ -327,6 +349,51 @@ class EmbeddedTriton:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+SHM_DIR = Path("/dev/shm")
+
+
+def shm_regions(prefix: str) -> list[Path]:
+    """The ``/dev/shm`` regions whose names start with ``prefix``."""
+    try:
+        return sorted(p for p in SHM_DIR.iterdir() if p.name.startswith(prefix))
+    except OSError:
+        return []
+
+
+def remove_shm_regions(prefix: str) -> int:
+    """Unlink every region named ``prefix*``; how many were removed."""
+    removed = 0
+    for path in shm_regions(prefix):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def remove_orphaned_shm(grpc_port: int) -> int:
+    """Remove regions an earlier embedded Triton on ``grpc_port`` left behind when the
+    process that owned it (the pid in the prefix) is gone, e.g. after ``kill -9``."""
+    removed = 0
+    pattern = re.compile(rf"^mlserve(\d+)p{grpc_port}r\d+_")
+    for path in shm_regions("mlserve"):
+        match = pattern.match(path.name)
+        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _kill_group(pgid: int) -> None:

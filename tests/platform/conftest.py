@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from mlserve.control_plane.errors import install_error_handlers
 from mlserve.control_plane.routes.api_v1 import ApiV1, build_api_v1
-from mlserve.errors import MLServeError
 from mlserve.platform.store import StateStore
 from mlserve.platform.store_redis import RedisStore
 from mlserve.platform.store_sqlite import SqliteStore
@@ -60,15 +59,11 @@ async def store(
 
 
 def error_app(api: ApiV1) -> FastAPI:
-    """A FastAPI app with the router and a local MLServeError handler (the lead's handler
-    renders the same ``{"error": ...}`` body)."""
+    """A FastAPI app with the router and the control plane's error handlers (``{"error":
+    ...}`` bodies, ``Retry-After`` on 429)."""
     app = FastAPI()
     app.include_router(api.router)
-
-    @app.exception_handler(MLServeError)
-    async def handle(request: Request, exc: MLServeError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
-
+    install_error_handlers(app)
     return app
 
 

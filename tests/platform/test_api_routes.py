@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import httpx
 import joblib
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
@@ -23,6 +26,7 @@ from tests.platform.conftest import (
     platform_settings,
 )
 from tests.platform.platform_fakes import FakeCatalog, FakeDeployer, FakeLifecycle, FakePredictor
+from tests.platform.test_upload_sandbox import stack_global_call
 from tests.platform.webhook_receiver import WebhookReceiver
 
 
@@ -30,6 +34,13 @@ def model_file() -> bytes:
     buffer = io.BytesIO()
     joblib.dump(LogisticRegression().fit([[0.0, 1.0], [1.0, 0.0]], [0, 1]), buffer)
     return buffer.getvalue()
+
+
+TO_CSV_TARGET = Path(tempfile.gettempdir()) / f"mlserve-f2-probe-{os.getpid()}.csv"
+TO_CSV_PAYLOAD = stack_global_call(
+    "pandas.core.frame", "DataFrame.to_csv", pd.DataFrame({"a": [1]}), str(TO_CSV_TARGET)
+)
+"""The F2 probe: a pickle that writes a file via DataFrame.to_csv when loaded."""
 
 
 async def deploy(
@@ -88,12 +99,14 @@ async def test_failed_conversion_is_a_failed_deployment_with_the_reason(harness:
     [
         (b"\x80\x04garbage" * 20, "not a readable joblib/pickle file"),
         (b"cos\nsystem\n(S'echo hacked'\ntR.", "'os.system'"),
+        (TO_CSV_PAYLOAD, "'pandas.core.frame.DataFrame.to_csv'"),
     ],
 )
 async def test_corrupt_and_malicious_uploads_are_400_before_anything_starts(
     harness: Harness, payload: bytes, message: str
 ) -> None:
     response = await deploy(harness, "evil", "v1", payload)
+    assert not TO_CSV_TARGET.exists()
     assert response.status_code == 400
     assert message in response.json()["error"]
     assert harness.deployer.received == []

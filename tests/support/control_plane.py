@@ -5,26 +5,38 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
 
 from mlserve.control_plane.app import create_app
+from mlserve.control_plane.slow_clients import with_deadlines
+from mlserve.control_plane.uvicorn_options import fastest_loop_and_parser
 from mlserve.settings import Settings
 
 
 class ControlPlaneServer:
     """``create_app(settings)`` served by uvicorn until :meth:`stop`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, protocol: type[Any] | None = None) -> None:
+        """``protocol``: the uvicorn HTTP protocol class to extend with the settings' read
+        deadlines (default: what ``mlserve up`` uses)."""
         self.settings = settings
         self.app = create_app(settings)
+        protocol = protocol or fastest_loop_and_parser()[1]
         config = uvicorn.Config(
             self.app,
             host=settings.server.host,
             port=settings.server.port,
             log_level="warning",
             lifespan="on",
+            # as `mlserve up` serves: the read deadlines of these settings
+            http=with_deadlines(
+                protocol,
+                header_timeout_s=settings.server.header_timeout_s,
+                body_timeout_s=settings.server.body_timeout_s,
+            ),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="control-plane", daemon=True)

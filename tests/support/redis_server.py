@@ -11,8 +11,9 @@ Usage::
         server.pause()                          # SIGSTOP: a hung Redis
         server.resume()
 
-The server is started with ``--save "" --appendonly no --dir <tmp>`` so it writes nothing
-outside its temp dir, and is stopped (then the dir removed) in ``finally``.
+The server is started with ``--save "" --appendonly no --dir <tmp>`` (``options`` override
+them) so it writes nothing outside its temp dir, and is stopped (then the dir removed) in
+``finally``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ class RedisServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         startup_timeout_s: float = 10.0,
+        options: dict[str, str] | None = None,
     ) -> None:
+        """``options`` add to or override the command-line options (e.g.
+        ``{"--maxmemory": "2mb", "--maxmemory-policy": "allkeys-lru"}``)."""
         binary = shutil.which(REDIS_BINARY)
         if binary is None:
             raise RuntimeError(
@@ -68,6 +72,7 @@ class RedisServer:
         self.host = host
         self.port = port or free_port(host)
         self.startup_timeout_s = startup_timeout_s
+        self.options = dict(options or {})
         self.workdir = Path(tempfile.mkdtemp(prefix="mlserve-redis-"))
         self.log_path = self.workdir / "redis.log"
         self._process: subprocess.Popen[bytes] | None = None
@@ -93,6 +98,7 @@ class RedisServer:
             "--dir": str(self.workdir),
             "--logfile": str(self.log_path),
             "--daemonize": "no",
+            **self.options,
         }
         self._process = subprocess.Popen(
             [self.binary, *(part for pair in options.items() for part in pair)],

@@ -45,9 +45,11 @@ def accounts_router(users: UserService, guards: Guards, flows: AccountFlows) -> 
     admin_only = error_responses(401, 403)
 
     @router.post("/token", responses=error_responses(400, 401, 413, 422, 429))
-    async def login(username: LoginField, password: LoginField) -> TokenAnswer:
-        """OAuth2 password form (``username``, ``password``, form-encoded) -> bearer token."""
-        issued = await users.login(username, password)
+    async def login(request: Request, username: LoginField, password: LoginField) -> TokenAnswer:
+        """OAuth2 password form (``username``, ``password``, form-encoded) -> bearer token;
+        429 with ``Retry-After`` after too many failures for the user or the address."""
+        client = request.client.host if request.client else None
+        issued = await users.login(username, password, client)
         return TokenAnswer(
             access_token=issued.access_token,
             token_type="bearer",

@@ -26,7 +26,6 @@ from mlserve.control_plane.routes.api_v1.http_input import form_text, read_form
 from mlserve.errors import ConflictError, InvalidInputError, PayloadTooLargeError
 from mlserve.platform.auth import User
 from mlserve.platform.deploy_request import parse_deploy_form
-from mlserve.platform.model_screening import screen_model_bytes
 from mlserve.platform.services import PlatformServices
 from mlserve.platform.versions import parse_version, version_label
 
@@ -97,7 +96,7 @@ def models_router(services: PlatformServices, guards: Guards) -> APIRouter:
             metrics=form_text(form, "metrics"),
             task_type=form_text(form, "task_type"),
         )
-        await asyncio.to_thread(screen_model_bytes, model_bytes)
+        await asyncio.to_thread(services.upload_sandbox.screen, model_bytes)
         name, version = deploy_request.name, deploy_request.version
         existing = await views.catalog.versions(name)
         if any(v.version == version for v in existing):
