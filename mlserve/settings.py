@@ -212,6 +212,14 @@ class AuthSettings(SettingsSection):
     """How long a materialized prediction can be fetched."""
     prediction_log_size: int = Field(default=100_000, ge=100)
     """Predictions kept for feedback, online metrics and data quality (oldest dropped)."""
+    require_token_for: list[Literal["predict", "metrics", "monitoring", "docs"]] = Field(
+        default_factory=list
+    )
+    """Groups of the plain API that need ``Authorization: Bearer <token>`` (an account's
+    token or ``admin_token``): ``predict`` (``/predict``, ``/batch-predict``, ``/v2``
+    inference), ``metrics``, ``monitoring``, ``docs``. Empty (default): open, as fits a
+    server bound to loopback; set it when binding to a network (e.g.
+    ``MLSERVE_AUTH__REQUIRE_TOKEN_FOR='["predict","monitoring","docs"]'``)."""
     state_path: Path | None = None
     """SQLite file for platform state (users, tokens, A/B weights, webhook outbox and
     deliveries, deployments, feedback) when ``state_redis_url`` is unset (default
@@ -343,8 +351,10 @@ class Settings(BaseSettings):
     is kept apart (``auth.state_path`` or ``auth.state_redis_url``)."""
     triton_url: str | None = None
     """Shortcut for ``triton.url`` (``MLSERVE_TRITON_URL``): use an external Triton."""
-    admin_token: str | None = None
-    """Bearer token required by the admin endpoints of the plain API (unset: loopback only)."""
+    admin_token: SecretStr | None = None
+    """A static bearer token (an API key, e.g. for Prometheus) accepted wherever
+    ``auth.require_token_for`` closes a group of the plain API, beside the tokens of
+    ``POST /api/v1/token``. Unset: only account tokens."""
     auth: AuthSettings = AuthSettings()
     """Accounts, tokens and platform state of the ``/api/v1`` API."""
     mail: MailSettings = MailSettings()

@@ -19,6 +19,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from mlserve import __version__
+from mlserve.control_plane.access import TokenGate
 from mlserve.control_plane.errors import install_error_handlers
 from mlserve.control_plane.hot_routes import ControlPlaneApp
 from mlserve.control_plane.platform import build_platform
@@ -86,6 +87,13 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         )
     )
     app.include_router(api_v1.router)
+    closed = settings.auth.require_token_for
+    if closed:
+        key = settings.admin_token.get_secret_value() if settings.admin_token else ""
+        users = api_v1.services.users
+        app.install_gate(
+            lambda entry: TokenGate(entry, groups=closed, users=users, static_tokens=[key])
+        )
     return app
 
 

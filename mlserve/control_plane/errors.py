@@ -54,7 +54,9 @@ _ERROR_MEANINGS = {
     413: "Request body over this route's limit; the error names the limit.",
     422: "Invalid input: the error names the field, the limit and the fix.",
     429: "Too many requests; retry after the Retry-After header's seconds.",
+    502: "Triton or the model failed on this request; the error says how.",
     503: "A dependency (Triton, the state store) is not ready; retry shortly.",
+    504: "The request's deadline passed; the error names the stage (queue or inference).",
 }
 
 

@@ -152,6 +152,11 @@ class ControlPlaneApp(FastAPI):
             fallback, routes=routes, max_body_bytes=max_body_bytes, prefix_routes=prefix_routes
         )
 
+    def install_gate(self, gate: Callable[[ASGIApp], ASGIApp]) -> None:
+        """Put ``gate(entry)`` in front of everything (hot routes included), e.g. the
+        :class:`~mlserve.control_plane.access.TokenGate`."""
+        self._entry = gate(self._entry or partial(FastAPI.__call__, self))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._entry is None:
             await super().__call__(scope, receive, send)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 
 import httpx
 import pytest
@@ -18,7 +19,8 @@ def client(stack: Stack) -> httpx.Client:
 
 
 def test_predict_returns_label_confidence_and_latency_from_triton(client: httpx.Client) -> None:
-    response = client.post("/predict", json={"text": "This product is amazing!"})
+    # A text no other test sends, so Triton answers it (not the session's cache).
+    response = client.post("/predict", json={"text": f"This product is amazing! {uuid.uuid4()}"})
 
     assert response.status_code == 200, response.text
     body = response.json()

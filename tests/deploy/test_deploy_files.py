@@ -117,7 +117,10 @@ def test_compose_mounts_exist_and_prometheus_scrapes_the_services(
     targets = {
         job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]
     }
-    assert targets["mlserve"] == ["control-plane:8080"]
+    # The API port asks for a token in compose; Prometheus scrapes monitoring.port instead.
+    env = services["control-plane"]["environment"]
+    assert targets["mlserve"] == [f"control-plane:{env['MLSERVE_MONITORING__PORT']}"]
+    assert "metrics" in yaml.safe_load(env["MLSERVE_AUTH__REQUIRE_TOKEN_FOR"])
     assert targets["triton"] == ["triton:8002"]
 
 

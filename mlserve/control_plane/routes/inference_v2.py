@@ -29,13 +29,22 @@ from fastapi.responses import Response
 
 from mlserve import __version__
 from mlserve.control_plane.dependencies import stack_of
-from mlserve.control_plane.errors import json_response
+from mlserve.control_plane.errors import error_responses, json_response
 from mlserve.control_plane.hot_routes import RawAnswer
 from mlserve.control_plane.open_inference import (
     HEADER_LENGTH,
     InferRequest,
     encode_infer_response,
     parse_infer_request,
+)
+from mlserve.control_plane.open_inference_schemas import (
+    InferRequest as InferRequestDoc,
+)
+from mlserve.control_plane.open_inference_schemas import (
+    InferResponse,
+    ModelMetadata,
+    ServerMetadata,
+    inline_schema,
 )
 from mlserve.control_plane.stack import ServingStack
 from mlserve.dataplane.request import PredictionBatch, PredictRequest
@@ -47,6 +56,8 @@ from mlserve.serving.registry import ResolvedModel
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 PREFIX, SUFFIX = "/v2/models/", "/infer"
 _TYPES = {"BYTES": "TYPE_STRING", "FP32": "TYPE_FP32", "FP64": "TYPE_FP64", "INT64": "TYPE_INT64"}
+_ON_MODEL = error_responses(404, 409, 422, 503)
+_ON_INFER = error_responses(400, 404, 409, 413, 422, 429, 502, 503, 504)
 
 
 def split_infer_path(path: str) -> tuple[str, int | None]:
@@ -249,9 +260,9 @@ async def _model(stack: ServingStack, name: str, version: int | None) -> Resolve
 
 
 @router.get("")
-async def server_metadata() -> dict[str, Any]:
+async def server_metadata() -> ServerMetadata:
     """Server metadata."""
-    return {"name": "mlserve", "version": __version__, "extensions": ["binary_tensor_data"]}
+    return ServerMetadata(name="mlserve", version=__version__, extensions=["binary_tensor_data"])
 
 
 @router.get("/health/live")
@@ -260,39 +271,41 @@ async def live() -> dict[str, Any]:
     return {"live": True}
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses=error_responses(503))
 async def ready(request: Request) -> Response:
     """Ready when Triton is (200), else 503."""
     up = await stack_of(request).triton.server_ready()
     return json_response({"ready": up}, status_code=200 if up else 503)
 
 
-@router.get("/models/{name}")
-@router.get("/models/{name}/versions/{version}")
-async def model_metadata(request: Request, name: str, version: int | None = None) -> dict[str, Any]:
+@router.get("/models/{name}", responses=_ON_MODEL)
+@router.get("/models/{name}/versions/{version}", responses=_ON_MODEL)
+async def model_metadata(request: Request, name: str, version: int | None = None) -> ModelMetadata:
     """A model's (or version's) metadata: versions, platform, input and output tensors."""
     stack = stack_of(request)
     model = await _model(stack, name, version)
     inputs, outputs = _tensor_specs(model)
-    return {
-        "name": name,
-        "versions": [str(v) for v in stack.router.registry.published(name)[1]],
-        "platform": f"mlserve_{model.kind.name}",
-        "inputs": inputs,
-        "outputs": outputs,
-    }
+    return ModelMetadata.model_validate(
+        {
+            "name": name,
+            "versions": [str(v) for v in stack.router.registry.published(name)[1]],
+            "platform": f"mlserve_{model.kind.name}",
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+    )
 
 
-@router.get("/models/{name}/ready")
-@router.get("/models/{name}/versions/{version}/ready")
+@router.get("/models/{name}/ready", responses=_ON_MODEL)
+@router.get("/models/{name}/versions/{version}/ready", responses=_ON_MODEL)
 async def model_ready(request: Request, name: str, version: int | None = None) -> Response:
     """200 when the model (version) can answer now, else the reason (404, 409, 503)."""
     await _model(stack_of(request), name, version)
     return json_response({"name": name, "ready": True})
 
 
-@router.get("/models/{name}/config")
-@router.get("/models/{name}/versions/{version}/config")
+@router.get("/models/{name}/config", responses=_ON_MODEL)
+@router.get("/models/{name}/versions/{version}/config", responses=_ON_MODEL)
 async def model_config(request: Request, name: str, version: int | None = None) -> dict[str, Any]:
     """The model's configuration as Triton describes one (what perf_analyzer reads)."""
     stack = stack_of(request)
@@ -316,8 +329,10 @@ async def model_config(request: Request, name: str, version: int | None = None) 
     }
 
 
-@router.get("/models/{name}/stats")
-@router.get("/models/{name}/versions/{version}/stats")
+@router.get("/models/{name}/stats", responses=error_responses(404, 409, 422, 502, 503))
+@router.get(
+    "/models/{name}/versions/{version}/stats", responses=error_responses(404, 409, 422, 502, 503)
+)
 async def model_stats(request: Request, name: str, version: int | None = None) -> dict[str, Any]:
     """Triton's statistics of the model (queue and compute times), as Triton reports them."""
     stack = stack_of(request)
@@ -325,8 +340,29 @@ async def model_stats(request: Request, name: str, version: int | None = None) -
     return await stack.triton.statistics(name)
 
 
-@router.post("/models/{name}/infer")
-@router.post("/models/{name}/versions/{version}/infer")
+_INFER_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": inline_schema(InferRequestDoc)},
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"},
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/models/{name}/infer",
+    responses={**_ON_INFER, 200: {"model": InferResponse}},
+    openapi_extra=_INFER_DOC,
+)
+@router.post(
+    "/models/{name}/versions/{version}/infer",
+    responses={**_ON_INFER, 200: {"model": InferResponse}},
+    openapi_extra=_INFER_DOC,
+)
 async def infer(request: Request, name: str, version: int | None = None) -> Response:
     """Run an infer request (JSON tensors or the binary tensor data extension)."""
     answer = await infer_answer(

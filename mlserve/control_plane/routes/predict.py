@@ -19,7 +19,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from mlserve.control_plane.dependencies import stack_of
-from mlserve.control_plane.errors import json_response
+from mlserve.control_plane.errors import error_responses, json_response
+from mlserve.control_plane.open_inference_schemas import inline_schema
 from mlserve.control_plane.routes.predict_body import parse_predict_body
 from mlserve.control_plane.schemas import (
     BatchPredictRequest,
@@ -46,28 +47,14 @@ def max_body_bytes(settings: Settings) -> int:
     return max(1, settings.max_batch_texts) * per_text + 4096
 
 
-def _openapi(model: type[Any]) -> dict[str, Any]:
-    """The OpenAPI request body and error answers of a route that parses ``model`` itself."""
-    schema = {"schema": model.model_json_schema()}
-    error = {
-        "content": {
-            "application/json": {
-                "schema": {"type": "object", "properties": {"error": {"type": "string"}}}
-            }
-        }
-    }
-    return {
-        "requestBody": {"required": True, "content": {"application/json": schema}},
-        "responses": {
-            "404": {"description": "Unknown model or version (the answer lists them).", **error},
-            "409": {"description": "Version published but not served.", **error},
-            "413": {"description": "Body larger than any valid request.", **error},
-            "422": {"description": "Invalid input: names the field, the limit, the fix.", **error},
-            "429": {"description": "Too much in flight; retry after Retry-After.", **error},
-            "503": {"description": "Triton unavailable or the version is loading.", **error},
-            "504": {"description": "The deadline passed (names the stage).", **error},
-        },
-    }
+def _request_body(model: type[Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that parses ``model`` itself."""
+    schema = {"schema": inline_schema(model)}
+    return {"requestBody": {"required": True, "content": {"application/json": schema}}}
+
+
+PREDICT_ERRORS = error_responses(404, 409, 413, 422, 429, 502, 503, 504)
+"""What a predict route can answer besides 200 (each named in the error's message)."""
 
 
 async def predict_answer(stack: ServingStack, body: bytes, headers: Headers = ()) -> dict[str, Any]:
@@ -128,7 +115,8 @@ def _header(headers: Headers, name: bytes) -> str | None:
 @router.post(
     "/predict",
     response_model=PredictResponse | BatchPredictResponse,
-    openapi_extra=_openapi(PredictRequest),
+    responses=PREDICT_ERRORS,
+    openapi_extra=_request_body(PredictRequest),
 )
 async def predict(request: Request) -> Response:
     """Predict with the default or named model: a text, or a record (several rows answer
@@ -140,7 +128,8 @@ async def predict(request: Request) -> Response:
 @router.post(
     "/batch-predict",
     response_model=BatchPredictResponse,
-    openapi_extra=_openapi(BatchPredictRequest),
+    responses=PREDICT_ERRORS,
+    openapi_extra=_request_body(BatchPredictRequest),
 )
 async def batch_predict(request: Request) -> Response:
     """Predict several texts or records in one request."""

@@ -350,3 +350,41 @@ class DataQuality(_Answer):
     drift: list[dict[str, Any]] | None = None
     outliers: list[dict[str, Any]] | None = None
     message: str | None = None
+
+
+# -- predictions ---------------------------------------------------------------------------
+
+
+class PredictRecordsRequest(BaseModel):
+    """``/api/v1/predict``'s body (the route parses it itself, naming each bad field)."""
+
+    inputs: list[dict[str, Any] | str] = Field(
+        description="Records of feature: value (tabular and custom models), or texts (text "
+        "models).",
+        examples=[[{"age": 31, "income": 4.2}]],
+    )
+    entity_ids: list[str | int] | None = Field(
+        default=None, description="One per input: sticky A/B routing and materialization keys."
+    )
+    materialize: bool = Field(
+        default=False, description="Store per entity instead of answering the predictions."
+    )
+    explain: bool = Field(default=False, description="Not supported (422 when true).")
+    fs_url: str | None = Field(default=None, description="Not supported (422 when set).")
+    fs_entity_name: str | None = Field(default=None, description="Only with fs_url; ignored.")
+
+
+class PredictRecordsAnswer(_Answer):
+    """The predictions, with the version per input and ids for feedback (or, with
+    ``materialize``, the acknowledgement of what was stored)."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    model: str | None = None
+    version: str | None = None
+    versions: list[str] | None = None
+    predictions: list[Any] | None = None
+    probabilities: list[dict[str, float] | None] | None = None
+    prediction_ids: list[str] | None = None
+    routed_by: str | None = None
+    latency_ms: float | None = None
