@@ -61,6 +61,10 @@ class Observer:
             metrics.observe_cache(model.name, hit=True)
         for _ in range(misses):
             metrics.observe_cache(model.name, hit=False)
+        if model.kind.input_form == "records":
+            names = model.metadata.features
+            for item, prediction in zip(items, predictions, strict=True):
+                hub.features.add(model.name, model.version, names, item, prediction.label)
         recorder = self.recorder
         if recorder is None:
             return

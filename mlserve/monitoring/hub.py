@@ -31,6 +31,7 @@ from mlserve.monitoring.alerts import Alert, AlertThresholds, build_alerts
 from mlserve.monitoring.drift import DriftMonitor, DriftReport, PerformanceDriftDetector
 from mlserve.monitoring.drift import performance as perf
 from mlserve.monitoring.drift.monitor import ReferenceLookup
+from mlserve.monitoring.feature_window import FeatureWindows
 from mlserve.monitoring.metrics import ControlPlaneMetrics
 from mlserve.monitoring.overview import VersionOverview, build_overview
 from mlserve.monitoring.serving_stats import RequestStats
@@ -57,6 +58,8 @@ class MonitoringHub:
         self.requests = request_stats or RequestStats(settings.stats_horizon_seconds)
         self.performance = PerformanceDriftDetector(settings.baseline_intervals)
         self.thresholds = AlertThresholds.from_settings(settings)
+        self.features = FeatureWindows(settings.drift_window)
+        """The last records of tabular and custom models (seed S3's ``/monitor/basic``)."""
         self._last_snapshot: TritonSnapshot | None = None
         self._last_deltas: list[ModelDelta] = []
         self._lock = threading.Lock()
@@ -190,4 +193,5 @@ class MonitoringHub:
             "performance": [c.to_dict() for c in self.performance.checks()],
             "drift": [r.to_dict() for r in self.drift.reports()],
             "alerts": [a.to_dict() for a in self.alerts()],
+            "features": self.features.summary(),
         }

@@ -108,3 +108,26 @@ def test_bad_input_is_a_422_naming_the_field_and_an_example(
 
     assert answer.status_code == 422, answer.text
     assert fragment in answer.json()["error"]
+
+
+def test_seed_s3_basic_monitor_shows_window_feature_means_and_prediction_counts(
+    stack: Stack, client: httpx.Client
+) -> None:
+    name = f"basic-iris-{uuid.uuid4().hex[:6]}"
+    publish(stack, train_iris(), name)
+    wait_served(stack.base_url, {"model": name, "features": SETOSA})
+    rows = [[5.0 + i / 100, 3.5, 1.4, 0.2] for i in range(20)]
+    assert client.post("/batch-predict", json={"model": name, "features": rows}).status_code == 200
+
+    answer = client.get("/monitor/basic")
+
+    assert answer.status_code == 200, answer.text
+    [window] = [v for v in answer.json()["versions"] if v["model"] == name]
+    assert window["rows"] == 21  # the readiness probe's record and the 20 rows
+    sepal = window["features"]["sepal_length"]
+    expected = (5.1 + sum(r[0] for r in rows)) / 21
+    assert abs(sepal["mean"] - expected) < 1e-6
+    assert window["features"]["petal_width"]["missing_share"] == 0.0
+    assert window["predictions"] == {"setosa": 21}
+    stats = client.get("/monitoring/stats").json()
+    assert any(w["model"] == name for w in stats["features"])

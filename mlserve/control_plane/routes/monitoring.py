@@ -10,7 +10,12 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from mlserve.control_plane.errors import error_responses
-from mlserve.control_plane.routes.status_contracts import AlertsAnswer, DriftAnswer, StatsAnswer
+from mlserve.control_plane.routes.status_contracts import (
+    AlertsAnswer,
+    BasicMonitor,
+    DriftAnswer,
+    StatsAnswer,
+)
 from mlserve.errors import NotFoundError
 from mlserve.monitoring.hub import MonitoringHub
 
@@ -47,6 +52,14 @@ def monitoring_router(
     async def alerts() -> AlertsAnswer:
         """Alerts firing now: drift, success rate, latency, Triton queue time."""
         return AlertsAnswer.model_validate({"alerts": [a.to_dict() for a in hub.alerts()]})
+
+    @router.get("/monitor/basic")
+    async def basic() -> BasicMonitor:
+        """Seed S3's basic monitor: per tabular or custom model version, the means, spreads
+        and missing shares of the features of its last records, and its predictions' counts."""
+        return BasicMonitor.model_validate(
+            {"window_rows": hub.features.size, "versions": hub.features.summary()}
+        )
 
     @router.get("/monitoring/stats")
     async def stats() -> StatsAnswer:

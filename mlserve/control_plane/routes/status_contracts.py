@@ -80,6 +80,31 @@ class AlertsAnswer(BaseModel):
     alerts: list[AlertView]
 
 
+class FeatureSummary(BaseModel):
+    mean: float | None
+    std: float | None
+    missing_share: float
+
+
+class FeatureWindow(BaseModel):
+    """One version's last records: per feature summaries and predicted label counts."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str
+    version: int
+    rows: int
+    features: dict[str, FeatureSummary]
+    predictions: dict[str, int]
+
+
+class BasicMonitor(BaseModel):
+    """Seed S3's ``/monitor/basic``."""
+
+    window_rows: int = Field(description="Records kept per version.")
+    versions: list[FeatureWindow]
+
+
 class StatsAnswer(BaseModel):
     """``GET /monitoring/stats``: what ``mlserve stats`` shows."""
 
@@ -92,3 +117,6 @@ class StatsAnswer(BaseModel):
     performance: list[dict[str, Any]]
     drift: list[dict[str, Any]]
     alerts: list[AlertView]
+    features: list[FeatureWindow] = Field(
+        default_factory=list, description="Tabular and custom models' recent records."
+    )
