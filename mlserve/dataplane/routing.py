@@ -88,7 +88,8 @@ class Router:
         version = version if version is not None else ref_version
         if version is not None:
             return Route(await registry.resolve_version(name, version), "explicit")
-        weights = await self._live_weights(name)
+        active = registry.published(name)[1]  # 404 for an unknown model, before any lookup
+        weights = await self._live_weights(name, active)
         if weights:
             if entity_id:
                 point = sticky_point(name, fingerprint(dict(weights)), entity_id)
@@ -99,8 +100,8 @@ class Router:
             return Route(model, "sticky" if entity_id else "ab")
         return Route(await registry.resolve(name), "default")
 
-    async def _live_weights(self, name: str) -> tuple[tuple[int, float], ...]:
-        """``name``'s weights over versions that are served now (empty: none apply)."""
+    async def _live_weights(self, name: str, active: list[int]) -> tuple[tuple[int, float], ...]:
+        """``name``'s weights over its ``active`` versions (empty: none apply)."""
         if self.weights is None:
             return ()
         now = time.monotonic()
@@ -113,7 +114,6 @@ class Router:
             self._cached[name] = (now, weights)
         if not weights:
             return ()
-        active = set(self.registry.published(name)[1])
         return tuple((v, w) for v, w in weights if v in active)
 
 
