@@ -160,7 +160,13 @@ class ServerSettings(SettingsSection):
     port: int = 8080
     """Bind port."""
     workers: int = Field(default=1, ge=1)
-    """uvicorn worker processes."""
+    """uvicorn worker processes of ``mlserve up`` (at most the cores; refused beyond). One
+    ``/metrics`` scrape sums every worker's counts; the cache (unless Redis), the in-flight
+    bound (``limits.max_inflight_per_model``), shared Triton calls and drift windows are per
+    worker. See README, Scaling, for what more workers bought where."""
+    worker_metrics_dir: Path | None = None
+    """Where the workers exchange metric snapshots; ``mlserve up`` sets it to a fresh folder
+    when ``workers`` > 1. Not meant to be set by hand."""
 
 
 class LimitsSettings(SettingsSection):

@@ -15,6 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlserve.cli.output import console, fail
 from mlserve.errors import MLServeError
+from mlserve.monitoring.worker_metrics import prepare_workers
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.serving.reference import reference_profile
@@ -43,6 +44,7 @@ def up_command(
     host = host or settings.server.host
     port = port or settings.server.port
     workers = workers or settings.server.workers
+    prepare_workers(workers)  # scale: refuse more than the cores; one /metrics for all
     repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
     if samples and not repository.model_names():
         publish_samples(repository, transformer=transformer)
