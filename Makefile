@@ -44,7 +44,7 @@ $(PERF_STAMP):
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends libb64-0d; }
 	test -x $(PERF_VENV)/bin/python || $(PYTHON) -m venv $(PERF_VENV)
 	$(PERF_VENV)/bin/pip install --quiet "tritonclient[all]==2.40.0" "nvidia-cuda-runtime-cu12==12.9.79"
-	bin/perf_analyzer --version
+	PERF_VENV=$(PERF_VENV) bin/perf_analyzer --version
 	touch $(PERF_STAMP)
 
 up: install
