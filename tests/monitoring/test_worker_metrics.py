@@ -116,3 +116,16 @@ def test_one_worker_needs_no_exchange_and_several_get_a_fresh_folder(
     assert folder.is_dir()
     assert not any(folder.iterdir())
     assert os.environ[ENV_DIR] == str(folder)
+
+
+def test_after_the_last_write_at_exit_no_older_snapshot_replaces_it(tmp_path: Path) -> None:
+    metrics = ControlPlaneMetrics(CollectorRegistry())
+    exchange = WorkerMetrics(tmp_path, metrics.registry)
+    stale = snapshot(metrics.registry)  # taken before the last request
+    metrics.observe_request("predict", "m", 1, 200, 0.001)
+    exchange.write(final=True)
+
+    exchange._store(stale)  # a writer thread finishing late
+
+    text = (tmp_path / f"{os.getpid()}.json").read_text()
+    assert '"mlserve_requests_total", {"endpoint": "predict"' in text
