@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8080
 
-.PHONY: install system-packages up test lint format bench clean
+.PHONY: install system-packages perf-analyzer up test lint format bench clean
 
 install: $(STAMP)
 
@@ -29,10 +29,28 @@ system-packages:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# The real perf_analyzer: the binary ships in the tritonclient[all]==2.40.0 wheel (its own
+# venv: it pins protobuf<4), needs Debian's libb64 and libcudart.so.12 from PyPI's CUDA
+# runtime package (even against a CPU-only Triton). mlserve/benchmarking/perf_analyzer.py
+# finds it and sets LD_LIBRARY_PATH; `bin/perf_analyzer ARGS` runs it by hand.
+PERF_VENV ?= .venv-perf
+PERF_STAMP := $(PERF_VENV)/.installed
+
+perf-analyzer: $(PERF_STAMP)
+
+$(PERF_STAMP):
+	@[ -e /usr/lib/x86_64-linux-gnu/libb64.so.0d ] || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends libb64-0d; }
+	test -x $(PERF_VENV)/bin/python || $(PYTHON) -m venv $(PERF_VENV)
+	$(PERF_VENV)/bin/pip install --quiet "tritonclient[all]==2.40.0" "nvidia-cuda-runtime-cu12==12.9.79"
+	PERF_VENV=$(PERF_VENV) bin/perf_analyzer --version
+	touch $(PERF_STAMP)
+
 up: install
 	$(BIN)/mlserve up --port $(PORT)
 
-test: install system-packages
+test: install system-packages perf-analyzer
 	$(BIN)/pytest -q
 
 lint: install
@@ -48,4 +66,4 @@ bench: install
 	$(BIN)/python benchmarks/compare_serving.py --no-queue-policy --rounds 3 $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PERF_VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -84,6 +84,8 @@ MODEL = "sentiment"
 POOL_SIZE = 32
 OVERLOAD_INFLIGHT = 8
 NO_QUEUE_POLICY = {"MLSERVE_TRITON__MAX_QUEUE_SIZE": "0", "MLSERVE_TRITON__QUEUE_TIMEOUT_MS": "0"}
+# The queue policy mlserve published by default until no-policy became the default.
+QUEUE_POLICY = {"MLSERVE_TRITON__MAX_QUEUE_SIZE": "256", "MLSERVE_TRITON__QUEUE_TIMEOUT_MS": "5000"}
 console = Console()
 if not console.is_terminal:
     console = Console(width=150)  # logs and CI: full tables, not squeezed to 80 columns
@@ -140,7 +142,7 @@ def stack(args: argparse.Namespace) -> Iterator[Endpoints]:
         raise SystemExit("--stack-pid goes with --url; a stack started here is measured anyway")
     folder = Path(tempfile.mkdtemp(prefix="mlserve-compare-"))
     console.print(f"starting mlserve up in {folder} (sample models, embedded Triton) ...")
-    extra = {} if args.queue_policy else NO_QUEUE_POLICY
+    extra = QUEUE_POLICY if args.queue_policy else NO_QUEUE_POLICY
     with local_stack(folder, workers=args.workers, env=extra) as started:
         yield Endpoints(
             started.url,
@@ -368,7 +370,7 @@ async def overload(
         **external_triton_env(ends.grpc, ends.http, ends.metrics, ends.models_dir),
         "MLSERVE_LIMITS__MAX_INFLIGHT_PER_MODEL": str(OVERLOAD_INFLIGHT),
         "MLSERVE_LIMITS__DEFAULT_TIMEOUT_MS": str(OVERLOAD_DEADLINE_MS),
-        **({} if args.queue_policy else NO_QUEUE_POLICY),
+        **(QUEUE_POLICY if args.queue_policy else NO_QUEUE_POLICY),
     }
     workdir = ends.workdir / "overload"
     workdir.mkdir(exist_ok=True)

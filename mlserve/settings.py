@@ -108,13 +108,17 @@ class TritonSettings(SettingsSection):
     """Where model instances run."""
     instance_count: int = Field(default=1, ge=1)
     """Model instances per loaded version."""
-    max_queue_size: int = Field(default=256, ge=0)
-    """Requests Triton queues per model before rejecting (0 = unbounded). With this and
-    ``queue_timeout_ms`` both 0 no queue policy is written: the embedded Triton's batcher
-    then avoids rare ~500 ms stalls it shows with a policy (README, Performance); the
-    control plane's in-flight bound and client deadline still apply."""
-    queue_timeout_ms: int = Field(default=5_000, ge=0)
-    """Default time a request may wait in Triton's queue (0 = no limit)."""
+    max_queue_size: int = Field(default=0, ge=0)
+    """Requests Triton queues per model before rejecting (0 = unbounded). Default 0 with
+    ``queue_timeout_ms`` 0: no queue policy is written, because the embedded Triton's batcher
+    pauses ~500 ms about once every few thousand requests with any policy (README,
+    Performance). Overload is bounded in the control plane instead: the in-flight bound
+    (``limits.max_inflight_per_model``, 429) caps what can wait in Triton's queue, and the
+    request deadline (504 naming the stage) is the Triton call's client timeout."""
+    queue_timeout_ms: int = Field(default=0, ge=0)
+    """Default time a request may wait in Triton's queue (0 = no limit). Setting this or
+    ``max_queue_size`` writes a queue policy (and lets Triton also drop requests whose
+    deadline ran out while queued), at the price of the batcher's rare ~500 ms stalls."""
     serve_versions: int = Field(default=3, ge=1)
     """Newest versions of each model kept loaded (older ones stay on disk)."""
     ort_threads: int = Field(default=1, ge=0)
@@ -162,7 +166,13 @@ class ServerSettings(SettingsSection):
     port: int = 8080
     """Bind port."""
     workers: int = Field(default=1, ge=1)
-    """uvicorn worker processes."""
+    """uvicorn worker processes of ``mlserve up`` (at most the cores; refused beyond). One
+    ``/metrics`` scrape sums every worker's counts; the cache (unless Redis), the in-flight
+    bound (``limits.max_inflight_per_model``), shared Triton calls and drift windows are per
+    worker. See README, Scaling, for what more workers bought where."""
+    worker_metrics_dir: Path | None = None
+    """Where the workers exchange metric snapshots; ``mlserve up`` sets it to a fresh folder
+    when ``workers`` > 1. Not meant to be set by hand."""
     header_timeout_s: float = Field(default=10.0, gt=0)
     """A request's head (request line and headers) must arrive within this many seconds of
     its first byte (or of the connection opening); slower clients get 408 and are

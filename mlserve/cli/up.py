@@ -15,6 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlserve.cli.output import console, fail
 from mlserve.errors import MLServeError
+from mlserve.monitoring.worker_metrics import prepare_workers
 from mlserve.platform.config import PlatformConfig
 from mlserve.platform.store import check_state_store
 from mlserve.repository.options import ServingOptions
@@ -45,6 +46,7 @@ def up_command(
     host = host or settings.server.host
     port = port or settings.server.port
     workers = workers or settings.server.workers
+    prepare_workers(workers)  # scale: refuse more than the cores; one /metrics for all
     repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
     check_state_store(PlatformConfig.from_settings(settings))  # harden F1: refuse evicting state
     if samples and not repository.model_names():

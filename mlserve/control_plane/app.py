@@ -26,6 +26,7 @@ from mlserve.control_plane.platform import build_platform
 from mlserve.control_plane.routes import health, inference_v2, models, predict
 from mlserve.control_plane.routes.monitoring import monitoring_router
 from mlserve.control_plane.stack import ServingStack
+from mlserve.monitoring.worker_metrics import worker_metrics_router
 from mlserve.settings import Settings, get_settings
 from mlserve.triton.client import TritonClient
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
     app.include_router(inference_v2.router)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(worker_metrics_router(settings, stack.metrics_registry))  # scale: workers
     app.include_router(
         monitoring_router(
             stack.monitoring,

@@ -14,8 +14,8 @@ class ServingOptions:
     backend: str = "mlserve_onnx"
     max_batch_size: int = 64
     max_queue_delay_us: int = 100
-    max_queue_size: int = 256
-    queue_timeout_us: int = 5_000_000
+    max_queue_size: int = 0
+    queue_timeout_us: int = 0
     instance_kind: str = "KIND_CPU"
     instance_count: int = 1
     serve_versions: int = 3

@@ -56,8 +56,9 @@ class DynamicBatching:
 
     max_queue_delay_microseconds: int = 100
     preferred_batch_size: tuple[int, ...] = ()
-    default_queue_policy: QueuePolicy | None = field(default_factory=QueuePolicy)
-    """None writes no policy: an unbounded queue, no queue timeouts (nor per-request ones)."""
+    default_queue_policy: QueuePolicy | None = None
+    """None (the default) writes no policy: an unbounded queue, no queue timeouts (nor
+    per-request ones); the embedded Triton's batcher stalls ~500 ms now and then with one."""
 
 
 @dataclass(frozen=True)

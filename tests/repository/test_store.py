@@ -47,8 +47,7 @@ def test_publish_writes_model_config_labels_and_metadata(
     assert 'backend: "mlserve_onnx"' in config
     assert "max_batch_size: 32" in config
     assert "dynamic_batching" in config
-    assert "max_queue_size: 256" in config
-    assert "default_timeout_microseconds: 5000000" in config
+    assert "default_queue_policy" not in config  # the default: no batcher stalls
     assert "version_policy: { specific: { versions: [ 1 ] } }" in config
     stored = repository.metadata("sentiment", 1)
     assert stored.labels == exported.labels
@@ -144,6 +143,19 @@ def test_disabling_a_version_removes_it_from_the_policy(
     assert repository.active_versions("m") == [1, 2]
     repository.remove_version("m", 1)
     assert repository.versions("m") == [2]
+
+
+def test_queue_limits_write_a_queue_policy_that_lets_requests_override_the_timeout(
+    tmp_path: Path, exported: ExportedModel
+) -> None:
+    options = ServingOptions(max_queue_size=256, queue_timeout_us=5_000_000)
+    repository = ModelRepository(tmp_path, options)
+    repository.publish_version(exported, "m")
+
+    config = (tmp_path / "m" / "config.pbtxt").read_text()
+    assert "max_queue_size: 256" in config
+    assert "default_timeout_microseconds: 5000000" in config
+    assert "allow_timeout_override: true" in config
 
 
 def test_no_queue_limits_means_no_queue_policy_block(
