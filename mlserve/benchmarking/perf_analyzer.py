@@ -46,6 +46,8 @@ class PerfRow:
     throughput: float
     """Inferences per second."""
     server_queue_us: int
+    """0 when the server reports no Triton statistics (the control plane's protocol
+    endpoint): perf_analyzer then writes only the client-side columns."""
     server_compute_infer_us: int
     p50_us: int
     p90_us: int
@@ -193,8 +195,8 @@ def parse_perf_csv(text: str) -> list[PerfRow]:
                 PerfRow(
                     level=float(raw[level_column]),
                     throughput=float(raw["Inferences/Second"]),
-                    server_queue_us=int(raw["Server Queue"]),
-                    server_compute_infer_us=int(raw["Server Compute Infer"]),
+                    server_queue_us=int(raw.get("Server Queue") or 0),
+                    server_compute_infer_us=int(raw.get("Server Compute Infer") or 0),
                     p50_us=int(raw["p50 latency"]),
                     p90_us=int(raw["p90 latency"]),
                     p95_us=int(raw["p95 latency"]),

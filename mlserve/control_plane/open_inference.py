@@ -116,7 +116,7 @@ def _tensor(
     if not isinstance(name, str) or not name:
         raise BadRequestError(f"{where}.name must be a non-empty string")
     where = f"input {name!r}"
-    if datatype not in _DTYPES:
+    if not isinstance(datatype, str) or datatype not in _DTYPES:
         raise BadRequestError(f"{where}: datatype {datatype!r} is not one of {sorted(_DTYPES)}")
     if (
         not isinstance(shape, list)

@@ -116,7 +116,13 @@ def validate_username(username: str, field: str = "username") -> str:
 def validate_email(email: str, field: str = "email") -> str:
     value = email.strip()
     local, _, domain = value.partition("@")
-    if not local or "." not in domain or " " in value or len(value) > 254:
+    # No whitespace or control characters: the address goes into mail headers.
+    if (
+        not local
+        or "." not in domain
+        or len(value) > 254
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
         raise InvalidInputError(f"{field} {email!r} is not an e-mail address (name@domain.tld)")
     return value
 

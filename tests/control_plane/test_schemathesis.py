@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 from mlserve.samples.sentiment_model import SAMPLE_NAME, train_sentiment
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, stack_settings
 from tests.support.control_plane import ControlPlaneServer
+from tests.support.smtp_sink import SmtpSink
 from tests.support.triton_server import TritonServer
 
 MAX_EXAMPLES = 12
@@ -95,22 +96,26 @@ class PrivateStack:
 
 @pytest.fixture(scope="module")
 def private_stack() -> Iterator[PrivateStack]:
-    """A control plane and tritonserver of this module's own."""
+    """A control plane and tritonserver of this module's own, with an SMTP server to send
+    its e-mails to (so the account flows run as configured: without one, a password reset
+    answers 503 by design)."""
     triton = TritonServer()
     server: ControlPlaneServer | None = None
-    try:
-        triton.repository.publish_version(train_sentiment(1), SAMPLE_NAME)
-        triton.start()
-        triton.server.load_model(SAMPLE_NAME)
-        state_dir = Path(tempfile.mkdtemp(prefix="mlserve-schemathesis-"))
-        server = ControlPlaneServer(stack_settings(triton, state_dir)).start()
-        stack = PrivateStack(server.base_url)
-        stack.token = stack.login()
-        yield stack
-    finally:
-        if server is not None:
-            server.stop()
-        triton.stop()
+    with SmtpSink() as sink:
+        mail = {"host": "127.0.0.1", "port": sink.port, "security": "none"}
+        try:
+            triton.repository.publish_version(train_sentiment(1), SAMPLE_NAME)
+            triton.start()
+            triton.server.load_model(SAMPLE_NAME)
+            state_dir = Path(tempfile.mkdtemp(prefix="mlserve-schemathesis-"))
+            server = ControlPlaneServer(stack_settings(triton, state_dir, mail=mail)).start()
+            stack = PrivateStack(server.base_url)
+            stack.token = stack.login()
+            yield stack
+        finally:
+            if server is not None:
+                server.stop()
+            triton.stop()
 
 
 def _check_operation(

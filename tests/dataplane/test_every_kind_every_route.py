@@ -138,6 +138,17 @@ def test_protocol_health_and_config_for_perf_analyzer(kinds: Kinds, client: http
         (b"{not json", 400, "not valid JSON"),
         (b'{"inputs": []}', 400, "inputs"),
         (
+            b'{"inputs": [{"name": "input", "datatype": {}, "shape": [1, 4], "data": [1]}]}',
+            400,
+            "datatype",
+        ),
+        (
+            b'{"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, '
+            b'3, 4], "parameters": []}], "outputs": "label"}',
+            400,
+            "outputs",
+        ),
+        (
             b'{"inputs": [{"name": "input", "datatype": "FP99", "shape": [1, 4], "data": [1]}]}',
             400,
             "datatype",

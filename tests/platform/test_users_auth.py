@@ -14,7 +14,7 @@ from mlserve.errors import (
     NotFoundError,
     UnauthorizedError,
 )
-from mlserve.platform.auth import UserService, require_role
+from mlserve.platform.auth import UserService, require_role, validate_email
 from mlserve.platform.bootstrap import (
     activate_user_from_cli,
     create_user_from_cli,
@@ -196,3 +196,10 @@ def test_cli_creates_and_activates_users_in_the_configured_store(tmp_path: Path)
         create_user_from_cli(settings, username="boss", password="boss-password")
     with pytest.raises(NotFoundError, match="no user named 'ghost'"):
         activate_user_from_cli(settings, login="ghost")
+
+
+@pytest.mark.parametrize("email", ["a\n@b.c", "a@b.c\r\nBcc: x@y.z", "a\t@b.c", "a b@c.d"])
+def test_an_address_with_whitespace_or_control_characters_is_refused(email: str) -> None:
+    # It would go into a mail header (register, invite, password reset).
+    with pytest.raises(InvalidInputError, match="not an e-mail address"):
+        validate_email(email)
