@@ -51,7 +51,12 @@ def fetch_stats(url: str, timeout_s: float = 5.0) -> dict[str, Any]:
 
 
 def _num(value: Any, fmt: str, suffix: str = "") -> str:
-    return "-" if value is None else f"{value:{fmt}}{suffix}"
+    """``value`` formatted, ``-`` when absent; ``short``: one decimal below 10, none above."""
+    if value is None:
+        return "-"
+    if fmt == "short":
+        fmt = ".1f" if abs(value) < 10 else ".0f"
+    return f"{value:{fmt}}{suffix}"
 
 
 def _labels(counts: Mapping[str, int]) -> str:
@@ -62,10 +67,10 @@ def _labels(counts: Mapping[str, int]) -> str:
     return " ".join(f"{label} {count / total:.0%}" for label, count in ranked[:4])
 
 
-def _drift(row: Mapping[str, Any]) -> Text:
+def _drift(row: Mapping[str, Any], *, signals: bool = True) -> Text:
     status = str(row.get("drift_status", "no data"))
-    signals = row.get("drifted_signals") or []
-    text = status + (f" ({', '.join(signals)})" if signals else "")
+    drifted = (row.get("drifted_signals") or []) if signals else []
+    text = status + (f" ({', '.join(drifted)})" if drifted else "")
     return Text(text, style=_DRIFT_STYLE.get(status, "dim"))
 
 
@@ -74,26 +79,29 @@ def render_stats(data: Mapping[str, Any], *, wide: bool = False) -> RenderableTy
     that fit 80 terminal columns, or every column with ``wide``."""
     horizon = data.get("horizon_seconds")
     title = "mlserve stats" + (f" (last {horizon:.0f} s)" if horizon else "")
-    table = Table(title=title, title_justify="left")
+    if wide:
+        table = Table(title=title, title_justify="left")
+    else:  # light borders and compact numbers, so seven columns fit 80
+        table = Table(title=title, title_justify="left", box=None, header_style="bold underline")
     table.add_column("model", no_wrap=True)
     narrow = ("requests", "errors", "p50/p99 ms", "req/s", "cache")
     full = ("requests", "errors", "p50/p95/p99 ms", "req/s", "cache", "batch", "queue ms")
     for column in full if wide else narrow:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=not wide)
     if wide:
         table.add_column("labels")
-    table.add_column("drift", no_wrap=wide)
+    table.add_column("drift", no_wrap=True)
     for row in data.get("versions", []):
         version = row.get("version")
         name = str(row["model"]) + ("" if version is None else f" v{version}")
         percentiles = ("p50_ms", "p95_ms", "p99_ms") if wide else ("p50_ms", "p99_ms")
-        latency = "/".join(_num(row.get(k), ".1f") for k in percentiles)
+        latency = "/".join(_num(row.get(k), ".1f" if wide else "short") for k in percentiles)
         cells = [
             name,
             str(row.get("requests", 0)),
             _num(row.get("error_rate"), ".1%"),
             latency,
-            _num(row.get("throughput_rps"), ".1f"),
+            _num(row.get("throughput_rps"), ".1f" if wide else "short"),
             _num(row.get("cache_hit_ratio"), ".0%"),
         ]
         if wide:
@@ -102,7 +110,7 @@ def render_stats(data: Mapping[str, Any], *, wide: bool = False) -> RenderableTy
                 _num(row.get("triton_queue_ms"), ".2f"),
                 _labels(row.get("labels") or {}),
             ]
-        table.add_row(*cells, _drift(row))
+        table.add_row(*cells, _drift(row, signals=wide))
     parts: list[RenderableType] = [table]
     if not data.get("versions"):
         parts.append(Text("no traffic yet: rows appear once a model answers requests", "dim"))

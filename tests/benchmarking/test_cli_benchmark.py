@@ -80,7 +80,7 @@ def test_table_and_perf_analyzer_csv(predict_server: PredictServer, tmp_path: Pa
     result = invoke("sentiment", "30", "--url", predict_server.url, "-c", "2", "--csv", str(out))
 
     assert result.exit_code == 0, result.output
-    assert "concurrency 2" in result.stdout
+    assert "c=2" in result.stdout
     assert "p99 ms" in result.stdout
     rows = list(csv.reader(io.StringIO(out.read_text())))
     assert tuple(rows[0]) == CSV_COLUMNS
