@@ -83,7 +83,8 @@ def render_stats(data: Mapping[str, Any], *, wide: bool = False) -> RenderableTy
         table = Table(title=title, title_justify="left")
     else:  # light borders and compact numbers, so seven columns fit 80
         table = Table(title=title, title_justify="left", box=None, header_style="bold underline")
-    table.add_column("model", no_wrap=True)
+    # Long model names fold onto a second line rather than squeezing the figures.
+    table.add_column("model", no_wrap=wide, overflow="fold")
     narrow = ("requests", "errors", "p50/p99 ms", "req/s", "cache")
     full = ("requests", "errors", "p50/p95/p99 ms", "req/s", "cache", "batch", "queue ms")
     for column in full if wide else narrow:

@@ -145,6 +145,8 @@ def _httptools_protocol() -> type[Any]:
             self.read_deadline = None
             super().on_message_complete()
 
+    # Pickled by reference when uvicorn spawns workers: the module-level name below.
+    GuardedHttpToolsProtocol.__qualname__ = "GuardedHttpToolsProtocol"
     return GuardedHttpToolsProtocol
 
 

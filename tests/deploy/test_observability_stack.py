@@ -89,9 +89,18 @@ def traffic(stack: Stack) -> Iterator[None]:
     stack.triton.server.load_model(MODEL)
     url = f"{stack.base_url}/batch-predict"
     with httpx.Client(timeout=30) as client:
-        for _ in range(12):
-            response = client.post(url, json={"model": MODEL, "texts": _texts(50)})
-            assert response.status_code == 200, response.text
+        # At most monitoring.drift_samples_per_second predictions a second enter the drift
+        # windows: send until a window was evaluated, not a count that depends on speed.
+        deadline = time.monotonic() + 90
+        evaluated = 0
+        while not evaluated and time.monotonic() < deadline:
+            for _ in range(4):
+                response = client.post(url, json={"model": MODEL, "texts": _texts(50)})
+                assert response.status_code == 200, response.text
+            time.sleep(0.5)
+            drift = client.get(f"{stack.base_url}/monitoring/drift/{MODEL}").json()
+            evaluated = drift["versions"][0]["windows_evaluated"]
+        assert evaluated, drift
         repeated = {"model": MODEL, "texts": ["the battery is great"] * 5}
         for _ in range(3):
             assert client.post(url, json=repeated).status_code == 200
