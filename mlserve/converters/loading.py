@@ -84,6 +84,7 @@ def export_file(
     *,
     name: str,
     sample_texts: Sequence[str] | None = None,
+    background: Sequence[Mapping[str, Any]] | None = None,
     max_bytes: int,
     features: Sequence[str] | None = None,
 ) -> ExportedModel:
@@ -102,8 +103,9 @@ def export_file(
       :func:`mlserve.converters.onnx_import.import_onnx`, smoke-tested on sample texts;
     * any other file: a joblib/pickle file read by :func:`load_model_file` and exported by
       :func:`export_native_model` — text pipelines check parity on ``sample_texts``
-      (default: the test texts of :func:`mlserve.samples.sentiment_data.generate`),
-      tabular models need ``features`` only when trained on an array.
+      (default: texts built from their vocabulary), tabular models on ``background``
+      rows (default: rows built from the model), and need ``features`` only when trained
+      on an array.
 
     Files over ``max_bytes`` raise :class:`PayloadTooLargeError`; unsupported, corrupt or
     mismatched files raise :class:`ConversionError` with a one-line reason, so the caller
@@ -126,7 +128,9 @@ def export_file(
     if looks_like_pytorch_file(path):
         return export_pytorch_file(path, sample_texts=_texts(sample_texts))
     obj = load_model_file(path, max_bytes=max_bytes)
-    return export_native_model(obj, name=name, features=features, sample_texts=sample_texts)
+    return export_native_model(
+        obj, name=name, features=features, sample_texts=sample_texts, background=background
+    )
 
 
 def export_native_model(
@@ -142,8 +146,8 @@ def export_native_model(
     """Export a loaded model with the converter for its kind and attach the deploy metadata.
 
     ``features``/``background`` (records, as the SDK's ``background_data``) serve tabular
-    models and PyTorch modules; ``sample_texts`` serve text pipelines (default: the test
-    texts of :func:`mlserve.samples.sentiment_data.generate`). ``metrics`` must
+    models and PyTorch modules; ``sample_texts`` serve text pipelines (default: texts built
+    from the pipeline's vocabulary, and then no drift reference). ``metrics`` must
     be numbers; ``task_type`` is kept in ``extra`` and, when it names a task, must agree
     with the model's. At most 1000 background rows (or sample texts) are kept as
     ``reference_data`` for drift monitoring. Raises :class:`ConversionError` for
@@ -173,11 +177,7 @@ def _export_text(pipeline: Any, sample_texts: Sequence[str] | None) -> ExportedM
     from mlserve.converters.sklearn_text import export_text_pipeline
 
     texts = _texts(sample_texts)
-    if texts is None:
-        from mlserve.samples import sentiment_data
-
-        texts = sentiment_data.generate().test_texts
-    return export_text_pipeline(pipeline, texts[:REFERENCE_ROWS])
+    return export_text_pipeline(pipeline, texts[:REFERENCE_ROWS] if texts else None)
 
 
 def _texts(sample_texts: Sequence[str] | None) -> list[str] | None:

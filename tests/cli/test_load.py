@@ -81,10 +81,61 @@ def test_bad_files_exit_non_zero_with_one_line_and_leave_the_repository_alone(
     assert tree_digest(repo) == before
 
 
-def test_a_pipeline_that_fails_parity_is_not_published(repo: Path, tmp_path: Path) -> None:
+PHRASES = {
+    "positive": "the delivery was quick and the support team was friendly",
+    "negative": "the package arrived broken and nobody answered my emails",
+    "neutral": "the order was placed on monday and delivered on friday",
+}
+
+
+def three_phrase_pipeline(tmp_path: Path) -> Path:
+    """Issue 24's model: TF-IDF + LogisticRegression on 90 texts of three phrases."""
+    texts = [PHRASES[label] for label in PHRASES for _ in range(30)]
+    labels = [label for label in PHRASES for _ in range(30)]
+    pipeline = Pipeline([("tfidf", TfidfVectorizer()), ("clf", LogisticRegression())])
+    pipeline.fit(texts, labels)
+    path = tmp_path / "model.joblib"
+    joblib.dump(pipeline, path)
+    return path
+
+
+def test_a_small_domain_vocabulary_model_publishes_without_samples(
+    repo: Path, tmp_path: Path
+) -> None:
+    path = three_phrase_pipeline(tmp_path)
+
+    result = runner.invoke(app, ["load", str(path), "--name", "sentiment", "--json"])
+
+    assert result.exit_code == 0, result.output
+    parity = json.loads(result.stdout)["parity"]
+    assert parity["passed"] is True
+    assert parity["label_mismatches"] == 0
+    assert parity["unrepresentative"] is None
+    metadata = json.loads((repo / "sentiment" / "1" / "metadata.json").read_text())
+    assert metadata["reference_profile"] is None  # no user data: no drift reference
+
+
+def test_samples_that_miss_the_vocabulary_are_refused_as_unrepresentative(
+    repo: Path, tmp_path: Path
+) -> None:
+    path = three_phrase_pipeline(tmp_path)
+    samples = tmp_path / "samples.txt"
+    samples.write_text("\n".join(generate(100).test_texts[:60] + ["zzz qqq"] * 60))
+
+    result = runner.invoke(
+        app, ["load", str(path), "--name", "sentiment", "--samples", str(samples)]
+    )
+
+    assert result.exit_code != 0
+    first = result.stderr.strip().splitlines()[0]
+    assert "unrepresentative" in first
+    assert "have no in-vocabulary token" in first
+    assert "--samples" in first
+    assert not (repo / "sentiment").exists()
+
+
+def test_bigrams_with_sublinear_tf_publish_exactly(repo: Path, tmp_path: Path) -> None:
     data = generate(300)
-    # skl2onnx's TF-IDF with bigrams and sublinear tf diverges from scikit-learn:
-    # exactly what the parity check exists to catch.
     pipeline = Pipeline(
         [
             ("tfidf", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
@@ -92,14 +143,77 @@ def test_a_pipeline_that_fails_parity_is_not_published(repo: Path, tmp_path: Pat
         ]
     )
     pipeline.fit(data.train_texts, data.train_labels)
-    path = tmp_path / "diverging.joblib"
+    path = tmp_path / "bigrams.joblib"
     joblib.dump(pipeline, path)
 
-    result = runner.invoke(app, ["load", str(path), "--name", "reviews"])
+    result = runner.invoke(app, ["load", str(path), "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["name"] == "bigrams"  # from the file name
+    assert report["parity"]["max_abs_diff"] < 1e-5
+
+
+def diverging_pipeline(tmp_path: Path) -> tuple[Path, Path]:
+    """A pipeline whose lowercasing differs from ONNX Runtime's on dotted capital I:
+    Python lowercases 'İ' to 'i' + U+0307 (the token becomes 'stanbul'), ONNX to 'i'."""
+    texts = ["istanbul is great", "stanbul is bad", "ankara is fine"] * 10
+    labels = ["pos", "neg", "mid"] * 10
+    pipeline = Pipeline([("tfidf", TfidfVectorizer()), ("clf", LogisticRegression(C=100.0))])
+    pipeline.fit(texts, labels)
+    path = tmp_path / "cities.joblib"
+    joblib.dump(pipeline, path)
+    samples = tmp_path / "cities.txt"
+    samples.write_text("\n".join(["İstanbul is", "istanbul is", "ankara is"] * 5))
+    return path, samples
+
+
+def test_a_pipeline_that_fails_parity_shows_the_worst_inputs(repo: Path, tmp_path: Path) -> None:
+    path, samples = diverging_pipeline(tmp_path)
+    before = tree_digest(repo)
+
+    result = runner.invoke(app, ["load", str(path), "--samples", str(samples)])
 
     assert result.exit_code != 0
-    assert "parity FAILED" in result.stderr
-    assert list(repo.iterdir()) == [] or not (repo / "reviews").exists()
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: cities.joblib not published: parity FAILED")
+    assert "5 label mismatches beyond ties" in lines[0]
+    assert "likely cause: tokenization" in lines[0]
+    assert len(lines) == 1 + 5  # the refusal, then each differing row
+    assert "native neg vs served pos" in lines[1]
+    assert "İstanbul is" in lines[1]
+    assert tree_digest(repo) == before
+
+
+def test_json_output_is_printed_on_failure_too(repo: Path, tmp_path: Path) -> None:
+    path, samples = diverging_pipeline(tmp_path)
+
+    result = runner.invoke(app, ["load", str(path), "--samples", str(samples), "--json"])
+
+    assert result.exit_code != 0
+    report = json.loads(result.stdout)
+    assert report["published"] is False
+    assert "parity FAILED" in report["error"]
+    worst = report["parity"]["mismatches"]
+    assert len(worst) == 5
+    assert {m["native_label"] for m in worst} == {"neg"}
+    assert {m["served_label"] for m in worst} == {"pos"}
+    refused = runner.invoke(app, ["load", "/nonexistent/x.joblib", "--json"])
+    assert refused.exit_code != 0
+    assert json.loads(refused.stdout)["error"].endswith("does not exist")
+
+
+def test_the_name_comes_from_the_file_name_and_is_validated(
+    repo: Path, pipeline_file: Path, tmp_path: Path
+) -> None:
+    odd = tmp_path / "-odd name.joblib"
+    odd.write_bytes(pipeline_file.read_bytes())
+
+    result = runner.invoke(app, ["load", str(odd)])
+
+    assert result.exit_code != 0
+    assert "comes from the file name '-odd name.joblib': pass --name" in result.stderr
+    assert list(repo.iterdir()) == []
 
 
 def test_missing_file_and_bad_name_are_one_line_errors(repo: Path, pipeline_file: Path) -> None:

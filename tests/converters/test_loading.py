@@ -26,6 +26,7 @@ from mlserve.converters.tabular import (
     TabularSpec,
     records_to_inputs,
 )
+from mlserve.converters.text_parity import vocabulary_texts
 from mlserve.errors import (
     ConversionError,
     InvalidInputError,
@@ -262,17 +263,18 @@ def text_pipeline() -> Pipeline:
     ).fit(dataset.train_texts, dataset.train_labels)
 
 
-def test_export_file_checks_a_text_pipeline_on_the_sample_test_texts_by_default(
+def test_export_file_checks_a_text_pipeline_on_its_vocabulary_by_default(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "sentiment.joblib"
-    joblib.dump(text_pipeline(), path)
+    pipeline = text_pipeline()
+    joblib.dump(pipeline, path)
     exported = export_file(path, name="sentiment", sample_texts=None, max_bytes=LIMIT)
-    default_texts = sentiment_data.generate().test_texts
     assert exported.input_kind == "text"
     assert exported.parity.passed, exported.parity.summary()
-    assert exported.parity.n_samples == len(default_texts)
-    assert exported.reference_data == default_texts
+    assert exported.parity.n_samples == len(vocabulary_texts(pipeline)) == 600
+    assert exported.reference_data is None  # no user texts: no drift reference
+    assert exported.extra["parity_data"] == "vocabulary"
 
     given = ["great product", "awful service", "it arrived on tuesday"]
     chosen = export_file(path, name="sentiment", sample_texts=given, max_bytes=LIMIT)
