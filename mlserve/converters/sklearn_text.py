@@ -193,18 +193,30 @@ def _convert(pipeline: Any, classifier: Any) -> onnx.ModelProto:
     nodes, initializers = build_vectorizer(vectorizer, transformer, INPUT_NAME)
     width = max(vectorizer.vocabulary_.values()) + 1
     estimator = rest[0][1] if len(rest) == 1 else Pipeline(rest)
-    try:
-        model = convert_sklearn(
-            estimator,
-            initial_types=[(FEATURES, FloatTensorType([None, width]))],
-            options={id(classifier): _classifier_options(classifier)},
-            target_opset=TARGET_OPSET,
-        )
-    except Exception as exc:  # skl2onnx raises many types for unsupported steps
+    initial_types = [(FEATURES, FloatTensorType([None, width]))]
+    attempts = [
+        _classifier_options(classifier),
+        {**_classifier_options(classifier), "zipmap": False},
+    ]
+    failure: Exception | None = None
+    for options in attempts if "raw_scores" in attempts[0] else attempts[:1]:
+        try:
+            model = convert_sklearn(
+                estimator,
+                initial_types=initial_types,
+                options={id(classifier): options},
+                target_opset=TARGET_OPSET,
+            )
+            if not any(n.op_type == "ZipMap" for n in model.graph.node):
+                break
+        except Exception as exc:  # skl2onnx raises many types for unsupported steps
+            failure = exc
+    else:
+        error = failure or RuntimeError("the export keeps a ZipMap")
         names = ", ".join(type(step).__name__ for _, step in rest)
         raise ConversionError(
             f"skl2onnx cannot convert the steps after the vectorizer ({names}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else exc!r}); "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else error!r}); "
             "supported: LogisticRegression, LinearSVC, SGDClassifier, MultinomialNB, "
             "ComplementNB, RandomForestClassifier, CalibratedClassifierCV, TruncatedSVD"
         ) from None
@@ -234,7 +246,16 @@ def _classifier_options(classifier: Any) -> dict[str, bool]:
 
 
 def _keep_only_output(model: onnx.ModelProto, name: str) -> None:
+    """Keep the scores output (the second one, named ``probabilities`` by most of
+    skl2onnx's converters, ``output_probability`` by some) under ``name``."""
     outputs = [o for o in model.graph.output if o.name == name]
+    if not outputs and len(model.graph.output) == 2:
+        old = model.graph.output[1].name
+        for node in model.graph.node:
+            node.output[:] = [name if o == old else o for o in node.output]
+            node.input[:] = [name if i == old else i for i in node.input]
+        model.graph.output[1].name = name
+        outputs = [model.graph.output[1]]
     if not outputs:
         raise ConversionError(f"converted graph has no {name!r} output")
     del model.graph.output[:]

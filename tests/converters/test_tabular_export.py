@@ -147,7 +147,8 @@ def test_classifier_exports_probabilities_matching_the_native_model(
     )
     assert exported.labels == ["0", "1", "2"]
     assert exported.features == FEATURES
-    assert exported.inputs == (TensorSpec(NUMERIC_INPUT, DataType.FP32, (6,)),)
+    # float64 input: preprocessing and thresholds decide as natively
+    assert exported.inputs == (TensorSpec(NUMERIC_INPUT, DataType.FP64, (6,)),)
     assert exported.outputs == (TensorSpec(PROBABILITIES, DataType.FP32, (3,)),)
     assert exported.reference_data == [
         {k: float(v) for k, v in row.items()} for row in records_of(frame)

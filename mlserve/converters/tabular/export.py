@@ -1,4 +1,5 @@
-"""Export a fitted tabular model (scikit-learn, XGBoost, LightGBM) to a checked ONNX model."""
+"""Export a fitted tabular model (scikit-learn, XGBoost, LightGBM, CatBoost) to a checked ONNX
+model."""
 
 from __future__ import annotations
 
@@ -8,9 +9,19 @@ from dataclasses import replace
 from typing import Any
 
 from mlserve.converters.base import ExportedModel
+from mlserve.converters.tabular.catboost_export import (
+    catboost_to_onnx,
+    inspect_catboost,
+    is_catboost,
+)
 from mlserve.converters.tabular.inspection import ModelAnatomy, inspect_model
-from mlserve.converters.tabular.onnx_graph import TARGET_OPSET, convert_to_onnx
+from mlserve.converters.tabular.onnx_graph import (
+    TARGET_OPSET,
+    convert_to_onnx,
+    has_nonfinite_thresholds,
+)
 from mlserve.converters.tabular.parity import (
+    ParityRows,
     background_rows,
     check_parity,
     make_session,
@@ -19,11 +30,15 @@ from mlserve.converters.tabular.parity import (
     synthetic_rows,
 )
 from mlserve.converters.tabular.spec import LABEL, PREDICTION, PROBABILITIES, SCORES
-from mlserve.errors import InvalidInputError
+from mlserve.converters.tabular.threshold_rows import combine, threshold_rows
+from mlserve.errors import ConversionError, InvalidInputError
 from mlserve.triton.model_config import DataType, TensorSpec
 
 REFERENCE_ROWS = 1000
 """Background rows kept as reference data (and the most that are validated and compared)."""
+
+DOUBLE_FRAMEWORKS = ("sklearn", "xgboost", "lightgbm")
+"""Libraries whose exports are tried with float64 input first."""
 
 Background = Sequence[Mapping[str, Any]] | Any
 """Records (``[{"feature": value}, ...]``, as the SDK's ``background_data``) or a DataFrame."""
@@ -40,7 +55,8 @@ def export_tabular_model(
     Features come from ``features``, else the model's ``feature_names_in_``, else a
     :class:`ConversionError` asks for them. When both exist they must name the same columns;
     the training order wins (it fixes the tensor layout). Parity runs on up to 500 of the
-    first 1000 background rows, or on synthetic rows when there is no background; a
+    first 1000 background rows, or without background on synthetic rows plus rows at and
+    one float32 step around every tree threshold; a
     failed check is returned in ``parity`` (publishing refuses it) rather than raised.
 
     Raises :class:`ConversionError` for unsupported or unconvertible models and
@@ -48,19 +64,24 @@ def export_tabular_model(
     ``preprocessing`` is the :class:`TabularSpec` (``TabularSpec.from_dict``) the predict
     path needs for :func:`records_to_inputs`.
     """
-    anatomy = inspect_model(model, features)
+    anatomy = (
+        inspect_catboost(model, features) if is_catboost(model) else inspect_model(model, features)
+    )
     records = _records(background, REFERENCE_ROWS) if background is not None else []
-    rows = background_rows(anatomy, records) if records else synthetic_rows(anatomy)
+    if records:
+        rows = background_rows(anatomy, records)
+    else:
+        base = synthetic_rows(anatomy)
+        rows = combine(base, threshold_rows(anatomy, base))
     native = run_native(anatomy, rows)
     width = native.shape[1] if anatomy.task == "regression" else 1
-    onnx_model = convert_to_onnx(anatomy, width)
-    session = make_session(onnx_model)
+    onnx_model, session, rows = _convert(anatomy, width, rows)
     report = check_parity(anatomy, session, rows, native)
     if report.passed:
         accepts_missing, missing_reason = probe_missing(anatomy, session, rows)
     else:
         accepts_missing, missing_reason = False, "parity failed"
-    spec = replace(anatomy.spec, accepts_missing=accepts_missing)
+    spec = replace(anatomy.spec, accepts_missing=accepts_missing, numeric_dtype=rows.numeric_dtype)
     return ExportedModel(
         onnx_model=onnx_model,
         framework=anatomy.framework,
@@ -80,6 +101,26 @@ def export_tabular_model(
             "onnx_opset": dict(TARGET_OPSET),
         },
     )
+
+
+def _convert(anatomy: ModelAnatomy, width: int, rows: ParityRows) -> tuple[Any, Any, ParityRows]:
+    """The double-precision export where the converters support it (preprocessing in
+    float64 as scikit-learn computes it), else the float32 one."""
+    if anatomy.framework == "catboost":
+        onnx_model = catboost_to_onnx(anatomy)
+        return onnx_model, make_session(onnx_model), rows
+    if (
+        anatomy.spec.numeric_features
+        and anatomy.framework in DOUBLE_FRAMEWORKS
+        and not has_nonfinite_thresholds(anatomy.model)
+    ):
+        try:
+            onnx_model = convert_to_onnx(anatomy, width, double=True)
+            return onnx_model, make_session(onnx_model), replace(rows, numeric_dtype="float64")
+        except ConversionError:
+            pass
+    onnx_model = convert_to_onnx(anatomy, width)
+    return onnx_model, make_session(onnx_model), rows
 
 
 def _outputs(anatomy: ModelAnatomy, width: int) -> tuple[TensorSpec, ...]:
