@@ -176,18 +176,8 @@ def _refuse(path: Path, parity: ParityReport, json_out: bool) -> NoReturn:
     if json_out:
         _fail(message, json_out, parity)
     print_error(message)
-    for mismatch in parity.mismatches:
-        native = mismatch.get("native_label", "")
-        served = mismatch.get("served_label", "")
-        labels = f" native {native} vs served {served};" if native != "" else ""
-        err_console.print(
-            f"  row {mismatch.get('index')}:{labels} native {mismatch.get('native')} "
-            f"served {mismatch.get('onnx')} (|diff| {mismatch.get('max_abs_diff', 0.0):.2e}) "
-            f"input {mismatch.get('input', '')!r}",
-            highlight=False,
-            soft_wrap=True,
-            markup=False,
-        )
+    for line in parity.worst_lines():
+        err_console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(1)
 
 

@@ -96,6 +96,20 @@ class ParityReport:
             text += f"; worst inputs: {worst}"
         return text
 
+    def worst_lines(self) -> list[str]:
+        """One line per worst input (up to :data:`WORST_INPUTS`): native vs served."""
+        lines = []
+        for mismatch in self.mismatches[:WORST_INPUTS]:
+            labels = ""
+            if "native_label" in mismatch:
+                labels = f" native {mismatch['native_label']} vs served {mismatch['served_label']};"
+            lines.append(
+                f"row {mismatch.get('index')}:{labels} native {mismatch.get('native')} "
+                f"served {mismatch.get('onnx')} (|diff| {mismatch.get('max_abs_diff', 0.0):.2e}) "
+                f"input {mismatch.get('input', '')!r}"
+            )
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "passed": self.passed,

@@ -7,10 +7,14 @@ import pickle
 from pathlib import Path
 
 import joblib
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from mlserve.cli import app
@@ -223,3 +227,94 @@ def test_missing_file_and_bad_name_are_one_line_errors(repo: Path, pipeline_file
     bad_name = runner.invoke(app, ["load", str(pipeline_file), "--name", "../etc"])
     assert bad_name.exit_code == 1
     assert "is not allowed" in bad_name.stderr
+
+
+@pytest.fixture(scope="module")
+def churn(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
+    """A scaled random forest trained on a DataFrame, and its rows."""
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, 300).astype(float),
+            "income": rng.normal(50.0, 15.0, 300).round(2),
+        }
+    )
+    y = (frame.age / 80 + frame.income / 100 > 1.0).astype(int)
+    model = Pipeline(
+        [("scale", StandardScaler()), ("forest", RandomForestClassifier(20, random_state=0))]
+    ).fit(frame, y)
+    path = tmp_path_factory.mktemp("churn") / "churn.joblib"
+    joblib.dump(model, path)
+    return path, frame
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "json", "jsonl"])
+def test_background_rows_drive_parity_and_the_drift_reference(
+    repo: Path, churn: tuple[Path, pd.DataFrame], tmp_path: Path, kind: str
+) -> None:
+    path, frame = churn
+    rows = tmp_path / f"rows.{kind}"
+    if kind == "csv":
+        frame.to_csv(rows, index=False)
+    elif kind == "parquet":
+        frame.to_parquet(rows)
+    elif kind == "json":
+        rows.write_text(json.dumps(frame.to_dict(orient="records")))
+    else:
+        frame.to_json(rows, orient="records", lines=True)
+
+    result = runner.invoke(app, ["load", str(path), "--background", str(rows), "--json"])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["name"] == "churn"
+    assert report["parity"]["n_samples"] == 300
+    metadata = json.loads((repo / "churn" / "1" / "metadata.json").read_text())
+    assert metadata["reference_profile"] is not None
+    assert metadata["preprocessing"]["numeric_dtype"] == "float64"
+
+
+def test_a_tabular_model_without_background_checks_its_thresholds_and_has_no_reference(
+    repo: Path, churn: tuple[Path, pd.DataFrame]
+) -> None:
+    path, _ = churn
+
+    result = runner.invoke(app, ["load", str(path), "--json"])
+
+    assert result.exit_code == 0, result.output
+    metadata = json.loads((repo / "churn" / "1" / "metadata.json").read_text())
+    assert metadata["reference_profile"] is None
+    assert metadata["extra"]["parity_data"] == "synthetic"
+    assert metadata["parity"]["n_samples"] > 200  # synthetic rows plus threshold rows
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "reason"),
+    [
+        ("age,salary\n30,1.0\n", "csv", "background_data: records[0]"),
+        ("[1, 2, 3]", "json", "must hold a JSON list of records"),
+        ("a\tb", "tsv", "unknown type '.tsv'"),
+        ("", "csv", "cannot read --background"),
+    ],
+    ids=["wrong-columns", "not-records", "unknown-type", "empty"],
+)
+def test_bad_background_files_are_one_line_errors_and_change_nothing(
+    repo: Path,
+    churn: tuple[Path, pd.DataFrame],
+    tmp_path: Path,
+    content: str,
+    suffix: str,
+    reason: str,
+) -> None:
+    path, _ = churn
+    rows = tmp_path / f"rows.{suffix}"
+    rows.write_text(content)
+    before = tree_digest(repo)
+
+    result = runner.invoke(app, ["load", str(path), "--background", str(rows)])
+
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert reason in lines[0]
+    assert tree_digest(repo) == before
