@@ -109,11 +109,7 @@ def _convert(anatomy: ModelAnatomy, width: int, rows: ParityRows) -> tuple[Any, 
     if anatomy.framework == "catboost":
         onnx_model = catboost_to_onnx(anatomy)
         return onnx_model, make_session(onnx_model), rows
-    if (
-        anatomy.spec.numeric_features
-        and anatomy.framework in DOUBLE_FRAMEWORKS
-        and not has_nonfinite_thresholds(anatomy.model)
-    ):
+    if needs_double(anatomy):
         try:
             onnx_model = convert_to_onnx(anatomy, width, double=True)
             return onnx_model, make_session(onnx_model), replace(rows, numeric_dtype="float64")
@@ -121,6 +117,23 @@ def _convert(anatomy: ModelAnatomy, width: int, rows: ParityRows) -> tuple[Any, 
             pass
     onnx_model = convert_to_onnx(anatomy, width)
     return onnx_model, make_session(onnx_model), rows
+
+
+def needs_double(anatomy: ModelAnatomy) -> bool:
+    """Whether the export should take float64 input: when preprocessing steps run in
+    float64 before the estimator (a float32 input would round before scaling, not after),
+    or when the estimator itself compares float64 values (HistGradientBoosting, LightGBM).
+    A bare scikit-learn tree or XGBoost model rounds its input to float32 itself, so the
+    float32 export (cheaper to convert) is already exact."""
+    from sklearn.pipeline import Pipeline
+
+    if not anatomy.spec.numeric_features or anatomy.framework not in DOUBLE_FRAMEWORKS:
+        return False
+    if has_nonfinite_thresholds(anatomy.model):
+        return False
+    preprocessed = isinstance(anatomy.model, Pipeline) and len(anatomy.model.steps) > 1
+    compares_float64 = anatomy.framework == "lightgbm" or hasattr(anatomy.final, "_predictors")
+    return preprocessed or compares_float64
 
 
 def _outputs(anatomy: ModelAnatomy, width: int) -> tuple[TensorSpec, ...]:
