@@ -57,26 +57,61 @@ def load_model_file(path: Path, *, max_bytes: int) -> object:
     size = _check_size(path, max_bytes)
     if size == 0:
         raise ConversionError("model file is empty: upload a joblib.dump or pickle file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
             obj = joblib.load(path)
-    except ModuleNotFoundError as exc:
-        raise ConversionError(
-            f"model file needs the Python module {exc.name!r}, which this server does not "
-            "have: export with scikit-learn, xgboost, lightgbm or torch"
-        ) from None
-    except Exception as exc:
-        raise ConversionError(
-            f"model file is not a readable joblib/pickle file ({type(exc).__name__}: "
-            f"{_first_line(exc)}): save it with joblib.dump(model, path)"
-        ) from None
+        except ModuleNotFoundError as exc:
+            mismatch = _version_mismatch(exc, caught)
+            if mismatch:
+                raise ConversionError(mismatch) from None
+            raise ConversionError(
+                f"model file needs the Python module {exc.name!r}, which this server does not "
+                "have: export with scikit-learn, xgboost, lightgbm, catboost or torch"
+            ) from None
+        except Exception as exc:
+            mismatch = _version_mismatch(exc, caught)
+            if mismatch:
+                raise ConversionError(mismatch) from None
+            raise ConversionError(
+                f"model file is not a readable joblib/pickle file ({type(exc).__name__}: "
+                f"{_first_line(exc)}): save it with joblib.dump(model, path)"
+            ) from None
     if not _is_model(obj):
         raise ConversionError(
             f"model file holds a {_type_name(obj)}, not a model: upload a fitted estimator "
             "(an object with predict) or a torch.nn.Module"
         )
     return obj
+
+
+def _version_mismatch(exc: BaseException, caught: list[warnings.WarningMessage]) -> str | None:
+    """A one-line reason when unpickling failed inside a library whose version differs from
+    the one that pickled the file (scikit-learn says which; numpy's random state and
+    internals fail without saying), else None."""
+    import traceback
+    from importlib.metadata import version
+
+    reason = f"{type(exc).__name__}: {_first_line(exc)}"
+    for warning in caught:
+        category = warning.category.__name__
+        if category == "InconsistentVersionWarning":
+            pickled = getattr(warning.message, "original_sklearn_version", "another version")
+            return (
+                f"model file was pickled with scikit-learn {pickled} and cannot be read by "
+                f"this server's scikit-learn {version('scikit-learn')} ({reason}): re-save it "
+                f"with scikit-learn {version('scikit-learn')}"
+            )
+    frames = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
+    name = getattr(exc, "name", None) or ""
+    if name.startswith("numpy") or any("/numpy/" in f for f in frames):
+        numpy_version = version("numpy")
+        return (
+            f"model file was pickled with another numpy version than this server's numpy "
+            f"{numpy_version} ({reason}): re-save it with numpy {numpy_version.split('.')[0]}.x "
+            f"(pip install 'numpy=={numpy_version}') or retrain it there"
+        )
+    return None
 
 
 def export_file(

@@ -173,9 +173,13 @@ def _check_tabular_declaration(declared: PyTorchFileSpec) -> None:
 def _served_as_tabular(exported: ExportedModel, declared: PyTorchFileSpec) -> ExportedModel:
     """Rename the input to the tabular ``input`` tensor and store the feature spec, so the
     control plane builds the tensor from records as for any tabular model."""
+    from mlserve.converters.tabular.onnx_graph import widen_numeric_input
     from mlserve.converters.tabular.spec import NUMERIC_INPUT, TabularFeature, TabularSpec
 
-    spec = TabularSpec(features=tuple(TabularFeature(f, "numeric") for f in declared.features))
+    spec = TabularSpec(
+        features=tuple(TabularFeature(f, "numeric") for f in declared.features),
+        numeric_dtype="float64",
+    )
     graph = exported.onnx_model.graph
     old = declared.inputs[0].name
     for graph_input in graph.input:
@@ -183,6 +187,7 @@ def _served_as_tabular(exported: ExportedModel, declared: PyTorchFileSpec) -> Ex
             graph_input.name = NUMERIC_INPUT
     for node in graph.node:
         node.input[:] = [NUMERIC_INPUT if i == old else i for i in node.input]
+    widen_numeric_input(exported.onnx_model)
     exported.inputs = spec.input_specs()
     exported.preprocessing = spec.to_dict()
     exported.input_kind = "tabular"

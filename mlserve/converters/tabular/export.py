@@ -19,6 +19,7 @@ from mlserve.converters.tabular.onnx_graph import (
     TARGET_OPSET,
     convert_to_onnx,
     has_nonfinite_thresholds,
+    widen_numeric_input,
 )
 from mlserve.converters.tabular.parity import (
     ParityRows,
@@ -104,19 +105,22 @@ def export_tabular_model(
 
 
 def _convert(anatomy: ModelAnatomy, width: int, rows: ParityRows) -> tuple[Any, Any, ParityRows]:
-    """The double-precision export where the converters support it (preprocessing in
-    float64 as scikit-learn computes it), else the float32 one."""
+    """The double-precision export where it changes a decision (:func:`needs_double`),
+    else the float32 one behind a float64 ``input`` (every new version takes float64)."""
+    double_rows = replace(rows, numeric_dtype="float64")
     if anatomy.framework == "catboost":
         onnx_model = catboost_to_onnx(anatomy)
-        return onnx_model, make_session(onnx_model), rows
+        widen_numeric_input(onnx_model)
+        return onnx_model, make_session(onnx_model), double_rows
     if needs_double(anatomy):
         try:
             onnx_model = convert_to_onnx(anatomy, width, double=True)
-            return onnx_model, make_session(onnx_model), replace(rows, numeric_dtype="float64")
+            return onnx_model, make_session(onnx_model), double_rows
         except ConversionError:
             pass
     onnx_model = convert_to_onnx(anatomy, width)
-    return onnx_model, make_session(onnx_model), rows
+    widen_numeric_input(onnx_model)
+    return onnx_model, make_session(onnx_model), double_rows
 
 
 def needs_double(anatomy: ModelAnatomy) -> bool:

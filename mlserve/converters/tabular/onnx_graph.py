@@ -116,6 +116,29 @@ def _with_positional_booster_names(model: Any) -> Any:
     return clone
 
 
+def widen_numeric_input(model: onnx.ModelProto) -> None:
+    """Make a FLOAT ``input`` a DOUBLE one, cast to float32 inside the graph.
+
+    Every new tabular version takes float64, whatever precision its estimator computes
+    in, so all versions of a model (A/B tests, rollbacks) take the same tensor; rounding
+    to float32 inside the graph is exactly what a float32 input did."""
+    graph = model.graph
+    for graph_input in graph.input:
+        tensor_type = graph_input.type.tensor_type
+        if graph_input.name != NUMERIC_INPUT or tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        narrowed = f"{NUMERIC_INPUT}_mlserve_float32"
+        for node in graph.node:
+            node.input[:] = [narrowed if i == NUMERIC_INPUT else i for i in node.input]
+        tensor_type.elem_type = TensorProto.DOUBLE
+        cast = helper.make_node(
+            "Cast", [NUMERIC_INPUT], [narrowed], name=narrowed, to=TensorProto.FLOAT
+        )
+        nodes = [cast, *graph.node]
+        del graph.node[:]
+        graph.node.extend(nodes)
+
+
 def _rename_tensor(graph: onnx.GraphProto, old: str, new: str) -> None:
     for node in graph.node:
         for i, name in enumerate(node.input):
