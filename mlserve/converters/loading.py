@@ -156,8 +156,10 @@ def export_file(
         from mlserve.converters.onnx_import import import_onnx
         from mlserve.samples import sentiment_data
 
-        texts = _texts(sample_texts) or sentiment_data.generate().test_texts
-        return import_onnx(path, texts[:REFERENCE_ROWS])
+        given = _texts(sample_texts)
+        texts = given or sentiment_data.generate().test_texts
+        # the built-in texts only smoke-test the graph; they are no drift reference
+        return import_onnx(path, texts[:REFERENCE_ROWS], user_texts=given is not None)
     from mlserve.converters.pytorch_file import export_pytorch_file, looks_like_pytorch_file
 
     if looks_like_pytorch_file(path):
