@@ -4,9 +4,10 @@ The graph takes raw strings (``text``, BYTES ``[batch, 1]``) and returns class
 probabilities (``probabilities``, FP32 ``[batch, n_classes]``). The vectorizer (with a
 following ``TfidfTransformer``) is built by :mod:`mlserve.converters.text_graph` so that
 it computes exactly what scikit-learn computes on any Unicode text; the steps after it are
-converted by skl2onnx from its dense output. The served model sees exactly the string the
-native pipeline saw: the version's cleaning config does nothing
-(:data:`SKLEARN_TEXT_PREPROCESSING`). ZipMap is switched off (Triton wants plain tensors).
+converted by skl2onnx from its dense output. The served model sees what the native
+pipeline saw: the version's cleaning config changes no token (whitespace collapsing only
+for word analyzers whose tokens never contain whitespace, nothing for the others;
+:func:`serving_preprocessing`). ZipMap is switched off (Triton wants plain tensors).
 
 Classifiers without ``predict_proba`` (``LinearSVC``) are served through a softmax over
 their decision scores, and the parity check compares against the same softmax.
@@ -41,10 +42,31 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 _VECTORIZERS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer")
 
 SKLEARN_TEXT_PREPROCESSING = PreprocessingConfig(
+    cleaning=CleaningConfig(normalize_unicode=False, normalize_whitespace=True)
+)
+"""Serving-side cleaning of word-analyzer models whose tokens never contain whitespace:
+collapsing and trimming whitespace changes no token (and a blank text is refused as
+empty)."""
+NO_CLEANING = PreprocessingConfig(
     cleaning=CleaningConfig(normalize_unicode=False, normalize_whitespace=False)
 )
-"""Serving-side cleaning for these models: none, so the served graph gets the very string
-the native pipeline would (whitespace matters to character n-grams)."""
+"""Serving-side cleaning of every other text model: none, so the graph gets the very
+string the native pipeline would (whitespace is part of character n-grams)."""
+_WHITESPACE_PROBE = "a b\tc\nd\u00a0e  f\u3000g"
+
+
+def serving_preprocessing(vectorizer: Any) -> PreprocessingConfig:
+    """The cleaning that cannot change what ``vectorizer`` sees (see the two configs)."""
+    import re
+
+    if getattr(vectorizer, "analyzer", None) != "word":
+        return NO_CLEANING
+    tokens = re.findall(vectorizer.token_pattern, _WHITESPACE_PROBE)
+    if any(any(ch.isspace() for ch in token) for token in tokens):
+        return NO_CLEANING
+    return SKLEARN_TEXT_PREPROCESSING
+
+
 TOKENIZATION_CAUSE = (
     "tokenization: the ONNX tokenizer splits or lowercases some of these texts differently "
     "(see the worst inputs)"
@@ -106,7 +128,7 @@ def export_text_pipeline(
         parity=parity,
         labels=labels,
         features=[INPUT_NAME],
-        preprocessing=SKLEARN_TEXT_PREPROCESSING.model_dump(),
+        preprocessing=serving_preprocessing(pipeline.steps[0][1]).model_dump(),
         metrics=dict(metrics or {}),
         training={
             "trained_at": datetime.now(UTC).isoformat(),
