@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import typer
 
@@ -70,6 +70,7 @@ def load_command(
             _fail(f"{path} does not exist", json_out)
         sample_texts = _read_samples(samples, json_out) if samples else None
         rows = read_background(background) if background else None
+        repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
         with console.status(f"exporting {path.name} to ONNX and checking parity ..."):
             exported = export_file(
                 path,
@@ -78,10 +79,10 @@ def load_command(
                 background=rows,
                 max_bytes=MAX_MODEL_BYTES,
                 features=_feature_list(features),
+                input_dtype=existing_input_dtype(repository, name),
             )
         if not exported.parity.passed:
             _refuse(path, exported.parity, json_out)
-        repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
         grpc = settings.external_triton or f"{settings.triton.host}:{settings.triton.grpc_port}"
         metadata, served = asyncio.run(_publish(repository, grpc, exported, name, version))
     except MLServeError as exc:
@@ -104,6 +105,19 @@ def load_command(
     )
     if not served:
         console.print("Triton is not running: the version is loaded by the next `mlserve up`")
+
+
+def existing_input_dtype(repository: ModelRepository, name: str) -> Literal["float32", "float64"]:
+    """The numeric input type the model's newest tabular version takes: Triton keeps one
+    input type per model, so a new version must match it (float64 for a new model)."""
+    try:
+        versions = repository.versions(name)
+        newest = repository.metadata(name, max(versions)) if versions else None
+    except MLServeError:
+        return "float64"
+    if newest is None or newest.input_kind != "tabular":
+        return "float64"
+    return "float64" if newest.preprocessing.get("numeric_dtype") == "float64" else "float32"
 
 
 def model_name_from_path(path: Path) -> str:

@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mlserve.converters.base import ExportedModel
 from mlserve.errors import (
@@ -122,6 +122,7 @@ def export_file(
     background: Sequence[Mapping[str, Any]] | None = None,
     max_bytes: int,
     features: Sequence[str] | None = None,
+    input_dtype: Literal["float32", "float64"] = "float64",
 ) -> ExportedModel:
     """Export any supported model file or folder; the one entry point of ``mlserve load``.
 
@@ -166,7 +167,12 @@ def export_file(
         return export_pytorch_file(path, sample_texts=_texts(sample_texts))
     obj = load_model_file(path, max_bytes=max_bytes)
     return export_native_model(
-        obj, name=name, features=features, sample_texts=sample_texts, background=background
+        obj,
+        name=name,
+        features=features,
+        sample_texts=sample_texts,
+        background=background,
+        input_dtype=input_dtype,
     )
 
 
@@ -179,6 +185,7 @@ def export_native_model(
     sample_texts: Sequence[str] | None = None,
     metrics: Mapping[str, Any] | None = None,
     task_type: str | None = None,
+    input_dtype: Literal["float32", "float64"] = "float64",
 ) -> ExportedModel:
     """Export a loaded model with the converter for its kind and attach the deploy metadata.
 
@@ -186,10 +193,11 @@ def export_native_model(
     models and PyTorch modules; ``sample_texts`` serve text pipelines (default: texts built
     from the pipeline's vocabulary, and then no drift reference). ``metrics`` must
     be numbers; ``task_type`` is kept in ``extra`` and, when it names a task, must agree
-    with the model's. At most 1000 background rows (or sample texts) are kept as
-    ``reference_data`` for drift monitoring. Raises :class:`ConversionError` for
-    unsupported models and :class:`InvalidInputError` for bad metadata; a failed parity
-    check is returned in ``parity`` (publishing refuses it).
+    with the model's; ``input_dtype`` is the numeric input type of tabular exports (see
+    :func:`mlserve.converters.tabular.export_tabular_model`). At most 1000 background
+    rows (or sample texts) are kept as ``reference_data`` for drift monitoring. Raises
+    :class:`ConversionError` for unsupported models and :class:`InvalidInputError` for
+    bad metadata; a failed parity check is returned in ``parity`` (publishing refuses it).
     """
     clean_metrics = _metrics(metrics)
     if _is_torch_module(obj):
@@ -202,7 +210,9 @@ def export_native_model(
     else:
         from mlserve.converters.tabular import export_tabular_model
 
-        exported = export_tabular_model(obj, features=features, background=background)
+        exported = export_tabular_model(
+            obj, features=features, background=background, input_dtype=input_dtype
+        )
     _check_task(exported, task_type, name)
     exported.metrics = {**exported.metrics, **clean_metrics}
     if task_type is not None:

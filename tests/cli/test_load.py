@@ -318,3 +318,36 @@ def test_bad_background_files_are_one_line_errors_and_change_nothing(
     assert len(lines) == 1, result.stderr
     assert reason in lines[0]
     assert tree_digest(repo) == before
+
+
+def test_a_new_version_takes_the_input_type_of_the_earlier_ones(
+    repo: Path, churn: tuple[Path, pd.DataFrame], tmp_path: Path
+) -> None:
+    # Triton keeps one input type per model: a model whose versions took float32 (as
+    # before float64 inputs) gets float32 versions; a new model gets float64.
+    scaled, frame = churn
+    forest = joblib.load(scaled).steps[-1][1]
+    path = tmp_path / "churn.joblib"
+    joblib.dump(
+        RandomForestClassifier(20, random_state=0).fit(
+            frame, forest.classes_[(frame.age / 80 + frame.income / 100 > 1.0).astype(int)]
+        ),
+        path,
+    )
+    assert runner.invoke(app, ["load", str(path)]).exit_code == 0
+    first = repo / "churn" / "1" / "metadata.json"
+    metadata = json.loads(first.read_text())
+    assert metadata["preprocessing"]["numeric_dtype"] == "float64"
+    metadata["preprocessing"]["numeric_dtype"] = "float32"
+    first.write_text(json.dumps(metadata))
+
+    result = runner.invoke(app, ["load", str(path), "--json"])
+
+    assert result.exit_code == 0, result.output
+    second = json.loads((repo / "churn" / "2" / "metadata.json").read_text())
+    assert second["preprocessing"]["numeric_dtype"] == "float32"
+    assert [i["datatype"] for i in second["inputs"]] == ["FP32"]
+    # a scaled forest is not exact behind a float32 input: refused, with the reason
+    refused = runner.invoke(app, ["load", str(scaled), "--name", "churn"])
+    assert refused.exit_code != 0
+    assert "earlier versions of this model take float32 input" in refused.stderr

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from mlserve.converters.base import ExportedModel
 from mlserve.converters.tabular.catboost_export import (
@@ -50,6 +50,7 @@ def export_tabular_model(
     *,
     features: Sequence[str] | None = None,
     background: Background | None = None,
+    input_dtype: Literal["float32", "float64"] = "float64",
 ) -> ExportedModel:
     """Export ``model`` to ONNX, check parity, and describe it for publishing.
 
@@ -59,6 +60,10 @@ def export_tabular_model(
     first 1000 background rows, or without background on synthetic rows plus rows at and
     one float32 step around every tree threshold; a
     failed check is returned in ``parity`` (publishing refuses it) rather than raised.
+
+    ``input_dtype`` is the type of the ``input`` tensor: float64 for new models; float32
+    when earlier versions of the same model take float32 (Triton keeps one input type per
+    model), at the cost of exactness where float32 rounds before preprocessing.
 
     Raises :class:`ConversionError` for unsupported or unconvertible models and
     :class:`InvalidInputError` for background rows that do not fit the model. The result's
@@ -76,8 +81,14 @@ def export_tabular_model(
         rows = combine(base, threshold_rows(anatomy, base))
     native = run_native(anatomy, rows)
     width = native.shape[1] if anatomy.task == "regression" else 1
-    onnx_model, session, rows = _convert(anatomy, width, rows)
+    onnx_model, session, rows = _convert(anatomy, width, rows, input_dtype)
     report = check_parity(anatomy, session, rows, native)
+    if not report.passed and input_dtype == "float32":
+        report.likely_cause = (
+            "float32 rounding before preprocessing or at tree thresholds: earlier versions of "
+            "this model take float32 input, so this one must too; publish it under a new "
+            "name to get an exact float64 export"
+        )
     if report.passed:
         accepts_missing, missing_reason = probe_missing(anatomy, session, rows)
     else:
@@ -104,9 +115,18 @@ def export_tabular_model(
     )
 
 
-def _convert(anatomy: ModelAnatomy, width: int, rows: ParityRows) -> tuple[Any, Any, ParityRows]:
+def _convert(
+    anatomy: ModelAnatomy, width: int, rows: ParityRows, input_dtype: str = "float64"
+) -> tuple[Any, Any, ParityRows]:
     """The double-precision export where it changes a decision (:func:`needs_double`),
     else the float32 one behind a float64 ``input`` (every new version takes float64)."""
+    if input_dtype == "float32":  # to match the float32 input of earlier versions
+        onnx_model = (
+            catboost_to_onnx(anatomy)
+            if anatomy.framework == "catboost"
+            else convert_to_onnx(anatomy, width)
+        )
+        return onnx_model, make_session(onnx_model), rows
     double_rows = replace(rows, numeric_dtype="float64")
     if anatomy.framework == "catboost":
         onnx_model = catboost_to_onnx(anatomy)
