@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -60,7 +60,7 @@ def load_command(
     reference. With a Triton running (embedded by `mlserve up`, or MLSERVE_TRITON_URL) the
     version is loaded at once and the control plane serves it within a second; otherwise
     it is written to the repository for the next start."""
-    from mlserve.converters.loading import export_file
+    from mlserve.converters.loading import existing_input_dtype, export_file
 
     settings = get_settings()
     exported: ExportedModel | None = None
@@ -105,19 +105,6 @@ def load_command(
     )
     if not served:
         console.print("Triton is not running: the version is loaded by the next `mlserve up`")
-
-
-def existing_input_dtype(repository: ModelRepository, name: str) -> Literal["float32", "float64"]:
-    """The numeric input type the model's newest tabular version takes: Triton keeps one
-    input type per model, so a new version must match it (float64 for a new model)."""
-    try:
-        versions = repository.versions(name)
-        newest = repository.metadata(name, max(versions)) if versions else None
-    except MLServeError:
-        return "float64"
-    if newest is None or newest.input_kind != "tabular":
-        return "float64"
-    return "float64" if newest.preprocessing.get("numeric_dtype") == "float64" else "float32"
 
 
 def model_name_from_path(path: Path) -> str:

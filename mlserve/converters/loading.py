@@ -114,6 +114,21 @@ def _version_mismatch(exc: BaseException, caught: list[warnings.WarningMessage])
     return None
 
 
+def existing_input_dtype(repository: Any, name: str) -> Literal["float32", "float64"]:
+    """The numeric input type the newest tabular version of ``name`` in ``repository`` (a
+    :class:`mlserve.repository.store.ModelRepository`) takes: Triton keeps one input type
+    per model, so a new version must match it (float64 for a new model). Pass it as
+    ``input_dtype`` to :func:`export_file` / :func:`export_native_model`."""
+    try:
+        versions = repository.versions(name)
+        newest = repository.metadata(name, max(versions)) if versions else None
+    except MLServeError:
+        return "float64"
+    if newest is None or newest.input_kind != "tabular":
+        return "float64"
+    return "float64" if newest.preprocessing.get("numeric_dtype") == "float64" else "float32"
+
+
 def export_file(
     path: Path,
     *,
