@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from mlserve.cli.output import console, fail, print_json
-from mlserve.converters.base import ExportedModel
-from mlserve.errors import MLServeError
+from mlserve.cli.output import console, err_console, fail, print_error, print_json
+from mlserve.converters.base import ExportedModel, ParityReport
+from mlserve.errors import InvalidInputError, MLServeError
 from mlserve.repository.metadata import ModelMetadata
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository, validate_model_name
@@ -19,13 +19,20 @@ from mlserve.settings import get_settings
 from mlserve.triton.client import TritonClient
 
 MAX_MODEL_BYTES = 200 * 1024 * 1024
+MAX_BACKGROUND_BYTES = 100 * 1024 * 1024
+_MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".pt", ".pth", ".ts", ".torchscript", ".onnx")
 
 
 def load_command(
     path: Annotated[
         Path, typer.Argument(help="joblib/pickle pipeline, PyTorch file or transformer folder.")
     ],
-    name: Annotated[str, typer.Option("--name", "-n", help="Model name in the repository.")],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", "-n", help="Model name in the repository (default: from the file name)."
+        ),
+    ] = None,
     version: Annotated[int | None, typer.Option(help="Version number (default: next).")] = None,
     samples: Annotated[
         Path | None,
@@ -33,41 +40,55 @@ def load_command(
             help="Text file (one text per line) for the parity check and drift reference."
         ),
     ] = None,
+    background: Annotated[
+        Path | None,
+        typer.Option(
+            help="Feature rows (CSV, Parquet, JSON records or JSON lines) for the parity check "
+            "and drift reference of tabular models."
+        ),
+    ] = None,
     features: Annotated[
         str | None,
         typer.Option(help="Comma-separated feature names, for tabular models trained on arrays."),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON (also on failure).")] = False,
 ) -> None:
     """Export PATH to ONNX, check parity against the native model, publish it as NAME.
 
-    With a Triton running (embedded by `mlserve up`, or MLSERVE_TRITON_URL) the version is
-    loaded at once and the control plane serves it within a second; otherwise it is written
-    to the repository for the next start."""
-    from mlserve.converters.loading import export_file
+    Parity runs on --samples / --background when given, else on inputs built from the model
+    itself (its vocabulary, its tree thresholds); only user data becomes the drift
+    reference. With a Triton running (embedded by `mlserve up`, or MLSERVE_TRITON_URL) the
+    version is loaded at once and the control plane serves it within a second; otherwise
+    it is written to the repository for the next start."""
+    from mlserve.converters.loading import existing_input_dtype, export_file
 
     settings = get_settings()
+    exported: ExportedModel | None = None
     try:
-        validate_model_name(name)
+        name = validate_model_name(name if name is not None else model_name_from_path(path))
         if not path.exists():
-            fail(f"{path} does not exist")
-        sample_texts = _read_samples(samples) if samples else None
+            _fail(f"{path} does not exist", json_out)
+        sample_texts = _read_samples(samples, json_out) if samples else None
+        rows = read_background(background) if background else None
+        repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
         with console.status(f"exporting {path.name} to ONNX and checking parity ..."):
             exported = export_file(
                 path,
                 name=name,
                 sample_texts=sample_texts,
+                background=rows,
                 max_bytes=MAX_MODEL_BYTES,
                 features=_feature_list(features),
+                input_dtype=existing_input_dtype(repository, name),
             )
         if not exported.parity.passed:
-            fail(f"{path.name} not published: {exported.parity.summary()}")
-        repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
+            _refuse(path, exported.parity, json_out)
         grpc = settings.external_triton or f"{settings.triton.host}:{settings.triton.grpc_port}"
         metadata, served = asyncio.run(_publish(repository, grpc, exported, name, version))
     except MLServeError as exc:
-        fail(exc.message)
+        _fail(exc.message, json_out)
     result = {
+        "published": True,
         "name": name,
         "version": f"v{metadata.version}",
         "framework": metadata.framework,
@@ -84,6 +105,81 @@ def load_command(
     )
     if not served:
         console.print("Triton is not running: the version is loaded by the next `mlserve up`")
+
+
+def model_name_from_path(path: Path) -> str:
+    """The model name a file or folder stands for: its name without model suffixes
+    (``reviews.joblib`` -> ``reviews``); validated like any name."""
+    stem = path.name
+    while Path(stem).suffix.lower() in _MODEL_SUFFIXES:
+        stem = stem[: -len(Path(stem).suffix)]
+    try:
+        return validate_model_name(stem)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"{exc.message}; the name comes from the file name {path.name!r}: pass --name"
+        ) from None
+
+
+def read_background(path: Path) -> list[dict[str, Any]]:
+    """Feature rows from a CSV, Parquet, JSON (a list of records) or JSON-lines file."""
+    import json
+
+    import pandas as pd
+
+    if not path.is_file():
+        raise InvalidInputError(f"--background {path} does not exist")
+    if path.stat().st_size > MAX_BACKGROUND_BYTES:
+        raise InvalidInputError(
+            f"--background {path} is over {MAX_BACKGROUND_BYTES // 1_000_000} MB: pass a sample "
+            "of at most 1000 rows"
+        )
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path)
+        elif suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        elif suffix in (".jsonl", ".ndjson"):
+            frame = pd.read_json(path, lines=True)
+        elif suffix == ".json":
+            records = json.loads(path.read_text())
+            if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                raise InvalidInputError(
+                    f"--background {path} must hold a JSON list of records "
+                    '([{"feature": value}, ...])'
+                )
+            return records
+        else:
+            raise InvalidInputError(
+                f"--background {path} has an unknown type {suffix or '(none)'!r}: use .csv, "
+                ".parquet, .json (a list of records) or .jsonl"
+            )
+    except MLServeError:
+        raise
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InvalidInputError(f"cannot read --background {path}: {first}") from None
+    if frame.empty:
+        raise InvalidInputError(f"--background {path} has no rows")
+    return list(frame.to_dict(orient="records"))
+
+
+def _fail(message: str, json_out: bool, parity: ParityReport | None = None) -> NoReturn:
+    if json_out:
+        print_json({"published": False, "error": message, "parity": parity and parity.to_dict()})
+    fail(message)
+
+
+def _refuse(path: Path, parity: ParityReport, json_out: bool) -> NoReturn:
+    """The one-line refusal, then the worst inputs (native vs served) on stderr."""
+    message = f"{path.name} not published: {parity.summary()}"
+    if json_out:
+        _fail(message, json_out, parity)
+    print_error(message)
+    for line in parity.worst_lines():
+        err_console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
+    raise typer.Exit(1)
 
 
 async def _publish(
@@ -118,11 +214,11 @@ def _feature_list(features: str | None) -> list[str] | None:
     return [f.strip() for f in features.split(",") if f.strip()]
 
 
-def _read_samples(path: Path) -> list[str]:
+def _read_samples(path: Path, json_out: bool) -> list[str]:
     try:
-        texts = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        texts = [line for line in path.read_text().splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read --samples {path}: {exc}")
+        _fail(f"cannot read --samples {path}: {exc}", json_out)
     if not texts:
-        fail(f"--samples {path} has no texts; put one text per line")
+        _fail(f"--samples {path} has no texts; put one text per line", json_out)
     return texts

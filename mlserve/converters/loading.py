@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mlserve.converters.base import ExportedModel
 from mlserve.errors import (
@@ -57,20 +57,26 @@ def load_model_file(path: Path, *, max_bytes: int) -> object:
     size = _check_size(path, max_bytes)
     if size == 0:
         raise ConversionError("model file is empty: upload a joblib.dump or pickle file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
             obj = joblib.load(path)
-    except ModuleNotFoundError as exc:
-        raise ConversionError(
-            f"model file needs the Python module {exc.name!r}, which this server does not "
-            "have: export with scikit-learn, xgboost, lightgbm or torch"
-        ) from None
-    except Exception as exc:
-        raise ConversionError(
-            f"model file is not a readable joblib/pickle file ({type(exc).__name__}: "
-            f"{_first_line(exc)}): save it with joblib.dump(model, path)"
-        ) from None
+        except ModuleNotFoundError as exc:
+            mismatch = _version_mismatch(exc, caught)
+            if mismatch:
+                raise ConversionError(mismatch) from None
+            raise ConversionError(
+                f"model file needs the Python module {exc.name!r}, which this server does not "
+                "have: export with scikit-learn, xgboost, lightgbm, catboost or torch"
+            ) from None
+        except Exception as exc:
+            mismatch = _version_mismatch(exc, caught)
+            if mismatch:
+                raise ConversionError(mismatch) from None
+            raise ConversionError(
+                f"model file is not a readable joblib/pickle file ({type(exc).__name__}: "
+                f"{_first_line(exc)}): save it with joblib.dump(model, path)"
+            ) from None
     if not _is_model(obj):
         raise ConversionError(
             f"model file holds a {_type_name(obj)}, not a model: upload a fitted estimator "
@@ -79,13 +85,59 @@ def load_model_file(path: Path, *, max_bytes: int) -> object:
     return obj
 
 
+def _version_mismatch(exc: BaseException, caught: list[warnings.WarningMessage]) -> str | None:
+    """A one-line reason when unpickling failed inside a library whose version differs from
+    the one that pickled the file (scikit-learn says which; numpy's random state and
+    internals fail without saying), else None."""
+    import traceback
+    from importlib.metadata import version
+
+    reason = f"{type(exc).__name__}: {_first_line(exc)}"
+    for warning in caught:
+        category = warning.category.__name__
+        if category == "InconsistentVersionWarning":
+            pickled = getattr(warning.message, "original_sklearn_version", "another version")
+            return (
+                f"model file was pickled with scikit-learn {pickled} and cannot be read by "
+                f"this server's scikit-learn {version('scikit-learn')} ({reason}): re-save it "
+                f"with scikit-learn {version('scikit-learn')}"
+            )
+    frames = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
+    name = getattr(exc, "name", None) or ""
+    if name.startswith("numpy") or any("/numpy/" in f for f in frames):
+        numpy_version = version("numpy")
+        return (
+            f"model file was pickled with another numpy version than this server's numpy "
+            f"{numpy_version} ({reason}): re-save it with numpy {numpy_version.split('.')[0]}.x "
+            f"(pip install 'numpy=={numpy_version}') or retrain it there"
+        )
+    return None
+
+
+def existing_input_dtype(repository: Any, name: str) -> Literal["float32", "float64"]:
+    """The numeric input type the newest tabular version of ``name`` in ``repository`` (a
+    :class:`mlserve.repository.store.ModelRepository`) takes: Triton keeps one input type
+    per model, so a new version must match it (float64 for a new model). Pass it as
+    ``input_dtype`` to :func:`export_file` / :func:`export_native_model`."""
+    try:
+        versions = repository.versions(name)
+        newest = repository.metadata(name, max(versions)) if versions else None
+    except MLServeError:
+        return "float64"
+    if newest is None or newest.input_kind != "tabular":
+        return "float64"
+    return "float64" if newest.preprocessing.get("numeric_dtype") == "float64" else "float32"
+
+
 def export_file(
     path: Path,
     *,
     name: str,
     sample_texts: Sequence[str] | None = None,
+    background: Sequence[Mapping[str, Any]] | None = None,
     max_bytes: int,
     features: Sequence[str] | None = None,
+    input_dtype: Literal["float32", "float64"] = "float64",
 ) -> ExportedModel:
     """Export any supported model file or folder; the one entry point of ``mlserve load``.
 
@@ -104,8 +156,9 @@ def export_file(
       :func:`mlserve.converters.onnx_import.import_onnx`, smoke-tested on sample texts;
     * any other file: a joblib/pickle file read by :func:`load_model_file` and exported by
       :func:`export_native_model` — text pipelines check parity on ``sample_texts``
-      (default: the test texts of :func:`mlserve.samples.sentiment_data.generate`),
-      tabular models need ``features`` only when trained on an array.
+      (default: texts built from their vocabulary), tabular models on ``background``
+      rows (default: rows built from the model), and need ``features`` only when trained
+      on an array.
 
     Files over ``max_bytes`` raise :class:`PayloadTooLargeError`; unsupported, corrupt or
     mismatched files raise :class:`ConversionError` with a one-line reason, so the caller
@@ -125,14 +178,23 @@ def export_file(
         from mlserve.converters.onnx_import import import_onnx
         from mlserve.samples import sentiment_data
 
-        texts = _texts(sample_texts) or sentiment_data.generate().test_texts
-        return import_onnx(path, texts[:REFERENCE_ROWS])
+        given = _texts(sample_texts)
+        texts = given or sentiment_data.generate().test_texts
+        # the built-in texts only smoke-test the graph; they are no drift reference
+        return import_onnx(path, texts[:REFERENCE_ROWS], user_texts=given is not None)
     from mlserve.converters.pytorch_file import export_pytorch_file, looks_like_pytorch_file
 
     if looks_like_pytorch_file(path):
         return export_pytorch_file(path, sample_texts=_texts(sample_texts))
     obj = load_model_file(path, max_bytes=max_bytes)
-    return export_native_model(obj, name=name, features=features, sample_texts=sample_texts)
+    return export_native_model(
+        obj,
+        name=name,
+        features=features,
+        sample_texts=sample_texts,
+        background=background,
+        input_dtype=input_dtype,
+    )
 
 
 def export_native_model(
@@ -144,17 +206,19 @@ def export_native_model(
     sample_texts: Sequence[str] | None = None,
     metrics: Mapping[str, Any] | None = None,
     task_type: str | None = None,
+    input_dtype: Literal["float32", "float64"] = "float64",
 ) -> ExportedModel:
     """Export a loaded model with the converter for its kind and attach the deploy metadata.
 
     ``features``/``background`` (records, as the SDK's ``background_data``) serve tabular
-    models and PyTorch modules; ``sample_texts`` serve text pipelines (default: the test
-    texts of :func:`mlserve.samples.sentiment_data.generate`). ``metrics`` must
+    models and PyTorch modules; ``sample_texts`` serve text pipelines (default: texts built
+    from the pipeline's vocabulary, and then no drift reference). ``metrics`` must
     be numbers; ``task_type`` is kept in ``extra`` and, when it names a task, must agree
-    with the model's. At most 1000 background rows (or sample texts) are kept as
-    ``reference_data`` for drift monitoring. Raises :class:`ConversionError` for
-    unsupported models and :class:`InvalidInputError` for bad metadata; a failed parity
-    check is returned in ``parity`` (publishing refuses it).
+    with the model's; ``input_dtype`` is the numeric input type of tabular exports (see
+    :func:`mlserve.converters.tabular.export_tabular_model`). At most 1000 background
+    rows (or sample texts) are kept as ``reference_data`` for drift monitoring. Raises
+    :class:`ConversionError` for unsupported models and :class:`InvalidInputError` for
+    bad metadata; a failed parity check is returned in ``parity`` (publishing refuses it).
     """
     clean_metrics = _metrics(metrics)
     if _is_torch_module(obj):
@@ -167,7 +231,9 @@ def export_native_model(
     else:
         from mlserve.converters.tabular import export_tabular_model
 
-        exported = export_tabular_model(obj, features=features, background=background)
+        exported = export_tabular_model(
+            obj, features=features, background=background, input_dtype=input_dtype
+        )
     _check_task(exported, task_type, name)
     exported.metrics = {**exported.metrics, **clean_metrics}
     if task_type is not None:
@@ -179,11 +245,7 @@ def _export_text(pipeline: Any, sample_texts: Sequence[str] | None) -> ExportedM
     from mlserve.converters.sklearn_text import export_text_pipeline
 
     texts = _texts(sample_texts)
-    if texts is None:
-        from mlserve.samples import sentiment_data
-
-        texts = sentiment_data.generate().test_texts
-    return export_text_pipeline(pipeline, texts[:REFERENCE_ROWS])
+    return export_text_pipeline(pipeline, texts[:REFERENCE_ROWS] if texts else None)
 
 
 def _texts(sample_texts: Sequence[str] | None) -> list[str] | None:

@@ -30,8 +30,13 @@ def metadata_path_for(model_file: Path) -> Path:
     return sidecar if sidecar.is_file() else model_file.parent / METADATA_FILE
 
 
-def import_onnx(model_file: Path, sample_texts: Sequence[str]) -> ExportedModel:
-    """Read ``model_file`` and its metadata, check the graph, return it ready to publish."""
+def import_onnx(
+    model_file: Path, sample_texts: Sequence[str], *, user_texts: bool = True
+) -> ExportedModel:
+    """Read ``model_file`` and its metadata, check the graph, return it ready to publish.
+
+    ``sample_texts`` smoke-test the graph; they become the drift reference only when
+    ``user_texts`` (the user gave them), not when they are built-in texts."""
     meta_file = metadata_path_for(model_file)
     if not meta_file.is_file():
         raise ConversionError(
@@ -71,7 +76,7 @@ def import_onnx(model_file: Path, sample_texts: Sequence[str]) -> ExportedModel:
         preprocessing=PreprocessingConfig.from_metadata(meta.preprocessing).model_dump(),
         metrics=meta.metrics,
         training={**meta.training, "imported_from": str(model_file)},
-        reference_data=list(sample_texts),
+        reference_data=list(sample_texts) if user_texts else None,
         extra=meta.extra,
     )
 

@@ -136,7 +136,9 @@ def export_pytorch_file(
     samples = _file_samples(declared, input_spec, preprocessing, extra_files, sample_texts)
     tokens = input_kind(input_spec) == "tokens"
     texts_kept = list(sample_texts) if sample_texts and tokens else None
-    return export_pytorch(
+    if not tokens:
+        _check_tabular_declaration(declared)
+    exported = export_pytorch(
         module,
         input_spec=input_spec,
         labels=declared.labels,
@@ -148,6 +150,49 @@ def export_pytorch_file(
         training={"source": str(path), "form": type(source).__name__},
         reference_data=texts_kept,
     )
+    return exported if tokens else _served_as_tabular(exported, declared)
+
+
+def _check_tabular_declaration(declared: PyTorchFileSpec) -> None:
+    """A tabular file is served like other tabular models: one FP32 ``[n]`` input whose
+    ``n`` columns ``features`` names."""
+    inputs = declared.inputs
+    width = inputs[0].dims[0] if len(inputs) == 1 and len(inputs[0].dims) == 1 else None
+    if (
+        len(inputs) != 1
+        or inputs[0].data_type != "FP32"
+        or width is None
+        or len(declared.features) != width
+    ):
+        raise ConversionError(
+            "a tabular PyTorch file is served from feature records: declare one FP32 input "
+            "with dims [n] and `features` naming its n columns in order"
+        )
+
+
+def _served_as_tabular(exported: ExportedModel, declared: PyTorchFileSpec) -> ExportedModel:
+    """Rename the input to the tabular ``input`` tensor and store the feature spec, so the
+    control plane builds the tensor from records as for any tabular model."""
+    from mlserve.converters.tabular.onnx_graph import widen_numeric_input
+    from mlserve.converters.tabular.spec import NUMERIC_INPUT, TabularFeature, TabularSpec
+
+    spec = TabularSpec(
+        features=tuple(TabularFeature(f, "numeric") for f in declared.features),
+        numeric_dtype="float64",
+    )
+    graph = exported.onnx_model.graph
+    old = declared.inputs[0].name
+    for graph_input in graph.input:
+        if graph_input.name == old:
+            graph_input.name = NUMERIC_INPUT
+    for node in graph.node:
+        node.input[:] = [NUMERIC_INPUT if i == old else i for i in node.input]
+    widen_numeric_input(exported.onnx_model)
+    exported.inputs = spec.input_specs()
+    exported.preprocessing = spec.to_dict()
+    exported.input_kind = "tabular"
+    exported.features = spec.names
+    return exported
 
 
 def _source(path: Path, spec: PyTorchFileSpec) -> PyTorchSource:

@@ -26,6 +26,7 @@ from mlserve.converters.tabular import (
     TabularSpec,
     records_to_inputs,
 )
+from mlserve.converters.text_parity import vocabulary_texts
 from mlserve.errors import (
     ConversionError,
     InvalidInputError,
@@ -213,7 +214,7 @@ def test_torch_module_is_exported_as_a_tabular_classifier(tmp_path: Path) -> Non
     assert exported.parity.passed, exported.parity.summary()
     assert exported.framework == "pytorch"
     assert exported.input_kind == "tabular"
-    assert exported.inputs == (TensorSpec(NUMERIC_INPUT, DataType.FP32, (4,)),)
+    assert exported.inputs == (TensorSpec(NUMERIC_INPUT, DataType.FP64, (4,)),)
     assert exported.outputs == (TensorSpec(PROBABILITIES, DataType.FP32, (3,)),)
     assert exported.labels == ["0", "1", "2"]
     assert exported.extra["output_kind"] == "logits"
@@ -223,7 +224,9 @@ def test_torch_module_is_exported_as_a_tabular_classifier(tmp_path: Path) -> Non
     session = ort.InferenceSession(exported.onnx_model.SerializeToString())
     (served,) = session.run([PROBABILITIES], inputs)
     with torch.no_grad():
-        native = torch.softmax(module(torch.from_numpy(inputs[NUMERIC_INPUT])), dim=1).numpy()
+        native = torch.softmax(
+            module(torch.from_numpy(inputs[NUMERIC_INPUT].astype(np.float32))), dim=1
+        ).numpy()
     assert np.abs(served - native).max() < 1e-4
 
 
@@ -262,17 +265,18 @@ def text_pipeline() -> Pipeline:
     ).fit(dataset.train_texts, dataset.train_labels)
 
 
-def test_export_file_checks_a_text_pipeline_on_the_sample_test_texts_by_default(
+def test_export_file_checks_a_text_pipeline_on_its_vocabulary_by_default(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "sentiment.joblib"
-    joblib.dump(text_pipeline(), path)
+    pipeline = text_pipeline()
+    joblib.dump(pipeline, path)
     exported = export_file(path, name="sentiment", sample_texts=None, max_bytes=LIMIT)
-    default_texts = sentiment_data.generate().test_texts
     assert exported.input_kind == "text"
     assert exported.parity.passed, exported.parity.summary()
-    assert exported.parity.n_samples == len(default_texts)
-    assert exported.reference_data == default_texts
+    assert exported.parity.n_samples == len(vocabulary_texts(pipeline)) == 600
+    assert exported.reference_data is None  # no user texts: no drift reference
+    assert exported.extra["parity_data"] == "vocabulary"
 
     given = ["great product", "awful service", "it arrived on tuesday"]
     chosen = export_file(path, name="sentiment", sample_texts=given, max_bytes=LIMIT)
@@ -323,7 +327,7 @@ def test_export_file_exports_a_torchscript_file_declared_by_its_sidecar(tmp_path
     assert exported.parity.passed, exported.parity.summary()
     assert (exported.framework, exported.input_kind) == ("pytorch", "tabular")
     assert exported.labels == ["a", "b", "c"]
-    assert exported.inputs == (TensorSpec("input", DataType.FP32, (4,)),)
+    assert exported.inputs == (TensorSpec("input", DataType.FP64, (4,)),)
 
     with pytest.raises(PayloadTooLargeError, match="limit"):
         export_file(path, name="mlp", sample_texts=None, max_bytes=100)
@@ -384,3 +388,48 @@ def test_export_file_refuses_what_it_cannot_export_with_one_line(tmp_path: Path)
     empty_folder.mkdir()
     with pytest.raises(ConversionError, match="nor a Hugging Face model folder"):
         export_file(empty_folder, name="m", sample_texts=None, max_bytes=LIMIT)
+
+
+NUMPY2_RANDOM_STATE = (
+    b"\x80\x02cnumpy.random._pickle\n__randomstate_ctor\nX\x07\x00\x00\x00MT19937"
+    b"cnumpy.random._mt19937\nMT19937\n\x86R."
+)
+"""How numpy 2 pickles a RandomState (inside GradientBoosting, MLP, ...): numpy 1.26's
+constructor takes the class for a seed and fails."""
+
+
+def test_a_pickle_from_another_numpy_names_the_version_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "numpy2.pkl"
+    path.write_bytes(NUMPY2_RANDOM_STATE)
+
+    with pytest.raises(ConversionError) as caught:
+        load_model_file(path, max_bytes=LIMIT)
+
+    message = caught.value.message
+    assert message.startswith("model file was pickled with another numpy version")
+    assert f"numpy {np.__version__}" in message
+    assert "not a readable" not in message
+
+
+def test_a_scikit_learn_version_warning_names_both_versions() -> None:
+    import warnings
+
+    from sklearn.exceptions import InconsistentVersionWarning
+
+    from mlserve.converters.loading import _version_mismatch
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn(
+            InconsistentVersionWarning(
+                estimator_name="GradientBoostingClassifier",
+                current_sklearn_version="1.9.1",
+                original_sklearn_version="1.3.0",
+            ),
+            stacklevel=1,
+        )
+    message = _version_mismatch(AttributeError("no attribute '_loss'"), caught)
+
+    assert message is not None
+    assert "pickled with scikit-learn 1.3.0" in message
+    assert "AttributeError: no attribute '_loss'" in message

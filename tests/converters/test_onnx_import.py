@@ -34,6 +34,11 @@ def test_an_onnx_file_with_its_metadata_is_imported(published: Path, tmp_path: P
     target = ModelRepository(tmp_path)
     target.publish_version(exported, "copy")
     assert target.metadata("copy", 1).framework == "sklearn"
+    assert exported.reference_data is None  # built-in smoke texts are no drift reference
+    given = export_file(
+        published / "model.onnx", name="copy", sample_texts=["great", "awful"], max_bytes=LIMIT
+    )
+    assert given.reference_data == ["great", "awful"]
 
 
 def test_onnx_without_metadata_or_with_wrong_labels_is_refused(

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
@@ -17,6 +19,7 @@ from mlserve.converters.pytorch_file import (
     looks_like_pytorch_file,
     spec_path_for,
 )
+from mlserve.converters.tabular import TabularSpec, records_to_inputs
 from mlserve.errors import ConversionError
 from mlserve.preprocessing.config import PreprocessingConfig
 from mlserve.preprocessing.tokenization import HuggingFaceTokenizer, build_tokenizer
@@ -109,7 +112,8 @@ def test_tabular_file_is_checked_on_generated_or_given_rows(
     user_package: Any, tmp_path: Path
 ) -> None:
     model_file = tmp_path / "tabular.pt"
-    torch.save(user_package.Tabular().eval(), model_file)
+    module = user_package.Tabular().eval()
+    torch.save(module, model_file)
     spec = PyTorchFileSpec(
         inputs=[InputDeclaration(name="features", data_type="FP32", dims=[4])],
         labels=LABELS,
@@ -120,6 +124,20 @@ def test_tabular_file_is_checked_on_generated_or_given_rows(
     assert generated.parity.passed
     assert generated.parity.n_samples == 8
     assert generated.input_kind == "tabular"
+    # served like any tabular model: records -> the "input" tensor of the feature spec
+    tabular = TabularSpec.from_dict(generated.preprocessing)
+    assert tabular.names == ["a", "b", "c", "d"]
+    session = ort.InferenceSession(
+        generated.onnx_model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    records = [{"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0}]
+    (served,) = session.run(None, records_to_inputs(records, tabular))
+    with torch.no_grad():
+        native = module(torch.tensor([[0.0, 1.0, 2.0, 3.0]]))
+    assert np.abs(served - native.numpy()).max() < 1e-5
+    unnamed = spec.model_copy(update={"features": []})
+    with pytest.raises(ConversionError, match="`features` naming its n columns"):
+        export_pytorch_file(model_file, unnamed)
 
     rows = [[0.0, 1.0, 2.0, 3.0], [1.0, 1.0, 1.0, 1.0], [-1.0, 0.5, 0.0, 2.0]]
     given = export_pytorch_file(

@@ -147,7 +147,8 @@ def test_classifier_exports_probabilities_matching_the_native_model(
     )
     assert exported.labels == ["0", "1", "2"]
     assert exported.features == FEATURES
-    assert exported.inputs == (TensorSpec(NUMERIC_INPUT, DataType.FP32, (6,)),)
+    # every new version takes float64 (float32 estimators cast inside the graph)
+    assert exported.inputs == (TensorSpec(NUMERIC_INPUT, DataType.FP64, (6,)),)
     assert exported.outputs == (TensorSpec(PROBABILITIES, DataType.FP32, (3,)),)
     assert exported.reference_data == [
         {k: float(v) for k, v in row.items()} for row in records_of(frame)
@@ -217,7 +218,7 @@ def test_pipeline_with_categorical_columns_takes_numeric_and_string_tensors() ->
     assert exported.parity.passed, exported.parity.summary()
     assert exported.features == ["age", "plan", "monthly_spend", "region"]
     assert exported.inputs == (
-        TensorSpec(NUMERIC_INPUT, DataType.FP32, (2,)),
+        TensorSpec(NUMERIC_INPUT, DataType.FP64, (2,)),
         TensorSpec(STRING_INPUT, DataType.STRING, (2,)),
     )
     assert exported.labels == ["churn", "stay"]
@@ -335,7 +336,7 @@ def test_published_version_keeps_features_task_labels_and_spec(tmp_path: Any) ->
     assert stored.labels == ["churn", "stay"]
     assert stored.features == ["age", "plan", "monthly_spend", "region"]
     assert [(t.name, t.datatype, t.dims) for t in stored.inputs] == [
-        (NUMERIC_INPUT, "FP32", [2]),
+        (NUMERIC_INPUT, "FP64", [2]),
         (STRING_INPUT, "STRING", [2]),
     ]
     spec = TabularSpec.from_dict(stored.preprocessing)

@@ -9,8 +9,9 @@ predictions for the original values agree.)
 Tolerances (absolute differences, checked with :func:`compare_outputs`):
 
 * classification: probabilities within ``PROBA_TOLERANCE`` (1e-4) and the same argmax label;
-* regression: ``max(1e-3, 1e-4 * max|prediction|)`` over the parity rows — float32 error
-  grows with the magnitude of the summed leaves/coefficients, i.e. with the target's scale;
+* regression: relative error ``1e-5`` (``max(1e-5, 1e-5 * max|prediction|)`` over the
+  parity rows) — float32 error grows with the magnitude of the summed
+  leaves/coefficients, i.e. with the target's scale;
 * anomaly detection: scores within ``max(1e-4, 1e-4 * max|score|)`` and identical labels.
 """
 
@@ -44,7 +45,8 @@ SYNTHETIC_ROWS = 200
 """Rows generated when no background data is given."""
 MISSING_PROBE_ROWS = 64
 """Rows given NaN values to find out whether missing values can be served."""
-REGRESSION_ABS_TOLERANCE = 1e-3
+REGRESSION_ABS_TOLERANCE = 1e-5
+REGRESSION_RELATIVE_TOLERANCE = 1e-5
 RELATIVE_TOLERANCE = 1e-4
 
 Array = npt.NDArray[Any]
@@ -55,13 +57,15 @@ class ParityRows:
     """The rows a parity check runs on: float64 numbers and strings, keyed like the inputs."""
 
     values: dict[str, Array]
-    source: Literal["background", "synthetic"]
+    source: Literal["background", "synthetic", "thresholds"]
+    numeric_dtype: Literal["float32", "float64"] = "float32"
 
     @property
     def inputs(self) -> dict[str, Array]:
-        """The tensors the export receives (numbers rounded to float32)."""
+        """The tensors the export receives (numbers as the export's input type)."""
+        dtype = np.float64 if self.numeric_dtype == "float64" else np.float32
         return {
-            name: array.astype(np.float32) if name == NUMERIC_INPUT else array
+            name: array.astype(dtype) if name == NUMERIC_INPUT else array
             for name, array in self.values.items()
         }
 
@@ -70,7 +74,9 @@ class ParityRows:
         return len(next(iter(self.values.values())))
 
     def take(self, rows: Array | slice) -> ParityRows:
-        return ParityRows({k: v[rows] for k, v in self.values.items()}, self.source)
+        return ParityRows(
+            {k: v[rows] for k, v in self.values.items()}, self.source, self.numeric_dtype
+        )
 
 
 def background_rows(anatomy: ModelAnatomy, records: list[dict[str, Any]]) -> ParityRows:
@@ -203,8 +209,9 @@ def tolerance_for(anatomy: ModelAnatomy, native: Array) -> float:
         return PROBA_TOLERANCE
     values = native[:, 0] if anatomy.task == "anomaly-detection" else native
     scale = float(np.abs(values).max()) if values.size else 0.0
-    floor = REGRESSION_ABS_TOLERANCE if anatomy.task == "regression" else PROBA_TOLERANCE
-    return max(floor, RELATIVE_TOLERANCE * scale)
+    if anatomy.task == "regression":
+        return max(REGRESSION_ABS_TOLERANCE, REGRESSION_RELATIVE_TOLERANCE * scale)
+    return max(PROBA_TOLERANCE, RELATIVE_TOLERANCE * scale)
 
 
 def compare(
@@ -261,7 +268,7 @@ def probe_missing(anatomy: ModelAnatomy, session: Any, rows: ParityRows) -> tupl
     n_rows, n_cols = holes.shape
     holes[np.arange(n_rows), np.arange(n_rows) % n_cols] = np.nan
     holes[0, :] = np.nan
-    probe = ParityRows({**probe.values, NUMERIC_INPUT: holes}, probe.source)
+    probe = ParityRows({**probe.values, NUMERIC_INPUT: holes}, probe.source, probe.numeric_dtype)
     try:
         native = native_outputs(anatomy, probe.values)
     except Exception as exc:

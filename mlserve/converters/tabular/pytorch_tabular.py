@@ -11,6 +11,7 @@ probabilities; anything else gets a softmax).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -73,6 +74,11 @@ def export_tabular_torch_module(
         features=spec.names,
         reference_data=[{n: r.get(n) for n in spec.names} for r in records],
     )
+    from mlserve.converters.tabular.onnx_graph import widen_numeric_input
+
+    widen_numeric_input(exported.onnx_model)
+    spec = replace(spec, numeric_dtype="float64")
+    exported.inputs = spec.input_specs()
     exported.preprocessing = spec.to_dict()
     exported.input_kind = "tabular"
     return exported

@@ -21,9 +21,10 @@ def records_to_inputs(
 ) -> dict[str, npt.NDArray[Any]]:
     """Validate ``records`` against ``spec`` and build the model's input tensors.
 
-    Returns ``{"input": float32 [n, n_numeric]}`` plus ``{"input_str": object [n, n_string]}``
-    (Python ``str`` elements) when the model has string features; each tensor only when it
-    has columns. Pure: no I/O, no model needed.
+    Returns ``{"input": [n, n_numeric]}`` (float32, or float64 when ``spec.numeric_dtype``
+    says so) plus ``{"input_str": object [n, n_string]}`` (Python ``str`` elements) when
+    the model has string features; each tensor only when it has columns. Pure: no I/O, no
+    model needed.
 
     Rules, each broken one raising :class:`InvalidInputError` that names the record index,
     the feature and the fix:
@@ -36,7 +37,8 @@ def records_to_inputs(
       ``spec.accepts_missing``, otherwise an error;
     * string features take strings only (send ``"3"``, not ``3``) and cannot be missing.
     """
-    return records_to_arrays(records, spec, numeric_dtype=np.float32)
+    dtype = np.float64 if spec.numeric_dtype == "float64" else np.float32
+    return records_to_arrays(records, spec, numeric_dtype=dtype)
 
 
 def records_to_arrays(

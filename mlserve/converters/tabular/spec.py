@@ -59,6 +59,9 @@ class TabularSpec:
     ignored: tuple[str, ...] = ()
     """Columns the model was trained with but never reads (dropped by its ColumnTransformer):
     records may carry them, their values are discarded."""
+    numeric_dtype: Literal["float32", "float64"] = "float32"
+    """Type of the ``input`` tensor: ``float64`` where the export computes its
+    preprocessing in double precision, as scikit-learn does (exact at tree thresholds)."""
 
     @property
     def names(self) -> list[str]:
@@ -78,7 +81,8 @@ class TabularSpec:
         """The Triton inputs of the export (only the tensors that have columns)."""
         specs: list[TensorSpec] = []
         if self.numeric_features:
-            specs.append(TensorSpec(NUMERIC_INPUT, DataType.FP32, (len(self.numeric_features),)))
+            kind = DataType.FP64 if self.numeric_dtype == "float64" else DataType.FP32
+            specs.append(TensorSpec(NUMERIC_INPUT, kind, (len(self.numeric_features),)))
         if self.string_features:
             specs.append(TensorSpec(STRING_INPUT, DataType.STRING, (len(self.string_features),)))
         return tuple(specs)
@@ -91,6 +95,7 @@ class TabularSpec:
             "accepts_missing": self.accepts_missing,
             "ignored_features": list(self.ignored),
             "numeric_input": NUMERIC_INPUT,
+            "numeric_dtype": self.numeric_dtype,
             "string_input": STRING_INPUT,
         }
 
@@ -116,4 +121,5 @@ class TabularSpec:
             features=tuple(features),
             accepts_missing=bool(data.get("accepts_missing")),
             ignored=tuple(str(n) for n in data.get("ignored_features", [])),
+            numeric_dtype="float64" if data.get("numeric_dtype") == "float64" else "float32",
         )
