@@ -5,7 +5,7 @@ custom Python; no Triton queue policy, as ``compare_serving.py --no-queue-policy
 at one concurrency, sends every request unique (cache misses) through:
 
 * ``tabular-predict``: ``POST /predict {"model": "iris", "features": {...}}``;
-* ``tabular-triton-http``: Triton's own HTTP infer for ``iris`` (binary FP32 ``input``);
+* ``tabular-triton-http``: Triton's own HTTP infer for ``iris`` (binary FP64 ``input``);
 * ``tabular-v2``: the control plane's Open Inference Protocol for ``iris`` (JSON tensors);
 * ``text-predict`` / ``text-v2``: ``sentiment`` through ``/predict`` and the protocol;
 * ``custom-predict``: ``iris-rules`` (the user's Python in Triton's Python backend).
@@ -62,7 +62,7 @@ def scenarios(seed: int) -> dict[str, tuple[str, Callable[[int], Request]]]:
         return "/predict", orjson.dumps({"model": "iris-rules", "features": features}), None
 
     def tabular_triton(i: int) -> Request:
-        inputs = {"input": np.array([record(rng)], dtype=np.float32)}
+        inputs = {"input": np.array([record(rng)], dtype=np.float64)}  # iris takes FP64
         body, length = http_request(inputs, ["probabilities"])
         headers = {"inference-header-content-length": str(length)}
         return "/v2/models/iris/infer", body, headers

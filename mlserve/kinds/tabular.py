@@ -66,7 +66,9 @@ class ServedTabular(ServedModel):
         self._numeric_at = [self.names.index(n) for n in self.numeric]
         self._string_at = [self.names.index(n) for n in self.strings]
         dtypes = {i.name: i.datatype for i in metadata.inputs}
-        self._numeric_dtype = _NUMPY_TYPES.get(dtypes.get(NUMERIC_INPUT, "FP32"), np.float32)
+        self.numeric_datatype = dtypes.get(NUMERIC_INPUT, "FP32")
+        """Triton's datatype of the numeric input (FP64 for versions exact at thresholds)."""
+        self._numeric_dtype = _NUMPY_TYPES.get(self.numeric_datatype, np.float32)
         self.task = metadata.task
         self.outputs = _needed_outputs(metadata)
         self.labels = list(metadata.labels)

@@ -74,8 +74,11 @@ class UploadSandbox:
         metrics: dict[str, float] | None,
         task_type: str | None,
         log: Callable[[str], None],
+        input_dtype: str = "float64",
     ) -> ExportedModel:
-        """Load and export the upload in the child; the ONNX export and its metadata."""
+        """Load and export the upload in the child; the ONNX export and its metadata.
+        ``input_dtype`` must match the model's existing versions (Triton keeps one input
+        type per model: :func:`mlserve.converters.loading.existing_input_dtype`)."""
         job = {
             "action": "export",
             "name": name,
@@ -83,6 +86,7 @@ class UploadSandbox:
             "background": background,
             "metrics": metrics,
             "task_type": task_type,
+            "input_dtype": input_dtype,
         }
         from mlserve.platform import exported_wire
 

@@ -64,6 +64,7 @@ def run(work: Path) -> dict[str, Any]:
         background=job.get("background"),
         metrics=job.get("metrics"),
         task_type=job.get("task_type"),
+        input_dtype=job.get("input_dtype", "float64"),
     )
     if exported.input_kind != "tabular":
         raise ConversionError(

@@ -173,6 +173,8 @@ class TritonDeployer:
                 f"model file is larger than {self.max_upload_bytes} bytes: upload a smaller model"
             )
         log("loading the upload in the sandbox (allowlist of model classes, no network)")
+        from mlserve.converters.loading import existing_input_dtype
+
         exported = self.sandbox.export(
             model_bytes,
             name=name,
@@ -181,6 +183,7 @@ class TritonDeployer:
             metrics=metrics,
             task_type=task_type,
             log=log,
+            input_dtype=existing_input_dtype(self.publisher.repository, name),
         )
         if exported.input_kind != "tabular":
             raise ConversionError(
@@ -188,6 +191,8 @@ class TritonDeployer:
                 f"{exported.input_kind} model — publish it with `mlserve load` instead"
             )
         log(exported.parity.summary())
+        for line in exported.parity.worst_lines():
+            log(line)
         if not exported.parity.passed:
             raise ConversionError(
                 f"{name}: the ONNX export does not reproduce the model "

@@ -8,8 +8,8 @@ data plane as ``/predict``. Tensors, per kind:
 * text and token models take one ``BYTES`` input (``[n]`` or ``[n, 1]``, any name; ``text``
   in the metadata) and answer ``probabilities`` (FP32 ``[n, classes]``) and ``label``
   (BYTES ``[n, 1]``);
-* tabular and custom models take ``input`` (FP32 ``[n, numeric features]``, in feature
-  order) and ``input_str`` (BYTES, string features) as Triton's own model does, or one
+* tabular and custom models take ``input`` (FP32 or FP64 ``[n, numeric features]``, in
+  feature order; the metadata names the version's own type) and ``input_str`` (BYTES, string features) as Triton's own model does, or one
   tensor per feature named by the feature; they answer ``probabilities`` and ``label``
   (classifiers), ``prediction`` (FP64, regressors) or ``scores`` and ``label`` (INT64, 1 /
   -1; anomaly detectors).
@@ -234,7 +234,13 @@ def _tensor_specs(model: ResolvedModel) -> tuple[list[dict[str, Any]], list[dict
         assert isinstance(served, ServedTabular)
         inputs = []
         if served.numeric:
-            inputs.append({"name": "input", "datatype": "FP32", "shape": [-1, len(served.numeric)]})
+            inputs.append(
+                {
+                    "name": "input",
+                    "datatype": served.numeric_datatype,
+                    "shape": [-1, len(served.numeric)],
+                }
+            )
         if served.strings:
             inputs.append(
                 {"name": "input_str", "datatype": "BYTES", "shape": [-1, len(served.strings)]}
