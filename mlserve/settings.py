@@ -75,6 +75,13 @@ class MonitoringSettings(SettingsSection):
     """Time span the success rate and average latency of alerts are computed over."""
     baseline_intervals: int = Field(default=12, ge=3)
     """Poll intervals that form the baseline serving-performance rises are judged against."""
+    report_column_alpha: float = Field(default=0.05, gt=0, lt=1)
+    """Drift reports: a column drifts when its test's p-value is below this."""
+    report_drift_share: float = Field(default=0.5, gt=0, le=1)
+    """Drift reports: the dataset drifts when at least this share of its columns drifted."""
+    report_min_rows: int = Field(default=200, ge=1)
+    """Drift reports: rows each side (reference, current window) needs before the dataset
+    is judged; fewer give the verdict "not enough data"."""
 
 
 class TritonSettings(SettingsSection):

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mlserve.cli.benchmark import benchmark_command
+from mlserve.cli.drift import drift_app
 from mlserve.cli.load import load_command
 from mlserve.cli.output import console, fail, print_error, print_json
 from mlserve.cli.stats import stats_command
@@ -35,6 +36,7 @@ app.command("stats")(stats_command)
 app.command("benchmark")(benchmark_command)
 user_app = typer.Typer(help="Accounts of the /api/v1 platform API.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(drift_app, name="drift")
 
 
 @app.command("list")

@@ -19,6 +19,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from mlserve import __version__
+from mlserve.control_plane.addons import install_addons
 from mlserve.control_plane.errors import install_error_handlers
 from mlserve.control_plane.hot_routes import ControlPlaneApp
 from mlserve.control_plane.platform import build_platform
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         )
     )
     app.include_router(api_v1.router)
+    install_addons(app, settings, stack, api_v1)  # issue 22: reports, training, request logs
     return app
 
 

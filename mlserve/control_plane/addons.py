@@ -1,0 +1,27 @@
+"""Routes and wrappers added to the control plane beside its core: drift reports.
+
+:func:`install_addons` is called once by :func:`mlserve.control_plane.app.create_app`
+(one marked line), after the hot routes are installed.
+"""
+
+from __future__ import annotations
+
+from mlserve.control_plane.hot_routes import ControlPlaneApp
+from mlserve.control_plane.routes.api_v1 import ApiV1
+from mlserve.control_plane.routes.drift_report import drift_report_router
+from mlserve.control_plane.stack import ServingStack
+from mlserve.monitoring.drift_report.compare import DriftPolicy
+from mlserve.monitoring.drift_report.live import LiveDriftReports
+from mlserve.settings import Settings
+
+
+def install_addons(
+    app: ControlPlaneApp, settings: Settings, stack: ServingStack, api_v1: ApiV1
+) -> None:
+    """Include the drift-report routes."""
+    reports = LiveDriftReports(
+        stack.repository,
+        api_v1.services.predictions,
+        DriftPolicy.from_settings(settings.monitoring),
+    )
+    app.include_router(drift_report_router(reports))
