@@ -211,6 +211,17 @@ class AuthSettings(SettingsSection):
     ``<models_dir>/../var/platform.sqlite3``); single-node only."""
 
 
+class MlflowSettings(SettingsSection):
+    """The MLflow tracking server models are imported from and training runs log to."""
+
+    tracking_uri: str | None = None
+    """Tracking server URL (``http://host:5000``); unset: ``MLFLOW_TRACKING_URI``, and
+    training logs nothing to MLflow when neither is set."""
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Longest wait for the tracking server to answer one call: an unreachable server is a
+    one-line error after this, not a hang."""
+
+
 class Settings(BaseSettings):
     """Everything mlserve can be configured with."""
 
@@ -257,6 +268,8 @@ class Settings(BaseSettings):
     """Shortcut for ``auth.admin_password`` (``MLSERVE_ADMIN_PASSWORD``)."""
     webhook_allow_private: bool = False
     """Shortcut for ``auth.webhook_allow_private`` (``MLSERVE_WEBHOOK_ALLOW_PRIVATE``)."""
+    mlflow: MlflowSettings = MlflowSettings()
+    """MLflow tracking server (model import, training runs)."""
 
     @classmethod
     def settings_customise_sources(

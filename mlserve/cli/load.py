@@ -23,7 +23,11 @@ MAX_MODEL_BYTES = 200 * 1024 * 1024
 
 def load_command(
     path: Annotated[
-        Path, typer.Argument(help="joblib/pickle pipeline, PyTorch file or transformer folder.")
+        Path,
+        typer.Argument(
+            help="joblib/pickle pipeline, PyTorch file, transformer folder, or an MLflow "
+            "models:/<name>/<version|alias|stage> or runs:/<run_id>/<path> URI."
+        ),
     ],
     name: Annotated[str, typer.Option("--name", "-n", help="Model name in the repository.")],
     version: Annotated[int | None, typer.Option(help="Version number (default: next).")] = None,
@@ -38,12 +42,23 @@ def load_command(
         typer.Option(help="Comma-separated feature names, for tabular models trained on arrays."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking server for models:/ and runs:/ URIs."),
+    ] = None,
 ) -> None:
     """Export PATH to ONNX, check parity against the native model, publish it as NAME.
 
     With a Triton running (embedded by `mlserve up`, or MLSERVE_TRITON_URL) the version is
     loaded at once and the control plane serves it within a second; otherwise it is written
     to the repository for the next start."""
+    if str(path).startswith(("models:/", "runs:/")):  # issue 22: import from MLflow
+        from mlserve.cli.mlflow_load import load_from_mlflow
+
+        load_from_mlflow(
+            str(path), name=name, version=version, tracking_uri=tracking_uri, json_out=json_out
+        )
+        return
     from mlserve.converters.loading import export_file
 
     settings = get_settings()

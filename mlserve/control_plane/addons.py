@@ -1,4 +1,5 @@
-"""Routes and wrappers added to the control plane beside its core: drift reports.
+"""Routes and wrappers added to the control plane beside its core: drift reports, MLflow
+imports.
 
 :func:`install_addons` is called once by :func:`mlserve.control_plane.app.create_app`
 (one marked line), after the hot routes are installed.
@@ -12,16 +13,25 @@ from mlserve.control_plane.routes.drift_report import drift_report_router
 from mlserve.control_plane.stack import ServingStack
 from mlserve.monitoring.drift_report.compare import DriftPolicy
 from mlserve.monitoring.drift_report.live import LiveDriftReports
+from mlserve.platform.mlflow_deploys import MlflowDeploys
 from mlserve.settings import Settings
 
 
 def install_addons(
     app: ControlPlaneApp, settings: Settings, stack: ServingStack, api_v1: ApiV1
 ) -> None:
-    """Include the drift-report routes."""
+    """Include the drift-report routes; let ``/api/v1/deploy`` import from MLflow."""
     reports = LiveDriftReports(
         stack.repository,
         api_v1.services.predictions,
         DriftPolicy.from_settings(settings.monitoring),
     )
     app.include_router(drift_report_router(reports))
+    host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
+    api_v1.services.mlflow = MlflowDeploys(
+        api_v1.services.deployments,
+        stack.publisher,
+        tracking_uri=settings.mlflow.tracking_uri,
+        timeout_s=settings.mlflow.timeout_s,
+        where=f"http://{host}:{settings.server.port}",
+    )

@@ -22,6 +22,7 @@ from mlserve.platform.deploy_runner import DeployRunner
 from mlserve.platform.deployments import DeploymentService
 from mlserve.platform.feedback import FeedbackService
 from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
+from mlserve.platform.mlflow_deploys import MlflowDeploys
 from mlserve.platform.model_views import ModelViews
 from mlserve.platform.prediction_log import PredictionLog
 from mlserve.platform.prediction_service import PredictionService
@@ -50,6 +51,8 @@ class PlatformServices:
     deployments: DeploymentService
     deploy_runner: DeployRunner
     data_quality: DataQualityService
+    mlflow: MlflowDeploys | None = None
+    """MLflow imports (``model_uri`` deploys); set by the control plane's addons."""
 
     @classmethod
     def build(
