@@ -211,6 +211,32 @@ class AuthSettings(SettingsSection):
     ``<models_dir>/../var/platform.sqlite3``); single-node only."""
 
 
+class TrainingSettings(SettingsSection):
+    """``POST /models/{name}/train``: where datasets may come from and what a job may use."""
+
+    data_root: Path | None = None
+    """Server-side datasets (``dataset_path``) must lie under this folder; unset: uploads
+    only."""
+    work_dir: Path | None = None
+    """Uploaded datasets and job logs (default ``<models_dir>/../var/training``)."""
+    workers: int = Field(default=1, ge=1, le=8)
+    """Training processes (jobs beyond them wait in a queue); never the serving loop."""
+    worker_threads: int = Field(default=1, ge=1, le=64)
+    """Threads each training process may use (BLAS, XGBoost, LightGBM)."""
+    worker_nice: int = Field(default=10, ge=0, le=19)
+    """Scheduling niceness of training processes, so serving keeps the CPU it needs."""
+    max_trials: int = Field(default=200, ge=1)
+    """Largest ``n_optimization_trials`` a request may ask for."""
+    max_time_budget_s: float = Field(default=1800.0, gt=0)
+    """Longest optimisation time a request may ask for."""
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    """Largest dataset upload."""
+    max_rows: int = Field(default=2_000_000, ge=100)
+    """Most rows a dataset may have."""
+    max_queued_jobs: int = Field(default=8, ge=1)
+    """Jobs waiting or running at once; more are refused with 429."""
+
+
 class MlflowSettings(SettingsSection):
     """The MLflow tracking server models are imported from and training runs log to."""
 
@@ -270,6 +296,8 @@ class Settings(BaseSettings):
     """Shortcut for ``auth.webhook_allow_private`` (``MLSERVE_WEBHOOK_ALLOW_PRIVATE``)."""
     mlflow: MlflowSettings = MlflowSettings()
     """MLflow tracking server (model import, training runs)."""
+    training: TrainingSettings = TrainingSettings()
+    """Training jobs."""
 
     @classmethod
     def settings_customise_sources(
