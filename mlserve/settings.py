@@ -211,6 +211,22 @@ class AuthSettings(SettingsSection):
     ``<models_dir>/../var/platform.sqlite3``); single-node only."""
 
 
+class LoggingSettings(SettingsSection):
+    """The one-line-per-request log on stdout."""
+
+    format: Literal["auto", "json", "text"] = "auto"
+    """``json``: one JSON object per line (for log shippers); ``text``: one readable line;
+    ``auto``: text when stdout is a terminal, JSON otherwise."""
+    requests: bool = True
+    """Write a line per request (route, status, latency and its parts, model, version,
+    cached, routed_by, request id)."""
+    payloads: bool = False
+    """Add the request body (its first ``payload_max_bytes``) to each line. Off by default:
+    bodies hold texts and features."""
+    payload_max_bytes: int = Field(default=2048, ge=0, le=1_000_000)
+    """Most body bytes a line carries when ``payloads`` is on."""
+
+
 class TrainingSettings(SettingsSection):
     """``POST /models/{name}/train``: where datasets may come from and what a job may use."""
 
@@ -298,6 +314,8 @@ class Settings(BaseSettings):
     """MLflow tracking server (model import, training runs)."""
     training: TrainingSettings = TrainingSettings()
     """Training jobs."""
+    logging: LoggingSettings = LoggingSettings()
+    """Request logs."""
 
     @classmethod
     def settings_customise_sources(

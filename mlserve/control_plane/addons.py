@@ -1,5 +1,5 @@
 """Routes and wrappers added to the control plane beside its core: drift reports, MLflow
-imports, training jobs.
+imports, training jobs, the request log.
 
 :func:`install_addons` is called once by :func:`mlserve.control_plane.app.create_app`
 (one marked line), after the hot routes are installed.
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlserve.control_plane.hot_routes import ControlPlaneApp
+from mlserve.control_plane.request_log import RequestLog
 from mlserve.control_plane.routes.api_v1 import ApiV1
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.drift_report import drift_report_router
@@ -34,7 +35,7 @@ def install_addons(
     app: ControlPlaneApp, settings: Settings, stack: ServingStack, api_v1: ApiV1
 ) -> None:
     """Include the drift-report and training routes; let ``/api/v1/deploy`` import from
-    MLflow; stop training jobs and imports at shutdown."""
+    MLflow; stop training jobs and imports at shutdown; log every request (one line)."""
     reports = LiveDriftReports(
         stack.repository,
         api_v1.services.predictions,
@@ -57,6 +58,18 @@ def install_addons(
     )
     app.include_router(training_router(jobs, Guards(api_v1.services.users)))
     _stop_on_shutdown(app, jobs, api_v1.services.mlflow)
+    if settings.logging.requests:
+        _log_requests(app, settings)
+
+
+def _log_requests(app: ControlPlaneApp, settings: Settings) -> None:
+    """Wrap the app's entry, hot routes included, with the request log. ``_entry`` is
+    ControlPlaneApp's hot-route entry; a public ``wrap_entry`` there would replace this."""
+    entry = app._entry
+    if entry is None:
+        app.add_middleware(RequestLog, settings=settings.logging)
+    else:
+        app._entry = RequestLog(entry, settings.logging)
 
 
 def _stop_on_shutdown(app: ControlPlaneApp, jobs: TrainingJobs, mlflow: MlflowDeploys) -> None:

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlserve.errors import InvalidInputError, MLServeError, OverloadedError
+from mlserve.monitoring.request_context import current_request
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def error_parts(exc: MLServeError) -> tuple[int, dict[str, Any], dict[str, str]]:
     """The status, JSON body and headers that answer ``exc`` (``Retry-After`` on a 429)."""
+    current_request().record_error(exc)
     headers = {}
     if isinstance(exc, OverloadedError):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
@@ -64,6 +66,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
         message = f"no route {request.method} {request.url.path}; see /docs for the API"
     if exc.status_code == 405:
         message = f"{request.method} is not allowed on {request.url.path}; see /docs"
+    current_request().record_error(exc)
     return json_response(
         {"error": message}, status_code=exc.status_code, headers=dict(exc.headers or {})
     )
@@ -71,6 +74,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    current_request().record_error(exc)
     return json_response(UNEXPECTED_ERROR, status_code=500)
 
 
