@@ -239,8 +239,11 @@ class TrainingSettings(SettingsSection):
     """Training processes (jobs beyond them wait in a queue); never the serving loop."""
     worker_threads: int = Field(default=1, ge=1, le=64)
     """Threads each training process may use (BLAS, XGBoost, LightGBM)."""
-    worker_nice: int = Field(default=10, ge=0, le=19)
+    worker_nice: int = Field(default=19, ge=0, le=19)
     """Scheduling niceness of training processes, so serving keeps the CPU it needs."""
+    worker_idle_priority: bool = True
+    """Run training processes under Linux's SCHED_IDLE policy: they get the CPU only when
+    serving leaves it idle (training slows under load instead of serving)."""
     max_trials: int = Field(default=200, ge=1)
     """Largest ``n_optimization_trials`` a request may ask for."""
     max_time_budget_s: float = Field(default=1800.0, gt=0)

@@ -1,8 +1,8 @@
 """Training jobs: queued, run in the training process pool, published when done.
 
-Jobs run in a ``spawn`` process pool of ``training.workers`` processes (default one),
-niced and capped to ``training.worker_threads`` threads, so a search never runs in the
-serving event loop and never takes more than its share of the CPU. The serving process
+Jobs run in a ``spawn`` process pool of ``training.workers`` processes (default one) at
+idle CPU priority (SCHED_IDLE, nice 19) and capped to ``training.worker_threads`` threads,
+so a search never runs in the serving event loop and gets the CPU serving leaves. The serving process
 only waits on the job's future, reads its log file and, once the job returns its ONNX
 export, publishes it with the :class:`~mlserve.serving.publisher.Publisher` (the usual
 parity-checked path). With ``auto_promote`` the version goes through :func:`auto_promote`;
@@ -23,6 +23,7 @@ import shutil
 import time
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -119,7 +120,11 @@ class TrainingJobs:
                 max_workers=self.settings.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=limit_process,
-                initargs=(self.settings.worker_threads, self.settings.worker_nice),
+                initargs=(
+                    self.settings.worker_threads,
+                    self.settings.worker_nice,
+                    self.settings.worker_idle_priority,
+                ),
             )
         return self._executor
 
@@ -213,6 +218,10 @@ class TrainingJobs:
                 job.status = "cancelled"
             else:
                 job.status, job.error = "failed", exc.message
+        except BrokenProcessPool:
+            self._executor = None  # the next job starts a fresh training process
+            job.status = "failed"
+            job.error = "the training process died (out of memory or killed); try a smaller dataset"
         except Exception as exc:
             logger.exception("training job %s failed unexpectedly", job.id)
             job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"[:300]

@@ -21,11 +21,11 @@ def suggest(trial: Any, task: str, family: str) -> dict[str, Any]:
     elif family == "ridge":
         params["alpha"] = trial.suggest_float("alpha", 1e-3, 1e2, log=True)
     elif family == "random_forest":
-        params["n_estimators"] = trial.suggest_int("n_estimators", 20, 120, step=20)
+        params["n_estimators"] = trial.suggest_int("n_estimators", 20, 100, step=20)
         params["max_depth"] = trial.suggest_int("max_depth", 3, 12)
         params["min_samples_leaf"] = trial.suggest_int("min_samples_leaf", 1, 20, log=True)
     elif family in ("xgboost", "lightgbm"):
-        params["n_estimators"] = trial.suggest_int("n_estimators", 20, 200, step=20)
+        params["n_estimators"] = trial.suggest_int("n_estimators", 20, 160, step=20)
         params["learning_rate"] = trial.suggest_float("learning_rate", 0.02, 0.3, log=True)
         params["max_depth"] = trial.suggest_int("max_depth", 2, 8)
     return params

@@ -67,9 +67,12 @@ class JobLog:
             handle.write(f"{time.strftime('%H:%M:%S')} {line}\n")
 
 
-def limit_process(threads: int, nice: int) -> None:
-    """Process initializer: lower priority and cap library threads before any fit."""
+def limit_process(threads: int, nice: int, idle: bool = False) -> None:
+    """Process initializer: lower priority (SCHED_IDLE with ``idle``, where Linux has it)
+    and cap library threads before any fit."""
     os.nice(nice)
+    if idle and hasattr(os, "sched_setscheduler"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     from threadpoolctl import threadpool_limits
@@ -215,7 +218,7 @@ def _search(
     study = optuna.create_study(
         direction=direction,
         sampler=optuna.samplers.TPESampler(seed=options.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
     )
 
     def objective(trial: Any) -> float:

@@ -19,6 +19,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from lightgbm import LGBMClassifier
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
@@ -51,7 +52,7 @@ class Echo(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
 
 @pytest.fixture(scope="module")
 def registry(mlflow_url: str) -> dict[str, Any]:
-    """Registered: churn-sk v1 (alias champion), churn-xgb v1, echo-pyfunc v1."""
+    """Registered: churn-sk v1 (alias champion), churn-xgb v1, churn-lgbm v1, echo-pyfunc v1."""
     mlflow.set_tracking_uri(mlflow_url)
     mlflow.set_experiment("mlserve-import-tests")
     frame, y = churn_data()
@@ -78,6 +79,15 @@ def registry(mlflow_url: str) -> dict[str, Any]:
             signature=infer_signature(frame, xgb.predict_proba(frame.to_numpy())),
             input_example=frame.head(30),
             registered_model_name="churn-xgb",
+        )
+    lgbm = LGBMClassifier(n_estimators=20, num_leaves=8, verbose=-1).fit(frame.to_numpy(), y)
+    with mlflow.start_run():
+        mlflow.lightgbm.log_model(
+            lgbm,
+            name="model",
+            signature=infer_signature(frame, lgbm.predict_proba(frame.to_numpy())),
+            input_example=frame.head(30),
+            registered_model_name="churn-lgbm",
         )
     with mlflow.start_run():
         mlflow.pyfunc.log_model(
@@ -195,13 +205,18 @@ def test_run_uri_and_tracking_uri_from_the_environment(
     assert run_tags["mlserve.served_as"] == "churn-run v1"
 
 
-def test_xgboost_flavor_is_converted(registry: dict[str, Any], repo: Path) -> None:
+@pytest.mark.parametrize(
+    ("registered", "flavor"), [("churn-xgb", "xgboost"), ("churn-lgbm", "lightgbm")]
+)
+def test_boosted_tree_flavors_are_converted(
+    registry: dict[str, Any], repo: Path, registered: str, flavor: str
+) -> None:
     done = mlserve(
         repo,
         "load",
-        "models:/churn-xgb/1",
+        f"models:/{registered}/1",
         "--name",
-        "churn-xgb",
+        registered,
         "--tracking-uri",
         registry["url"],
         "--json",
@@ -209,8 +224,9 @@ def test_xgboost_flavor_is_converted(registry: dict[str, Any], repo: Path) -> No
 
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["flavor"] == "xgboost"
-    assert result["framework"] == "xgboost"
+    assert result["flavor"] == flavor
+    assert result["framework"] == flavor
+    assert result["features"] == FEATURES
     assert result["parity"]["passed"] is True
 
 

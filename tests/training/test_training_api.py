@@ -256,3 +256,35 @@ def test_cli_train_waits_for_the_job(stack: Stack, tmp_path: Path) -> None:
     )
     assert bad.returncode == 1
     assert "target column 'nope' is not in the dataset" in bad.stderr
+
+
+def test_a_killed_training_process_fails_the_job_and_the_next_one_runs(
+    admin: httpx.Client,
+) -> None:
+    answer = start(
+        admin,
+        "churn-killed",
+        dataset(3000, seed=6),
+        n_optimization_trials=150,
+        estimator="random_forest",
+        time_budget_s=600,
+    )
+    job_id = answer.json()["job_id"]
+    deadline = time.monotonic() + 60
+    logs = ""
+    while "training process " not in logs:
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+        logs = "\n".join(admin.get(f"/models/churn-killed/train/{job_id}").json()["logs"])
+    os.kill(int(logs.split("training process ")[1].split(":")[0]), 9)
+
+    job = wait(admin, "churn-killed", job_id, timeout_s=60)
+    after = wait(
+        admin,
+        "churn-killed",
+        start(admin, "churn-killed", dataset(seed=8), optimize=False).json()["job_id"],
+    )
+
+    assert job["status"] == "failed"
+    assert "the training process died" in job["error"]
+    assert after["status"] == "succeeded", after
