@@ -5,8 +5,9 @@ idle CPU priority (SCHED_IDLE, nice 19) and capped to ``training.worker_threads`
 so a search never runs in the serving event loop and gets the CPU serving leaves. The
 serving process only waits on the job's future, reads its log file and, once the job
 returns its ONNX export, publishes it with the
-:class:`~mlserve.serving.publisher.Publisher` (the usual parity-checked path). With ``auto_promote`` the version goes through :func:`auto_promote`;
-without, it is published stopped (a candidate an admin starts).
+:class:`~mlserve.serving.publisher.Publisher` (the usual parity-checked path). With
+``auto_promote`` the version goes through :func:`auto_promote`; without, it is published
+stopped (a candidate an admin starts).
 
 Job records live in memory (the newest ``MAX_JOBS``); a restart forgets them.
 """
