@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import tempfile
 import time
 from typing import Any
@@ -49,15 +48,12 @@ async def cpu_us(app: Any, requests: int) -> float:
 
 
 async def main(requests: int) -> None:
-    real_stdout = sys.stdout
     with tempfile.TemporaryFile("w") as sink:
-        sys.stdout = sink
-        try:
-            bare = await cpu_us(answer, requests)
-            logged = await cpu_us(RequestLog(answer, LoggingSettings(format="json")), requests)
-            text = await cpu_us(RequestLog(answer, LoggingSettings(format="text")), requests)
-        finally:
-            sys.stdout = real_stdout
+        bare = await cpu_us(answer, requests)
+        as_json = LoggingSettings(format="json")
+        logged = await cpu_us(RequestLog(answer, as_json, stream=sink), requests)
+        as_text = LoggingSettings(format="text")
+        text = await cpu_us(RequestLog(answer, as_text, stream=sink), requests)
     print(f"bare app: {bare:.2f} µs CPU per request")
     print(f"json log: {logged:.2f} µs (+{logged - bare:.2f})")
     print(f"text log: {text:.2f} µs (+{text - bare:.2f})")

@@ -11,21 +11,22 @@ and at the end writes::
      "error": {"type": "InvalidInputError", "message": "…"}}   (errors only)
 
 as JSON (``logging.format: json``) or as one readable text line. Request bodies are added
-(truncated) only with ``logging.payloads: true``. The line goes to ``sys.stdout`` as it is
-at write time; lines are flushed in batches at most ``FLUSH_AFTER_S`` after they were
-written.
+(truncated) only with ``logging.payloads: true``. Lines go to the process's standard output
+(``sys.__stdout__``, not whatever ``sys.stdout`` is redirected to while a line is written)
+or to ``stream``, flushed in batches at most ``FLUSH_AFTER_S`` after they were written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import re
 import sys
 import time
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,18 +71,21 @@ class _UtcClock:
         return self._prefix + self._MILLIS[millis - second * 1000]
 
 
-def resolve_format(settings: LoggingSettings) -> Literal["json", "text"]:
+def resolve_format(settings: LoggingSettings, stream: TextIO | None) -> Literal["json", "text"]:
     if settings.format != "auto":
         return settings.format
-    return "text" if sys.stdout.isatty() else "json"
+    return "text" if stream is not None and stream.isatty() else "json"
 
 
 class RequestLog:
     """ASGI wrapper that writes the request log line of every HTTP request."""
 
-    def __init__(self, app: ASGIApp, settings: LoggingSettings) -> None:
+    def __init__(
+        self, app: ASGIApp, settings: LoggingSettings, stream: TextIO | None = None
+    ) -> None:
         self.app = app
-        self.json = resolve_format(settings) == "json"
+        self.stream = stream if stream is not None else sys.__stdout__
+        self.json = resolve_format(settings, self.stream) == "json"
         self.payloads = settings.payloads
         self.payload_max_bytes = settings.payload_max_bytes
         self._ids = _RequestIds()
@@ -121,8 +125,11 @@ class RequestLog:
             close_request(token)
             latency_ms = (time.perf_counter() - started) * 1000
             payload = b"".join(body)[: self.payload_max_bytes] if body is not None else None
-            sys.stdout.write(self._line(scope, status, latency_ms, record, payload))
-            self._schedule_flush()
+            if self.stream is not None:
+                line = self._line(scope, status, latency_ms, record, payload)
+                with contextlib.suppress(ValueError, OSError):  # a closed or broken stdout
+                    self.stream.write(line)
+                    self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         if self._flush_pending:
@@ -135,7 +142,9 @@ class RequestLog:
 
     def _flush(self) -> None:
         self._flush_pending = False
-        sys.stdout.flush()
+        if self.stream is not None:
+            with contextlib.suppress(ValueError, OSError):  # closed at interpreter exit
+                self.stream.flush()
 
     def _line(
         self,

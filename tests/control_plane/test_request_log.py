@@ -3,7 +3,9 @@ real control plane (hot predict routes included)."""
 
 from __future__ import annotations
 
+import io
 import json
+import time
 from typing import Any
 
 import httpx
@@ -16,6 +18,11 @@ from mlserve.errors import InvalidInputError
 from mlserve.monitoring.request_context import current_request
 from mlserve.settings import LoggingSettings
 from tests.conftest import Stack
+
+
+@pytest.fixture
+def sink() -> io.StringIO:
+    return io.StringIO()
 
 
 def domain_app() -> FastAPI:
@@ -39,8 +46,8 @@ def domain_app() -> FastAPI:
     return app
 
 
-def client(**settings: Any) -> httpx.AsyncClient:
-    wrapped = RequestLog(domain_app(), LoggingSettings(**settings))
+def client(sink: io.StringIO, **settings: Any) -> httpx.AsyncClient:
+    wrapped = RequestLog(domain_app(), LoggingSettings(**settings), stream=sink)
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=wrapped, raise_app_exceptions=False),
         base_url="http://test",
@@ -51,13 +58,13 @@ def lines(captured: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
 
 
-async def test_json_line_has_the_request_fields(capsys: pytest.CaptureFixture[str]) -> None:
-    async with client(format="json") as http:
+async def test_json_line_has_the_request_fields(sink: io.StringIO) -> None:
+    async with client(sink, format="json") as http:
         answer = await http.post(
             "/predict", json={"text": "secret words"}, headers={"X-Request-ID": "req-42"}
         )
 
-    (line,) = lines(capsys.readouterr().out)
+    (line,) = lines(sink.getvalue())
     assert answer.headers["x-request-id"] == "req-42"
     assert line["request_id"] == "req-42"
     assert line["route"] == "/predict"
@@ -75,26 +82,24 @@ async def test_json_line_has_the_request_fields(capsys: pytest.CaptureFixture[st
     assert "secret words" not in json.dumps(line)  # no payloads by default
 
 
-async def test_request_ids_are_generated_and_hostile_ones_replaced(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    async with client(format="json") as http:
+async def test_request_ids_are_generated_and_hostile_ones_replaced(sink: io.StringIO) -> None:
+    async with client(sink, format="json") as http:
         plain = await http.post("/predict", json={})
         hostile = await http.post("/predict", json={}, headers={"X-Request-ID": "a b;<x>" * 30})
 
-    first, second = lines(capsys.readouterr().out)
+    first, second = lines(sink.getvalue())
     assert len(plain.headers["x-request-id"]) == 22  # random prefix + counter
     assert first["request_id"] == plain.headers["x-request-id"]
     assert second["request_id"] == hostile.headers["x-request-id"] != "a b;<x>" * 30
 
 
-async def test_errors_carry_type_and_first_line(capsys: pytest.CaptureFixture[str]) -> None:
-    async with client(format="json") as http:
+async def test_errors_carry_type_and_first_line(sink: io.StringIO) -> None:
+    async with client(sink, format="json") as http:
         await http.post("/bad")
         await http.get("/boom")
         await http.get("/nowhere")
 
-    bad, boom, nowhere = lines(capsys.readouterr().out)
+    bad, boom, nowhere = lines(sink.getvalue())
     assert bad["status"] == 422
     assert bad["error"] == {"type": "InvalidInputError", "message": "text is required"}
     assert boom["status"] == 500
@@ -103,26 +108,26 @@ async def test_errors_carry_type_and_first_line(capsys: pytest.CaptureFixture[st
     assert nowhere["error"]["type"] == "HTTPException"
 
 
-async def test_payloads_only_when_asked_and_truncated(capsys: pytest.CaptureFixture[str]) -> None:
-    async with client(format="json", payloads=True, payload_max_bytes=20) as http:
+async def test_payloads_only_when_asked_and_truncated(sink: io.StringIO) -> None:
+    async with client(sink, format="json", payloads=True, payload_max_bytes=20) as http:
         await http.post("/predict", json={"text": "a long review text that goes on"})
 
-    (line,) = lines(capsys.readouterr().out)
+    (line,) = lines(sink.getvalue())
     assert line["payload"] == '{"text":"a long revi'
 
 
-async def test_text_format_is_one_readable_line(capsys: pytest.CaptureFixture[str]) -> None:
-    async with client(format="text") as http:
+async def test_text_format_is_one_readable_line(sink: io.StringIO) -> None:
+    async with client(sink, format="text") as http:
         await http.post("/predict", json={}, headers={"X-Request-ID": "abc"})
 
-    out = capsys.readouterr().out.strip()
+    out = sink.getvalue().strip()
     assert "\n" not in out
     assert " POST /predict 200 " in out
     assert "id=abc model=churn v2 cached=false routed_by=abtest triton_ms=1.2" in out
 
 
 def test_the_control_plane_logs_hot_and_fastapi_routes(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    stack: Stack, capfd: pytest.CaptureFixture[str]
 ) -> None:
     predicted = httpx.post(
         f"{stack.base_url}/predict",
@@ -133,7 +138,8 @@ def test_the_control_plane_logs_hot_and_fastapi_routes(
     health = httpx.get(f"{stack.base_url}/models", timeout=30)
     refused = httpx.post(f"{stack.base_url}/predict", json={"txt": 1}, timeout=30)
 
-    logged = {line["route"] + str(line["status"]): line for line in lines(capsys.readouterr().out)}
+    time.sleep(0.3)  # lines are flushed within 0.1 s
+    logged = {line["route"] + str(line["status"]): line for line in lines(capfd.readouterr().out)}
     assert predicted.headers["x-request-id"] == "hot-1"
     assert logged["/predict200"]["request_id"] == "hot-1"
     assert "great battery" not in json.dumps(logged["/predict200"])
