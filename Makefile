@@ -15,14 +15,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch is pinned first so nothing can pull a CUDA build in its place.
 	$(BIN)/pip install --quiet "torch==2.13.0"
-	$(BIN)/pip install --quiet -e ".[torch,tabular,dev]"
+	$(BIN)/pip install --quiet -e ".[torch,tabular,tracking,dev]"
 	touch $(STAMP)
 
-# redis-server (tests start their own) and prometheus (the observability test).
+# redis-server (tests start their own), prometheus (the observability test), chromium and
+# its driver (drift reports are opened in a real headless browser).
 system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

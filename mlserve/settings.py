@@ -81,6 +81,13 @@ class MonitoringSettings(SettingsSection):
     """Time span the success rate and average latency of alerts are computed over."""
     baseline_intervals: int = Field(default=12, ge=3)
     """Poll intervals that form the baseline serving-performance rises are judged against."""
+    report_column_alpha: float = Field(default=0.05, gt=0, lt=1)
+    """Drift reports: a column drifts when its test's p-value is below this."""
+    report_drift_share: float = Field(default=0.5, gt=0, le=1)
+    """Drift reports: the dataset drifts when at least this share of its columns drifted."""
+    report_min_rows: int = Field(default=200, ge=1)
+    """Drift reports: rows each side (reference, current window) needs before the dataset
+    is judged; fewer give the verdict "not enough data"."""
 
 
 class TritonSettings(SettingsSection):
@@ -321,6 +328,62 @@ class OidcSettings(SettingsSection):
     """How long a login started at the provider may take before its state expires."""
 
 
+class LoggingSettings(SettingsSection):
+    """The one-line-per-request log on stdout."""
+
+    format: Literal["auto", "json", "text"] = "auto"
+    """``json``: one JSON object per line (for log shippers); ``text``: one readable line;
+    ``auto``: text when stdout is a terminal, JSON otherwise."""
+    requests: bool = True
+    """Write a line per request (route, status, latency and its parts, model, version,
+    cached, routed_by, request id)."""
+    payloads: bool = False
+    """Add the request body (its first ``payload_max_bytes``) to each line. Off by default:
+    bodies hold texts and features."""
+    payload_max_bytes: int = Field(default=2048, ge=0, le=1_000_000)
+    """Most body bytes a line carries when ``payloads`` is on."""
+
+
+class TrainingSettings(SettingsSection):
+    """``POST /models/{name}/train``: where datasets may come from and what a job may use."""
+
+    data_root: Path | None = None
+    """Server-side datasets (``dataset_path``) must lie under this folder; unset: uploads
+    only."""
+    work_dir: Path | None = None
+    """Uploaded datasets and job logs (default ``<models_dir>/../var/training``)."""
+    workers: int = Field(default=1, ge=1, le=8)
+    """Training processes (jobs beyond them wait in a queue); never the serving loop."""
+    worker_threads: int = Field(default=1, ge=1, le=64)
+    """Threads each training process may use (BLAS, XGBoost, LightGBM)."""
+    worker_nice: int = Field(default=19, ge=0, le=19)
+    """Scheduling niceness of training processes, so serving keeps the CPU it needs."""
+    worker_idle_priority: bool = True
+    """Run training processes under Linux's SCHED_IDLE policy: they get the CPU only when
+    serving leaves it idle (training slows under load instead of serving)."""
+    max_trials: int = Field(default=200, ge=1)
+    """Largest ``n_optimization_trials`` a request may ask for."""
+    max_time_budget_s: float = Field(default=1800.0, gt=0)
+    """Longest optimisation time a request may ask for."""
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    """Largest dataset upload."""
+    max_rows: int = Field(default=2_000_000, ge=100)
+    """Most rows a dataset may have."""
+    max_queued_jobs: int = Field(default=8, ge=1)
+    """Jobs waiting or running at once; more are refused with 429."""
+
+
+class MlflowSettings(SettingsSection):
+    """The MLflow tracking server models are imported from and training runs log to."""
+
+    tracking_uri: str | None = None
+    """Tracking server URL (``http://host:5000``); unset: ``MLFLOW_TRACKING_URI``, and
+    training logs nothing to MLflow when neither is set."""
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """Longest wait for the tracking server to answer one call: an unreachable server is a
+    one-line error after this, not a hang."""
+
+
 class Settings(BaseSettings):
     """Everything mlserve can be configured with."""
 
@@ -377,6 +440,12 @@ class Settings(BaseSettings):
     """Shortcut for ``auth.admin_password`` (``MLSERVE_ADMIN_PASSWORD``)."""
     webhook_allow_private: bool = False
     """Shortcut for ``auth.webhook_allow_private`` (``MLSERVE_WEBHOOK_ALLOW_PRIVATE``)."""
+    mlflow: MlflowSettings = MlflowSettings()
+    """MLflow tracking server (model import, training runs)."""
+    training: TrainingSettings = TrainingSettings()
+    """Training jobs."""
+    logging: LoggingSettings = LoggingSettings()
+    """Request logs."""
 
     @classmethod
     def settings_customise_sources(

@@ -26,7 +26,7 @@ from mlserve.settings import Settings
 from tests.support.redis_server import free_port
 from tests.support.triton_server import TritonServer
 
-pytest_plugins = ["tests.support.redis_fixture"]
+pytest_plugins = ["tests.support.redis_fixture", "tests.support.mlflow_fixture"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

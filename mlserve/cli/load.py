@@ -25,7 +25,11 @@ _MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".pt", ".pth", ".ts", ".torchsc
 
 def load_command(
     path: Annotated[
-        Path, typer.Argument(help="joblib/pickle pipeline, PyTorch file or transformer folder.")
+        Path,
+        typer.Argument(
+            help="joblib/pickle pipeline, PyTorch file, transformer folder, or an MLflow "
+            "models:/<name>/<version|alias|stage> or runs:/<run_id>/<path> URI."
+        ),
     ],
     name: Annotated[
         str | None,
@@ -52,6 +56,10 @@ def load_command(
         typer.Option(help="Comma-separated feature names, for tabular models trained on arrays."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (also on failure).")] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking server for models:/ and runs:/ URIs."),
+    ] = None,
 ) -> None:
     """Export PATH to ONNX, check parity against the native model, publish it as NAME.
 
@@ -59,7 +67,17 @@ def load_command(
     itself (its vocabulary, its tree thresholds); only user data becomes the drift
     reference. With a Triton running (embedded by `mlserve up`, or MLSERVE_TRITON_URL) the
     version is loaded at once and the control plane serves it within a second; otherwise
-    it is written to the repository for the next start."""
+    it is written to the repository for the next start. An MLflow ``models:/`` or ``runs:/``
+    URI is imported from the tracking server."""
+    if str(path).startswith(("models:/", "runs:/")):
+        from mlserve.cli.mlflow_load import load_from_mlflow
+
+        if name is None:
+            _fail(f"--name is required to import {path}: the name to serve it as", json_out)
+        load_from_mlflow(
+            str(path), name=name, version=version, tracking_uri=tracking_uri, json_out=json_out
+        )
+        return
     from mlserve.converters.loading import existing_input_dtype, export_file
 
     settings = get_settings()

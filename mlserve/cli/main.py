@@ -10,9 +10,11 @@ import typer
 from rich.table import Table
 
 from mlserve.cli.benchmark import benchmark_command
+from mlserve.cli.drift import drift_app
 from mlserve.cli.load import load_command
 from mlserve.cli.output import console, fail, print_error, print_json
 from mlserve.cli.stats import stats_command
+from mlserve.cli.train import train_command
 from mlserve.cli.up import up_command
 from mlserve.errors import MLServeError, SettingsError
 from mlserve.repository.options import ServingOptions
@@ -33,8 +35,10 @@ app.command("up")(up_command)
 app.command("load")(load_command)
 app.command("stats")(stats_command)
 app.command("benchmark")(benchmark_command)
+app.command("train")(train_command)
 user_app = typer.Typer(help="Accounts of the /api/v1 platform API.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(drift_app, name="drift")
 
 
 @app.command("list")

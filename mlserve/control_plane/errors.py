@@ -25,6 +25,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlserve.errors import InvalidInputError, MLServeError, OverloadedError, UnauthorizedError
+from mlserve.monitoring.request_context import current_request
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def error_parts(exc: MLServeError) -> tuple[int, dict[str, Any], dict[str, str]]:
     """The status, JSON body and headers that answer ``exc`` (``Retry-After`` on a 429)."""
+    current_request().record_error(exc)
     headers = {}
     if isinstance(exc, OverloadedError):
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
@@ -132,6 +134,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
             "request body could not be read: send UTF-8 JSON (or the form the route takes), "
             "as /docs shows for this route"
         )
+    current_request().record_error(exc)
     return json_response({"error": message}, status_code=exc.status_code, headers=headers)
 
 
@@ -216,6 +219,7 @@ def _size(limit: int) -> str:
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    current_request().record_error(exc)
     return json_response(UNEXPECTED_ERROR, status_code=500)
 
 

@@ -180,6 +180,7 @@ def _served_as_tabular(exported: ExportedModel, declared: PyTorchFileSpec) -> Ex
         features=tuple(TabularFeature(f, "numeric") for f in declared.features),
         numeric_dtype="float64",
     )
+    assert exported.onnx_model is not None  # a PyTorch export always has its graph
     graph = exported.onnx_model.graph
     old = declared.inputs[0].name
     for graph_input in graph.input:

@@ -26,6 +26,7 @@ from mlserve.platform.feedback import FeedbackService
 from mlserve.platform.login_limits import LoginThrottle, PasswordWork
 from mlserve.platform.mail import Mailer, SmtpMailer
 from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
+from mlserve.platform.mlflow_deploys import MlflowDeploys
 from mlserve.platform.model_views import ModelViews
 from mlserve.platform.oidc import OidcLogin
 from mlserve.platform.policies.service import OnlinePolicyService
@@ -61,6 +62,8 @@ class PlatformServices:
     accounts: AccountFlows
     oidc: OidcLogin
     upload_sandbox: UploadSandbox
+    mlflow: MlflowDeploys | None = None
+    """MLflow imports (``model_uri`` deploys); set by the control plane's addons."""
 
     @classmethod
     def build(

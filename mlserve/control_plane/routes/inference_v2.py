@@ -8,11 +8,11 @@ data plane as ``/predict``. Tensors, per kind:
 * text and token models take one ``BYTES`` input (``[n]`` or ``[n, 1]``, any name; ``text``
   in the metadata) and answer ``probabilities`` (FP32 ``[n, classes]``) and ``label``
   (BYTES ``[n, 1]``);
-* tabular and custom models take ``input`` (FP32 or FP64 ``[n, numeric features]``, in
-  feature order; the metadata names the version's own type) and ``input_str`` (BYTES, string features) as Triton's own model does, or one
-  tensor per feature named by the feature; they answer ``probabilities`` and ``label``
-  (classifiers), ``prediction`` (FP64, regressors) or ``scores`` and ``label`` (INT64, 1 /
-  -1; anomaly detectors).
+* tabular and custom models take ``input`` (FP32 or FP64 ``[n, numeric features]`` in
+  feature order; the metadata names the version's own type) and ``input_str`` (BYTES,
+  string features) as Triton's own model does, or one tensor per feature named by the
+  feature; they answer ``probabilities`` and ``label`` (classifiers), ``prediction`` (FP64,
+  regressors) or ``scores`` and ``label`` (INT64, 1 / -1; anomaly detectors).
 
 Malformed protocol bodies are 400s; inputs the model cannot take are 422s naming the
 feature; an unknown model is a 404.

@@ -76,6 +76,7 @@ def export_tabular_torch_module(
     )
     from mlserve.converters.tabular.onnx_graph import widen_numeric_input
 
+    assert exported.onnx_model is not None  # a PyTorch export always has its graph
     widen_numeric_input(exported.onnx_model)
     spec = replace(spec, numeric_dtype="float64")
     exported.inputs = spec.input_specs()

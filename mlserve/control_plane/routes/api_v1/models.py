@@ -23,6 +23,7 @@ from mlserve.control_plane.routes.api_v1.contracts import (
 )
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.api_v1.http_input import form_text, read_form
+from mlserve.control_plane.routes.api_v1.mlflow_deploy import start_mlflow_deploy
 from mlserve.errors import ConflictError, InvalidInputError, PayloadTooLargeError
 from mlserve.platform.auth import User
 from mlserve.platform.deploy_request import parse_deploy_form
@@ -67,6 +68,8 @@ def models_router(services: PlatformServices, guards: Guards) -> APIRouter:
         form = await read_form(
             request, limit=limit + FIELDS_ALLOWANCE, max_files=2, max_part_size=FIELDS_ALLOWANCE
         )
+        if form_text(form, "model_uri") is not None:  # issue 22: import from MLflow
+            return DeployAnswer.model_validate(await start_mlflow_deploy(services, form, admin))
         upload = form.get("model_file")
         if not isinstance(upload, UploadFile):
             raise InvalidInputError("model_file is required: attach the model as a file part")

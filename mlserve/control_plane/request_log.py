@@ -1,0 +1,204 @@
+"""One log line per request, written when the answer has been sent.
+
+:class:`RequestLog` is plain ASGI and wraps the whole control plane, the hot predict routes
+included. Per request it takes the ``X-Request-ID`` header (or makes one), echoes it in the
+answer, opens the :mod:`~mlserve.monitoring.request_context` record domain code fills in,
+and at the end writes::
+
+    {"ts": "2026-12-05T08:01:02.345Z", "request_id": "…", "method": "POST",
+     "route": "/predict", "status": 200, "latency_ms": 3.1, "model": "sentiment",
+     "version": 3, "cached": false, "routed_by": null, "timings": {"triton_ms": 2.2},
+     "error": {"type": "InvalidInputError", "message": "…"}}   (errors only)
+
+as JSON (``logging.format: json``) or as one readable text line. Request bodies are added
+(truncated) only with ``logging.payloads: true``. Lines go to the process's standard output
+(``sys.__stdout__``, not whatever ``sys.stdout`` is redirected to while a line is written)
+or to ``stream``, flushed in batches at most ``FLUSH_AFTER_S`` after they were written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import re
+import sys
+import time
+from datetime import datetime
+from typing import Any, Literal, TextIO
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlserve.monitoring.request_context import RequestRecord, close_request, open_request
+from mlserve.settings import LoggingSettings
+
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+_HEADER = b"x-request-id"
+FLUSH_AFTER_S = 0.1
+"""Lines are flushed together at most this long after they were written (one write
+syscall per batch instead of per request)."""
+
+
+class _RequestIds:
+    """Process-unique ids: a random prefix and a counter (cheaper than uuid4 per request)."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(6).hex()
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):010x}"
+
+
+class _UtcClock:
+    """ISO-8601 UTC timestamps with milliseconds; the date part is formatted once a second
+    and the millisecond suffixes once (a formatted timestamp per request cost ~1.5 µs)."""
+
+    _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        millis = int(time.time() * 1000)
+        second = millis // 1000
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return self._prefix + self._MILLIS[millis - second * 1000]
+
+
+def resolve_format(settings: LoggingSettings, stream: TextIO | None) -> Literal["json", "text"]:
+    if settings.format != "auto":
+        return settings.format
+    return "text" if stream is not None and stream.isatty() else "json"
+
+
+class RequestLog:
+    """ASGI wrapper that writes the request log line of every HTTP request."""
+
+    def __init__(
+        self, app: ASGIApp, settings: LoggingSettings, stream: TextIO | None = None
+    ) -> None:
+        self.app = app
+        self.stream = stream if stream is not None else sys.__stdout__
+        self.json = resolve_format(settings, self.stream) == "json"
+        self.payloads = settings.payloads
+        self.payload_max_bytes = settings.payload_max_bytes
+        self._ids = _RequestIds()
+        self._clock = _UtcClock()
+        self._flush_pending = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _incoming_id(scope) or self._ids.next()
+        header = (_HEADER, request_id.encode())
+        record, token = open_request(request_id)
+        status = 500
+        body: list[bytes] | None = [] if self.payloads else None
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        async def receive_copy() -> Message:
+            message = await receive()
+            if body is not None and message["type"] == "http.request":
+                body.append(message.get("body", b""))
+            return message
+
+        try:
+            await self.app(scope, receive_copy if body is not None else receive, send_with_id)
+        except BaseException as exc:
+            record.record_error(exc)
+            raise
+        finally:
+            close_request(token)
+            latency_ms = (time.perf_counter() - started) * 1000
+            payload = b"".join(body)[: self.payload_max_bytes] if body is not None else None
+            if self.stream is not None:
+                line = self._line(scope, status, latency_ms, record, payload)
+                with contextlib.suppress(ValueError, OSError):  # a closed or broken stdout
+                    self.stream.write(line)
+                    self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_pending:
+            return
+        self._flush_pending = True
+        try:
+            asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self._flush)
+        except RuntimeError:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self.stream is not None:
+            with contextlib.suppress(ValueError, OSError):  # closed at interpreter exit
+                self.stream.flush()
+
+    def _line(
+        self,
+        scope: Scope,
+        status: int,
+        latency_ms: float,
+        record: RequestRecord,
+        payload: bytes | None,
+    ) -> str:
+        if self.json:
+            fields: dict[str, Any] = {
+                "ts": self._clock.now(),
+                "request_id": record.request_id,
+                "method": scope["method"],
+                "route": scope["path"],
+                "status": status,
+                "latency_ms": int(latency_ms * 1000) / 1000,
+                "model": record.model,
+                "version": record.version,
+                "cached": record.cached,
+                "routed_by": record.routed_by,
+            }
+            if record.timings:
+                fields["timings"] = {k: round(v, 3) for k, v in record.timings.items()}
+            if record.error_type:
+                fields["error"] = {"type": record.error_type, "message": record.error_message}
+            if payload is not None:
+                fields["payload"] = payload.decode("utf-8", "replace")
+            return orjson.dumps(fields).decode() + "\n"
+        parts = [
+            datetime.now().strftime("%H:%M:%S.%f")[:-3],
+            scope["method"],
+            scope["path"],
+            str(status),
+            f"{latency_ms:.1f}ms",
+            f"id={record.request_id}",
+        ]
+        if record.model:
+            parts.append(f"model={record.model} v{record.version}")
+        if record.cached is not None:
+            parts.append(f"cached={str(record.cached).lower()}")
+        if record.routed_by:
+            parts.append(f"routed_by={record.routed_by}")
+        if record.timings:
+            parts += [f"{k}={v:.1f}" for k, v in record.timings.items()]
+        if record.error_type:
+            parts.append(f"error={record.error_type}: {record.error_message}")
+        if payload is not None:
+            parts.append(f"payload={payload.decode('utf-8', 'replace')!r}")
+        return " ".join(parts) + "\n"
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == _HEADER:
+            return value.decode() if _REQUEST_ID.fullmatch(value) else None
+    return None
