@@ -88,7 +88,9 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         )
     )
     app.include_router(api_v1.router)
-    install_lifecycle(app, api_v1)  # issue 20: experiments, dashboard, alerts (wt-experiments)
+    install_lifecycle(
+        app, stack, api_v1
+    )  # issue 20: experiments, dashboard, alerts (wt-experiments)
     closed = settings.auth.require_token_for
     if closed:
         key = settings.admin_token.get_secret_value() if settings.admin_token else ""

@@ -20,10 +20,15 @@ from fastapi import APIRouter, FastAPI
 from mlserve.control_plane.routes.api_v1 import ApiV1
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.experiments import experiments_router
+from mlserve.control_plane.routes.model_monitoring import model_monitoring_router
+from mlserve.control_plane.stack import ServingStack
+from mlserve.errors import MLServeError
 from mlserve.lifecycle.experiment_routing import ExperimentRouting
 from mlserve.lifecycle.experiment_stats import ExperimentStats
-from mlserve.lifecycle.experiment_supervisor import ExperimentSupervisor
+from mlserve.lifecycle.experiment_supervisor import ExperimentSupervisor, Notify
 from mlserve.lifecycle.experiments import Experiment, ExperimentStore, Variant
+from mlserve.lifecycle.model_watch import ModelWatch
+from mlserve.monitoring.custom_alerts import AlertRules
 from mlserve.platform.services import PlatformServices
 
 
@@ -32,6 +37,8 @@ class Lifecycle:
     experiments: ExperimentStore
     routing: ExperimentRouting
     supervisor: ExperimentSupervisor
+    notify: Notify
+    watch: ModelWatch | None = None
 
 
 def promote_by_weights(services: PlatformServices) -> Any:
@@ -64,20 +71,39 @@ def build_lifecycle(services: PlatformServices, *, interval_s: float = 1.0) -> L
         notify=notify,
         interval_s=interval_s,
     )
-    return Lifecycle(experiments, routing, supervisor)
+    return Lifecycle(experiments, routing, supervisor, notify)
 
 
-def install_lifecycle(app: FastAPI, api_v1: ApiV1) -> Lifecycle:
-    """Include the lifecycle routes in ``app`` and run the supervisor while it runs."""
+def install_lifecycle(app: FastAPI, stack: ServingStack, api_v1: ApiV1) -> Lifecycle:
+    """Include the lifecycle routes in ``app`` and run the supervisor and the model watch
+    while it runs."""
     services = api_v1.services
     lifecycle = build_lifecycle(services)
+    watch = ModelWatch(
+        services.store,
+        stack.metrics_registry,
+        stack.monitoring,
+        AlertRules(services.store),
+        services.feedback.online_metrics,
+        lifecycle.notify,
+    )
+    lifecycle.watch = watch
+    registry = stack.router.registry
+
+    async def current_version(model: str) -> int | None:
+        try:
+            return (await registry.resolve(model)).version
+        except MLServeError:
+            return None
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         lifecycle.supervisor.start()
+        watch.start()
         try:
             yield
         finally:
+            await watch.stop()
             await lifecycle.supervisor.stop()
 
     guards = Guards(services.users)
@@ -88,6 +114,16 @@ def install_lifecycle(app: FastAPI, api_v1: ApiV1) -> Lifecycle:
             lifecycle.routing,
             lifecycle.supervisor,
             services.feedback.outcomes,
+            guards,
+        )
+    )
+    router.include_router(
+        model_monitoring_router(
+            watch,
+            stack.monitoring,
+            services.feedback.online_metrics,
+            services.models.version_states,
+            current_version,
             guards,
         )
     )

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from mlserve.lifecycle.experiment_results import OutcomesOf, experiment_results
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 PromotionHook = Callable[[Experiment, Variant], Awaitable[str]]
 """Promote the winner of an ended experiment; returns what was done (stored, shown)."""
 
-Notify = Callable[[str, dict[str, Any]], Awaitable[None]]
+Notify = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 """``(event, payload)``: rollbacks and ends, for webhooks."""
 
 DEFAULT_MIN_SUCCESS_RATE = 0.95
