@@ -124,7 +124,21 @@ class ExperimentSupervisor:
             if time.time() >= experiment.ends_at:
                 await self.finish(experiment, "completed", "duration reached")
                 continue
+            if await self._versions_gone(experiment):
+                continue
             await self._guard(experiment)
+
+    async def _versions_gone(self, experiment: Experiment) -> bool:
+        """A model or version removed (or stopped) under a running experiment: without its
+        control the experiment stops; another variant is rolled back. True: stopped."""
+        served = await self._experiments.served_versions(experiment.model)
+        if int(experiment.control.version) not in served:
+            await self.finish(experiment, "stopped", "the control's version is no longer served")
+            return True
+        for variant in experiment.variants:
+            if int(variant.version) not in served and variant.name not in experiment.rolled_back:
+                await self._roll_back(experiment, variant, "its version is no longer served")
+        return False
 
     async def _guard(self, experiment: Experiment) -> None:
         totals = await self._routing.stats.totals(
@@ -141,27 +155,30 @@ class ExperimentSupervisor:
                 if o.correct is not None and o.labeled >= experiment.guardrail_min_requests:
                     accuracy = o.correct / o.labeled
             reason = breach(experiment, totals.get(version, VariantTotals()), accuracy)
-            if reason is None:
-                continue
-            current = await self._experiments.get(experiment.id)
-            if current.status != "running" or variant.name in current.rolled_back:
-                continue
-            experiment = current.model_copy(
-                update={"rolled_back": {**current.rolled_back, variant.name: reason}}
-            )
-            await self._experiments.save(experiment)
-            self._routing.forget()
-            log.warning("experiment %s: rolled back %s: %s", experiment.id, variant.name, reason)
-            await self._announce(
-                "experiment.rollback",
-                {
-                    "experiment_id": experiment.id,
-                    "model": experiment.model,
-                    "variant": variant.name,
-                    "version": variant.version,
-                    "reason": reason,
-                },
-            )
+            if reason is not None:
+                experiment = await self._roll_back(experiment, variant, reason)
+
+    async def _roll_back(self, experiment: Experiment, variant: Variant, reason: str) -> Experiment:
+        current = await self._experiments.get(experiment.id)
+        if current.status != "running" or variant.name in current.rolled_back:
+            return current
+        experiment = current.model_copy(
+            update={"rolled_back": {**current.rolled_back, variant.name: reason}}
+        )
+        await self._experiments.save(experiment)
+        self._routing.forget()
+        log.warning("experiment %s: rolled back %s: %s", experiment.id, variant.name, reason)
+        await self._announce(
+            "experiment.rollback",
+            {
+                "experiment_id": experiment.id,
+                "model": experiment.model,
+                "variant": variant.name,
+                "version": variant.version,
+                "reason": reason,
+            },
+        )
+        return experiment
 
     async def finish(self, experiment: Experiment, status: str, reason: str) -> Experiment:
         """End ``experiment`` (``completed`` or ``stopped``); auto-promote when it

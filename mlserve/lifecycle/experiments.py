@@ -247,6 +247,10 @@ class ExperimentStore:
             raise InvalidInputError("variants[].version: each variant needs its own version")
         return model
 
+    async def served_versions(self, model: str) -> set[int]:
+        """The model's versions served now (empty: the model is gone)."""
+        return {v for v, served in (await self._states(model)).items() if served}
+
     async def get(self, experiment_id: str) -> Experiment:
         raw = await self._store.hget(_EXPERIMENTS, experiment_id)
         if raw is None:

@@ -13,7 +13,7 @@ import pytest
 
 from mlserve.errors import ConflictError, InvalidInputError, NotFoundError
 from mlserve.lifecycle.experiments import Experiment, Variant
-from tests.lifecycle.experiment_helpers import Parts, spec
+from tests.lifecycle.experiment_helpers import CATALOG, Parts, spec
 
 
 @pytest.fixture
@@ -238,3 +238,23 @@ async def test_a_stopped_experiment_never_promotes(tmp_path: Path) -> None:
         assert (stopped.status, stopped.promoted, promoted) == ("stopped", None, [])
     finally:
         await parts.close()
+
+
+async def test_a_version_removed_under_an_experiment_is_rolled_back_or_stops_it(
+    parts: Parts,
+) -> None:
+    experiment = await parts.experiments.create(spec())
+    await parts.routing.running()
+    CATALOG["churn"][2] = False
+    try:
+        await parts.supervisor.check_once()
+        rolled = await parts.experiments.get(experiment.id)
+        assert "no longer served" in rolled.rolled_back["treatment"]
+        assert {await parts.routing.variant_for("churn", f"u{i}") for i in range(300)} == {1}
+        CATALOG["churn"][1] = False
+        await parts.supervisor.check_once()
+        stopped = await parts.experiments.get(experiment.id)
+        assert stopped.status == "stopped"
+        assert await parts.routing.variant_for("churn", "u1") is None
+    finally:
+        CATALOG["churn"][1] = CATALOG["churn"][2] = True
