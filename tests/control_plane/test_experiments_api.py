@@ -15,12 +15,12 @@ from mlserve.triton.client import TritonClient
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Stack
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def two_versions(stack: Stack) -> AsyncIterator[str]:
-    """A fresh model with versions 1 and 2 served."""
+    """A fresh model with versions 1 and 2 served (one for the module)."""
     triton = TritonClient(stack.triton.grpc_url)
     publisher = Publisher(stack.repository, triton)
-    name = f"exp-{uuid.uuid4().hex[:6]}"
+    name = f"e{uuid.uuid4().hex[:5]}"  # short: a long name widens `mlserve stats` tables
     await publisher.publish(train_sentiment(1), name)
     await publisher.publish(train_sentiment(2), name)
     try:
