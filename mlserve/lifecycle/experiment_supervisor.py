@@ -182,7 +182,10 @@ class ExperimentSupervisor:
 
     async def finish(self, experiment: Experiment, status: str, reason: str) -> Experiment:
         """End ``experiment`` (``completed`` or ``stopped``); auto-promote when it
-        completed with a winner other than the control and asked for it."""
+        completed with a winner other than the control and asked for it. An experiment
+        that already ended is returned as it is (nothing announced twice)."""
+        if experiment.status != "running":
+            return experiment
         ended = await self._experiments.end(
             experiment, "completed" if status == "completed" else "stopped", reason
         )

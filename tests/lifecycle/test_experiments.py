@@ -258,3 +258,17 @@ async def test_a_version_removed_under_an_experiment_is_rolled_back_or_stops_it(
         assert await parts.routing.variant_for("churn", "u1") is None
     finally:
         CATALOG["churn"][1] = CATALOG["churn"][2] = True
+
+
+async def test_stopping_twice_announces_once(parts: Parts) -> None:
+    events: list[str] = []
+
+    async def notify(event: str, payload: Any) -> None:
+        events.append(event)
+
+    parts.supervisor._notify = notify
+    experiment = await parts.experiments.create(spec())
+    first = await parts.supervisor.finish(experiment, "stopped", "by hand")
+    again = await parts.supervisor.finish(first, "stopped", "by hand")
+    assert again.stopped_at == first.stopped_at
+    assert events == ["experiment.ended"]
