@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from mlserve.cli.alerts import alerts_command
 from mlserve.cli.benchmark import benchmark_command
 from mlserve.cli.drift import drift_app
 from mlserve.cli.load import load_command
@@ -36,6 +37,7 @@ app.command("load")(load_command)
 app.command("stats")(stats_command)
 app.command("benchmark")(benchmark_command)
 app.command("train")(train_command)
+app.command("alerts")(alerts_command)
 user_app = typer.Typer(help="Accounts of the /api/v1 platform API.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(drift_app, name="drift")

@@ -23,6 +23,7 @@ from mlserve.control_plane.access import TokenGate
 from mlserve.control_plane.addons import install_addons
 from mlserve.control_plane.errors import install_error_handlers
 from mlserve.control_plane.hot_routes import ControlPlaneApp
+from mlserve.control_plane.lifecycle import install_lifecycle
 from mlserve.control_plane.platform import build_platform
 from mlserve.control_plane.routes import health, inference_v2, models, predict
 from mlserve.control_plane.routes.monitoring import monitoring_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
     )
     app.include_router(api_v1.router)
     install_addons(app, settings, stack, api_v1)  # drift reports, training, request logs
+    install_lifecycle(app, stack, api_v1)  # experiments, dashboard, custom alerts
     closed = settings.auth.require_token_for
     if closed:
         key = settings.admin_token.get_secret_value() if settings.admin_token else ""

@@ -152,7 +152,7 @@ class DataPlane:
         batch = PredictionBatch(
             model.name, model.version, predictions, route.routed_by, timings, model.kind.name
         )
-        if route.routed_by == "ab":
+        if route.routed_by in ("ab", "experiment"):  # a draw: the same body may go elsewhere
             return None, batch
         return Answered(request, model, route.routed_by, tuple(items), tuple(found)), batch
 

@@ -9,13 +9,19 @@ hit or miss, label and confidence (or score) metrics, and drift through the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from mlserve.dataplane.request import Timings
 from mlserve.monitoring.hub import MonitoringHub
 from mlserve.monitoring.recorder import PredictionRecorder
 from mlserve.serving.cache.keys import CachedPrediction
 from mlserve.serving.registry import ResolvedModel
+
+
+class ExperimentCounts(Protocol):
+    """Where answered requests count for running experiments (synchronous, no I/O)."""
+
+    def observe(self, model: str, version: int, status: int, seconds: float) -> None: ...
 
 
 class Observer:
@@ -26,12 +32,16 @@ class Observer:
     ) -> None:
         self.monitoring = monitoring
         self.recorder = recorder
+        self.experiments: ExperimentCounts | None = None
+        """Running experiments' counters (requests, errors, latency per variant)."""
 
     def request(
         self, endpoint: str, model: ResolvedModel | None, status: int, seconds: float
     ) -> None:
         """One answered request. An unresolved model is recorded as ``-``: a name from a
         request is never a metric label (unbounded cardinality)."""
+        if self.experiments is not None and model is not None:
+            self.experiments.observe(model.name, model.version, status, seconds)
         if self.monitoring is None:
             return
         name = model.name if model else "-"

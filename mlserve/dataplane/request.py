@@ -13,9 +13,10 @@ from typing import Any, Literal, NamedTuple
 
 from mlserve.kinds.base import Inputs
 
-RoutedBy = Literal["explicit", "ab", "sticky", "default"]
-"""Why a version answered: named by the request, drawn by A/B weights, pinned by the
-request's entity id under A/B weights, or the model's default version."""
+RoutedBy = Literal["explicit", "experiment", "ab", "sticky", "default"]
+"""Why a version answered: named by the request, assigned by a running experiment, drawn by
+A/B weights, pinned by the request's entity id under A/B weights, or the model's default
+version."""
 
 
 @dataclass(frozen=True, slots=True)

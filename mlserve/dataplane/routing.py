@@ -5,10 +5,12 @@ The order, for a request that names model ``m``:
 
 1. a version named by the request (``"version": 2``, ``"m-v2"``, or seed S1's
    ``"model_version": "v2"`` for the default model) answers: ``explicit``;
-2. else, when ``m`` has A/B weights over versions that are served, a version drawn by
+2. else, when an experiment runs on ``m``, its variant for this request answers
+   (``experiment``; sticky per entity id; :mod:`mlserve.lifecycle.experiment_routing`);
+3. else, when ``m`` has A/B weights over versions that are served, a version drawn by
    weight answers: ``sticky`` when the request carries an entity id (the same entity always
    lands on the same version for a weight config), else ``ab`` (a random draw);
-3. else the newest ready version answers: ``default``.
+4. else the newest ready version answers: ``default``.
 
 The weights come from the platform's A/B service (``POST /api/v1/abtest/{model}``), read at
 most once a second per model (a replica sees a change within a second; this process at once,
@@ -42,6 +44,12 @@ class WeightSource(Protocol):
     async def get(self, model: str) -> WeightConfig | None: ...
 
 
+class ExperimentSource(Protocol):
+    """Running experiments (the lifecycle's :class:`ExperimentRouting`)."""
+
+    async def variant_for(self, model: str, entity_id: str | None) -> int | None: ...
+
+
 class Route(NamedTuple):
     model: ResolvedModel
     routed_by: RoutedBy
@@ -58,6 +66,8 @@ class Router:
     ) -> None:
         self.registry = registry
         self.weights = weights
+        self.experiments: ExperimentSource | None = None
+        """Running experiments, which route their model's requests before A/B weights."""
         self._rng = rng or random.Random()
         self._cached: dict[str, tuple[float, tuple[tuple[int, float], ...]]] = {}
 
@@ -65,6 +75,10 @@ class Router:
         """Route by the weights ``weights`` keeps (wired once the platform exists)."""
         self.weights = weights
         self._cached.clear()
+
+    def use_experiments(self, experiments: ExperimentSource) -> None:
+        """Route the models of running experiments by their variants' shares."""
+        self.experiments = experiments
 
     def forget_weights(self, model: str | None = None) -> None:
         """Read ``model``'s weights (all models': None) again on its next request."""
@@ -89,6 +103,10 @@ class Router:
         if version is not None:
             return Route(await registry.resolve_version(name, version), "explicit")
         active = registry.published(name)[1]  # 404 for an unknown model, before any lookup
+        if self.experiments is not None:
+            picked = await self.experiments.variant_for(name, entity_id)
+            if picked is not None and picked in active:
+                return Route(await registry.resolve_version(name, picked), "experiment")
         weights = await self._live_weights(name, active)
         if weights:
             if entity_id:

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlserve.errors import InvalidInputError, NotFoundError
 from mlserve.platform.prediction_log import PredictionLog, PredictionRecord
@@ -98,6 +98,14 @@ def same_label(predicted: Any, true_value: Any) -> bool:
     return str(predicted) == str(true_value)
 
 
+class Outcomes(NamedTuple):
+    """Feedback on one version's predictions (see :meth:`FeedbackService.outcomes`)."""
+
+    labeled: int
+    correct: int | None
+    rewards: list[float]
+
+
 class FeedbackService:
     """Stores feedback and computes online metrics."""
 
@@ -174,6 +182,27 @@ class FeedbackService:
             "metrics": metrics,
             "computed_at": datetime.fromtimestamp(now, UTC).isoformat(),
         }
+
+    async def outcomes(self, model: str, version: int, since: float) -> Outcomes:
+        """Feedback on ``model`` ``version``'s logged predictions since ``since``: how many
+        carry a true value and how many of those were right (classifiers; None for
+        regressors), and the rewards given (experiments compare variants on these)."""
+        records = await self._log.window(model, version, since, time.time())
+        if not records:
+            return Outcomes(0, None, [])
+        raws = await self._store.hmget(_FEEDBACK, [r.prediction_id for r in records])
+        pairs = [
+            (r, json.loads(raw)) for r, raw in zip(records, raws, strict=True) if raw is not None
+        ]
+        labeled = [(r, fb) for r, fb in pairs if fb.get("true_value") is not None]
+        task = await self._task_of(model, version)
+        correct = (
+            None
+            if task == "regression"
+            else sum(same_label(r.output, fb["true_value"]) for r, fb in labeled)
+        )
+        rewards = [float(fb["reward"]) for _, fb in pairs if fb.get("reward") is not None]
+        return Outcomes(len(labeled), correct, rewards)
 
 
 def _metrics(task: str, pairs: list[tuple[PredictionRecord, dict[str, Any]]]) -> dict[str, float]:

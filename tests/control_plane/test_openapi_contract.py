@@ -32,6 +32,7 @@ BODILESS = {
     ("POST", "/api/v1/team/{user_id}/activate"),
     ("POST", "/api/v1/stop/{name}/{version}"),
     ("POST", "/api/v1/start/{name}/{version}"),
+    ("POST", "/experiments/{experiment_id}/stop"),
 }
 """POST/PUT operations that take no body (everything is in the path and query)."""
 LEAD_OWNED: set[tuple[str, str]] = set()

@@ -1,0 +1,134 @@
+"""Wiring of the model-lifecycle features (experiments, per-model dashboard, custom alerts)
+onto the control plane: one call from ``create_app``.
+
+:func:`install_lifecycle` builds the objects over the platform's state store, includes
+their routers, runs the experiment supervisor for the app's lifetime (a router lifespan)
+and leaves the :class:`Lifecycle` on ``app.state.lifecycle``: the data plane's router takes
+``app.state.lifecycle.routing`` (an :class:`ExperimentRouting`) to send requests to
+experiment variants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from mlserve.control_plane.routes.api_v1 import ApiV1
+from mlserve.control_plane.routes.api_v1.guards import Guards
+from mlserve.control_plane.routes.experiments import experiments_router
+from mlserve.control_plane.routes.model_monitoring import model_monitoring_router
+from mlserve.control_plane.stack import ServingStack
+from mlserve.errors import MLServeError
+from mlserve.lifecycle.experiment_routing import ExperimentRouting
+from mlserve.lifecycle.experiment_stats import ExperimentStats
+from mlserve.lifecycle.experiment_supervisor import ExperimentSupervisor, Notify
+from mlserve.lifecycle.experiments import Experiment, ExperimentStore, Variant
+from mlserve.lifecycle.model_watch import ModelWatch
+from mlserve.monitoring.custom_alerts import AlertRules
+from mlserve.platform.services import PlatformServices
+
+
+@dataclass
+class Lifecycle:
+    experiments: ExperimentStore
+    routing: ExperimentRouting
+    supervisor: ExperimentSupervisor
+    notify: Notify
+    watch: ModelWatch | None = None
+
+
+def promote_by_weights(services: PlatformServices) -> Any:
+    """The auto-promote hook until stages land: all of the model's traffic to the winner
+    through its A/B weights (``GET /api/v1/abtest/{model}`` shows it; any later weights or
+    a promotion replace it)."""
+
+    async def promote(experiment: Experiment, winner: Variant) -> str:
+        label = f"v{winner.version}"
+        await services.abtests.set_weights(
+            experiment.model, {label: 1.0}, updated_by=f"experiment {experiment.id}"
+        )
+        return f"{experiment.model} {label} ({winner.name}) now takes all traffic (A/B weights)"
+
+    return promote
+
+
+def build_lifecycle(services: PlatformServices, *, interval_s: float = 1.0) -> Lifecycle:
+    experiments = ExperimentStore(services.store, services.models.version_states)
+    routing = ExperimentRouting(experiments, ExperimentStats(services.store))
+
+    async def notify(event: str, payload: Mapping[str, Any]) -> None:
+        await services.webhooks.enqueue([{"event": event, **payload}])
+
+    supervisor = ExperimentSupervisor(
+        experiments,
+        routing,
+        services.feedback.outcomes,
+        promote=promote_by_weights(services),
+        notify=notify,
+        interval_s=interval_s,
+    )
+    return Lifecycle(experiments, routing, supervisor, notify)
+
+
+def install_lifecycle(app: FastAPI, stack: ServingStack, api_v1: ApiV1) -> Lifecycle:
+    """Include the lifecycle routes in ``app`` and run the supervisor and the model watch
+    while it runs."""
+    services = api_v1.services
+    lifecycle = build_lifecycle(services)
+    watch = ModelWatch(
+        services.store,
+        stack.metrics_registry,
+        stack.monitoring,
+        AlertRules(services.store),
+        services.feedback.online_metrics,
+        lifecycle.notify,
+    )
+    lifecycle.watch = watch
+    registry = stack.router.registry
+
+    async def current_version(model: str) -> int | None:
+        try:
+            return (await registry.resolve(model)).version
+        except MLServeError:
+            return None
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        lifecycle.supervisor.start()
+        watch.start()
+        try:
+            yield
+        finally:
+            await watch.stop()
+            await lifecycle.supervisor.stop()
+
+    guards = Guards(services.users)
+    router = APIRouter(lifespan=lifespan)
+    router.include_router(
+        experiments_router(
+            lifecycle.experiments,
+            lifecycle.routing,
+            lifecycle.supervisor,
+            services.feedback.outcomes,
+            guards,
+        )
+    )
+    router.include_router(
+        model_monitoring_router(
+            watch,
+            stack.monitoring,
+            services.feedback.online_metrics,
+            services.models.version_states,
+            current_version,
+            guards,
+        )
+    )
+    app.include_router(router)
+    app.state.lifecycle = lifecycle
+    stack.router.use_experiments(lifecycle.routing)
+    stack.dataplane.observer.experiments = lifecycle.routing
+    return lifecycle

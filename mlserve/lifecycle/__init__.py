@@ -1,0 +1,1 @@
+"""Model lifecycle: experiments, sequential decisions, per-model monitoring."""
