@@ -64,13 +64,8 @@ def install_addons(
 
 
 def _log_requests(app: ControlPlaneApp, settings: Settings) -> None:
-    """Wrap the app's entry, hot routes included, with the request log. ``_entry`` is
-    ControlPlaneApp's hot-route entry; a public ``wrap_entry`` there would replace this."""
-    entry = app._entry
-    if entry is None:
-        app.add_middleware(RequestLog, settings=settings.logging)
-    else:
-        app._entry = RequestLog(entry, settings.logging)
+    """Wrap the app's entry, hot routes and the token gate included, with the request log."""
+    app.wrap_entry(lambda entry: RequestLog(entry, settings.logging))
 
 
 def _stop_on_shutdown(app: ControlPlaneApp, jobs: TrainingJobs, mlflow: MlflowDeploys) -> None:

@@ -91,15 +91,16 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         )
     )
     app.include_router(api_v1.router)
-    install_addons(app, settings, stack, api_v1)  # drift reports, training, request logs
-    install_lifecycle(app, stack, api_v1)  # experiments, dashboard, custom alerts
     closed = settings.auth.require_token_for
     if closed:
         key = settings.admin_token.get_secret_value() if settings.admin_token else ""
         users = api_v1.services.users
-        app.install_gate(
+        app.wrap_entry(
             lambda entry: TokenGate(entry, groups=closed, users=users, static_tokens=[key])
         )
+    # After the gate: the request log wraps it too (its 401s are logged).
+    install_addons(app, settings, stack, api_v1)  # drift reports, training, request logs
+    install_lifecycle(app, stack, api_v1)  # experiments, dashboard, custom alerts
     return app
 
 

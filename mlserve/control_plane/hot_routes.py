@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlserve.control_plane.errors import UNEXPECTED_ERROR, error_parts
 from mlserve.errors import MLServeError, PayloadTooLargeError
+from mlserve.monitoring.request_context import current_request
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ class HotRoutes:
             return
         except MLServeError as exc:
             status, payload, headers = error_parts(exc)
-        except Exception:
+        except Exception as exc:
+            current_request().record_error(exc)
             log.exception("unhandled error answering a predict request")
             status, payload = 500, UNEXPECTED_ERROR
         if isinstance(payload, RawAnswer):
@@ -152,10 +154,10 @@ class ControlPlaneApp(FastAPI):
             fallback, routes=routes, max_body_bytes=max_body_bytes, prefix_routes=prefix_routes
         )
 
-    def install_gate(self, gate: Callable[[ASGIApp], ASGIApp]) -> None:
-        """Put ``gate(entry)`` in front of everything (hot routes included), e.g. the
-        :class:`~mlserve.control_plane.access.TokenGate`."""
-        self._entry = gate(self._entry or partial(FastAPI.__call__, self))
+    def wrap_entry(self, wrapper: Callable[[ASGIApp], ASGIApp]) -> None:
+        """Put ``wrapper(entry)`` in front of everything, hot routes included (the
+        :class:`~mlserve.control_plane.access.TokenGate`, the request log)."""
+        self._entry = wrapper(self._entry or partial(FastAPI.__call__, self))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._entry is None:

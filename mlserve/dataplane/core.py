@@ -30,6 +30,7 @@ from mlserve.dataplane.request import Prediction, PredictionBatch, PredictReques
 from mlserve.dataplane.routing import Route, Router
 from mlserve.errors import MLServeError
 from mlserve.kinds import Inputs, RecordInputs, TextInputs
+from mlserve.monitoring.request_context import current_request
 from mlserve.serving.cache.base import PredictionCache
 from mlserve.serving.cache.keys import CachedPrediction, CacheKey
 from mlserve.serving.deadline import Deadline
@@ -104,6 +105,7 @@ class DataPlane:
             self.observer.request(request.endpoint, model, 500, _since(started))
             raise
         self.observer.request(request.endpoint, model, 200, _since(started))
+        _describe(batch)
         return answered, batch
 
     async def replay(self, answered: Answered) -> PredictionBatch | None:
@@ -126,9 +128,11 @@ class DataPlane:
         timings = Timings(elapsed, 0.0, 0.0, None)
         self.observer.predictions(model, answered.items, answered.predictions, (), timings)
         self.observer.request(request.endpoint, model, 200, _since(started))
-        return PredictionBatch(
+        batch = PredictionBatch(
             model.name, model.version, predictions, route.routed_by, timings, model.kind.name
         )
+        _describe(batch)
+        return batch
 
     async def _route(self, request: PredictRequest, entity: str | None) -> Route:
         default = (
@@ -250,6 +254,21 @@ def _answers(
         )
         for i, hit in enumerate(found)
     ]
+
+
+def _describe(batch: PredictionBatch) -> None:
+    """What the request log line says of this answer (:mod:`mlserve.monitoring.request_context`:
+    a few attribute writes on the request's record, or on a detached one outside a request)."""
+    record = current_request()
+    record.model = batch.model
+    record.version = batch.version
+    record.cached = all(p.cached for p in batch.predictions)
+    record.routed_by = batch.routed_by
+    timings = batch.timings
+    parts = {"preprocess_ms": timings.preprocess_s * 1000, "queue_ms": timings.queue_s * 1000}
+    if timings.triton_s is not None:
+        parts["triton_ms"] = timings.triton_s * 1000
+    record.timings = parts
 
 
 def _since(started: float) -> float:
