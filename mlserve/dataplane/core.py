@@ -28,7 +28,7 @@ from mlserve.dataplane.inference import SharedCalls
 from mlserve.dataplane.observer import Observer
 from mlserve.dataplane.request import Prediction, PredictionBatch, PredictRequest, Timings
 from mlserve.dataplane.routing import Route, Router
-from mlserve.errors import MLServeError
+from mlserve.errors import InvalidInputError, MLServeError, NotFoundError
 from mlserve.kinds import Inputs, RecordInputs, TextInputs
 from mlserve.monitoring.request_context import current_request
 from mlserve.serving.cache.base import PredictionCache
@@ -135,14 +135,21 @@ class DataPlane:
         return batch
 
     async def _route(self, request: PredictRequest, entity: str | None) -> Route:
-        default = (
-            self.default_text_model
-            if isinstance(request.inputs, TextInputs)
-            else self.default_record_model
-        )
-        return await self.router.route(
-            request.model, request.version, entity, default_model=default
-        )
+        texts = isinstance(request.inputs, TextInputs)
+        default = self.default_text_model if texts else self.default_record_model
+        try:
+            return await self.router.route(
+                request.model, request.version, entity, default_model=default
+            )
+        except NotFoundError:
+            if request.model is not None or texts:
+                raise
+            # Records and no model name: most likely a text request with a misspelt field.
+            raise InvalidInputError(
+                "the body has no text and names no model, so its fields were read as a "
+                f"record for the default tabular model {default!r}, which is not published: "
+                'send {"text": "..."} (text models) or name the model with "model"'
+            ) from None
 
     async def _answer(
         self, route: Route, request: PredictRequest, deadline: Deadline, started: float

@@ -20,7 +20,13 @@ from mlserve.settings import LimitsSettings
 from mlserve.triton.client import TritonClient
 
 
-def dataplane_for(repository: ModelRepository, triton: TritonClient, **calls: Any) -> DataPlane:
+def dataplane_for(
+    repository: ModelRepository,
+    triton: TritonClient,
+    *,
+    default_record_model: str = "iris",
+    **calls: Any,
+) -> DataPlane:
     """No cache, no monitoring, default limits; ``calls`` overrides :class:`SharedCalls`."""
     limits = LimitsSettings()
     options: dict[str, Any] = {
@@ -38,7 +44,7 @@ def dataplane_for(repository: ModelRepository, triton: TritonClient, **calls: An
         limits,
         Observer(None),
         default_text_model="sentiment",
-        default_record_model="iris",
+        default_record_model=default_record_model,
     )
 
 
