@@ -77,6 +77,9 @@ def stack_settings(triton: TritonServer, state_dir: Path, /, **overrides: object
         "admin_password": ADMIN_PASSWORD,
         "webhook_allow_private": True,
         "auth": {"state_path": state_dir / "platform.sqlite3"},
+        # One JSON line per request would flood the test output; tests of the request log
+        # start a control plane of their own with it on.
+        "logging": {"requests": False},
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -23,23 +23,13 @@ from tests.support.redis_server import free_port
 def test_up_serves_the_sample_model_end_to_end_and_stops_on_a_signal(
     tmp_path: Path, stop: signal.Signals
 ) -> None:
-    port, triton_http = free_port(), free_port()
+    triton_http = free_port()
     env = {
         **os.environ,
         "MLSERVE_MODELS_DIR": str(tmp_path / "model_repository"),
         "MLSERVE_TRITON__HTTP_PORT": str(triton_http),
-        "MLSERVE_TRITON__GRPC_PORT": str(free_port()),
-        "MLSERVE_TRITON__METRICS_PORT": str(free_port()),
     }
-    command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--no-transformer"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = _start_up(tmp_path, env)
     try:
         _wait_ready(base, process)
         # As the README's curl sends it: `curl -X POST .../predict -d '{"text": ...}'`.
@@ -82,6 +72,27 @@ def test_up_refuses_a_busy_port_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"port {port}" in result.stderr
     assert "already in use" in result.stderr
+
+
+def _start_up(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``mlserve up --no-transformer`` in ``tmp_path`` with ``env``, on free ports (its own
+    and Triton's); the process and its base URL."""
+    port = free_port()
+    env = {
+        "MLSERVE_TRITON__HTTP_PORT": str(free_port()),
+        "MLSERVE_TRITON__GRPC_PORT": str(free_port()),
+        "MLSERVE_TRITON__METRICS_PORT": str(free_port()),
+        **env,
+    }
+    command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--no-transformer"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    return process, f"http://127.0.0.1:{port}"
 
 
 def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
@@ -131,23 +142,12 @@ monitoring:
 
 def test_up_with_seed_s1_config_as_written_serves_every_sample_kind(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(SEED_S1_CONFIG)
-    port, metrics_port = free_port(), free_port()
+    metrics_port = free_port()
     env = {  # ports moved off the seed's defaults so tests never collide; the file is verbatim
         **{k: v for k, v in os.environ.items() if not k.startswith("MLSERVE_")},
         "MLSERVE_MONITORING__PORT": str(metrics_port),
-        "MLSERVE_TRITON__HTTP_PORT": str(free_port()),
-        "MLSERVE_TRITON__GRPC_PORT": str(free_port()),
-        "MLSERVE_TRITON__METRICS_PORT": str(free_port()),
     }
-    command = [sys.executable, "-m", "mlserve.cli.main", "up", "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--no-transformer"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = _start_up(tmp_path, env)
     try:
         _wait_ready(base, process)
         s1 = httpx.post(f"{base}/predict", json={"text": "This product is amazing!"})

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +20,9 @@ from mlserve.control_plane.request_log import RequestLog
 from mlserve.errors import InvalidInputError
 from mlserve.monitoring.request_context import current_request
 from mlserve.settings import LoggingSettings
-from tests.conftest import Stack
+from tests.conftest import stack_settings
+from tests.support.control_plane import ControlPlaneServer
+from tests.support.triton_server import TritonServer
 
 
 @pytest.fixture
@@ -126,22 +131,35 @@ async def test_text_format_is_one_readable_line(sink: io.StringIO) -> None:
     assert "id=abc model=churn v2 cached=false routed_by=abtest triton_ms=1.2" in out
 
 
+@pytest.fixture(scope="module")
+def logging_stack(triton_server: TritonServer) -> Iterator[str]:
+    """A control plane logging every request as JSON (the session's stack logs none, so
+    test output stays readable)."""
+    state = Path(tempfile.mkdtemp(prefix="mlserve-log-"))
+    settings = stack_settings(triton_server, state, logging={"requests": True, "format": "json"})
+    with ControlPlaneServer(settings) as server:
+        yield server.base_url
+
+
 def test_the_control_plane_logs_hot_and_fastapi_routes(
-    stack: Stack, capfd: pytest.CaptureFixture[str]
+    logging_stack: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
+    base = logging_stack
     predicted = httpx.post(
-        f"{stack.base_url}/predict",
+        f"{base}/predict",
         json={"text": "great battery"},
         headers={"X-Request-ID": "hot-1"},
         timeout=30,
     )
-    health = httpx.get(f"{stack.base_url}/models", timeout=30)
-    refused = httpx.post(f"{stack.base_url}/predict", json={"txt": 1}, timeout=30)
+    health = httpx.get(f"{base}/models", timeout=30)
+    refused = httpx.post(f"{base}/predict", json={"txt": 1}, timeout=30)
 
     time.sleep(0.3)  # lines are flushed within 0.1 s
     logged = {line["route"] + str(line["status"]): line for line in lines(capfd.readouterr().out)}
     assert predicted.headers["x-request-id"] == "hot-1"
     assert logged["/predict200"]["request_id"] == "hot-1"
+    assert logged["/predict200"]["model"] == "sentiment"
+    assert logged["/predict200"]["routed_by"] == "default"
     assert "great battery" not in json.dumps(logged["/predict200"])
     assert health.headers["x-request-id"] == logged["/models200"]["request_id"]
     assert refused.status_code == 422

@@ -44,8 +44,8 @@ from mlserve.control_plane.open_inference_schemas import (
     InferResponse,
     ModelMetadata,
     ServerMetadata,
-    inline_schema,
 )
+from mlserve.control_plane.openapi_schema import inline_schema
 from mlserve.control_plane.stack import ServingStack
 from mlserve.dataplane.request import PredictionBatch, PredictRequest
 from mlserve.errors import BadRequestError, NotFoundError

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 
 from mlserve.control_plane.dependencies import stack_of
 from mlserve.control_plane.errors import error_responses, json_response
-from mlserve.control_plane.open_inference_schemas import inline_schema
+from mlserve.control_plane.openapi_schema import inline_schema
 from mlserve.control_plane.routes.predict_body import parse_predict_body
 from mlserve.control_plane.schemas import (
     BatchPredictRequest,

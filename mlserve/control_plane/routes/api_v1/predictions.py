@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from starlette.requests import Request
 
-from mlserve.control_plane.open_inference_schemas import inline_schema
+from mlserve.control_plane.openapi_schema import inline_schema
 from mlserve.control_plane.routes.api_v1.contracts import (
     PredictRecordsAnswer,
     PredictRecordsRequest,
