@@ -311,6 +311,21 @@ class OidcSettings(SettingsSection):
     """How long a login started at the provider may take before its state expires."""
 
 
+class PublishSettings(SettingsSection):
+    """Model releases: stages, aliases and the champion/challenger gate."""
+
+    default_stage: Literal["None", "Staging"] = "None"
+    """The stage a newly published version starts in. Production is only reached by
+    ``POST /models/{name}/promote`` (or ``mlserve promote``), so publishing never releases."""
+    previous_production: Literal["archive", "fallback"] = "archive"
+    """What happens to the Production version when another is promoted: ``archive`` moves
+    it to Archived (unloaded from Triton); ``fallback`` moves it to Staging with the alias
+    ``fallback``, still loaded, so ``"model": "name@fallback"`` reaches it."""
+    promotion_grace_seconds: float = Field(default=2.0, ge=0, le=60)
+    """How long the previous Production version stays loaded after a promotion, so
+    replicas (which read the release state each second) finish routing to it."""
+
+
 class Settings(BaseSettings):
     """Everything mlserve can be configured with."""
 
@@ -355,6 +370,8 @@ class Settings(BaseSettings):
     """A static bearer token (an API key, e.g. for Prometheus) accepted wherever
     ``auth.require_token_for`` closes a group of the plain API, beside the tokens of
     ``POST /api/v1/token``. Unset: only account tokens."""
+    publish: PublishSettings = PublishSettings()
+    """Stages, aliases and the gate of model releases."""
     auth: AuthSettings = AuthSettings()
     """Accounts, tokens and platform state of the ``/api/v1`` API."""
     mail: MailSettings = MailSettings()

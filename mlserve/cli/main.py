@@ -12,6 +12,7 @@ from rich.table import Table
 from mlserve.cli.benchmark import benchmark_command
 from mlserve.cli.load import load_command
 from mlserve.cli.output import console, fail, print_error, print_json
+from mlserve.cli.release import alias_command, promote_command
 from mlserve.cli.stats import stats_command
 from mlserve.cli.up import up_command
 from mlserve.errors import MLServeError, SettingsError
@@ -33,6 +34,8 @@ app.command("up")(up_command)
 app.command("load")(load_command)
 app.command("stats")(stats_command)
 app.command("benchmark")(benchmark_command)
+app.command("promote")(promote_command)
+app.command("alias")(alias_command)
 user_app = typer.Typer(help="Accounts of the /api/v1 platform API.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
@@ -64,7 +67,7 @@ def list_command(
     if not models:
         console.print(f"no models in {settings.models_dir}; publish one with `mlserve load`")
         return
-    columns = ["model", "version", "kind", "accuracy", "published", "state"]
+    columns = ["model", "version", "kind", "accuracy", "published", "state", "stage"]
     table = Table(*([*columns[:3], "framework", *columns[3:]] if wide else columns))
     for model in models:
         for row in model["versions"]:
@@ -77,6 +80,7 @@ def list_command(
                 f"{accuracy:.3f}" if accuracy is not None else "-",
                 published if wide else published[:10],
                 row["state"],
+                " ".join([row["stage"], *(f"@{a}" for a in row["aliases"])]),
             ]
             table.add_row(*([*cells[:3], row["framework"], *cells[3:]] if wide else cells))
     console.print(table)

@@ -13,9 +13,10 @@ from typing import Any, Literal, NamedTuple
 
 from mlserve.kinds.base import Inputs
 
-RoutedBy = Literal["explicit", "ab", "sticky", "default"]
-"""Why a version answered: named by the request, drawn by A/B weights, pinned by the
-request's entity id under A/B weights, or the model's default version."""
+RoutedBy = Literal["explicit", "alias", "ab", "sticky", "default"]
+"""Why a version answered: named by the request, named by an alias (``name@champion``),
+drawn by A/B weights, pinned by the request's entity id under A/B weights, or the model's
+default version (Production, else the ``champion`` alias, else the newest ready)."""
 
 
 @dataclass(frozen=True, slots=True)

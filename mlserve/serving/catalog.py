@@ -25,7 +25,8 @@ def version_rows(
     name: str,
     states: dict[tuple[str, int], ModelState] | None,
 ) -> list[dict[str, Any]]:
-    disabled = repository.disabled_versions(name)
+    release = repository.release_state(name)
+    disabled = set(release.disabled_versions)
     rows = []
     for version in repository.versions(name):
         meta = repository.metadata(name, version)
@@ -42,6 +43,8 @@ def version_rows(
                 "enabled": version not in disabled,
                 "state": state.state if state else ("unknown" if states is None else "UNAVAILABLE"),
                 "parity": meta.parity.get("passed"),
+                "stage": release.stage(version),
+                "aliases": release.aliases_of(version),
             }
         )
     return rows

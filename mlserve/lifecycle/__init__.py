@@ -1,0 +1,1 @@
+"""Model lifecycle: stages, aliases and the release gate (experiments beside them)."""
