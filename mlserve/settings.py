@@ -324,6 +324,11 @@ class PublishSettings(SettingsSection):
     promotion_grace_seconds: float = Field(default=2.0, ge=0, le=60)
     """How long the previous Production version stays loaded after a promotion, so
     replicas (which read the release state each second) finish routing to it."""
+    gate_metric: Literal["f1_macro", "accuracy", "auc", "rmse"] = "f1_macro"
+    """What a gated promotion compares (``rmse`` for regressors, lower wins)."""
+    gate_max_recall_drop: float = Field(default=5.0, ge=0, le=100)
+    """Points (0-100) of recall any class may lose against the champion in a gated
+    promotion (seed S3: "no large regression on any class")."""
 
 
 class Settings(BaseSettings):

@@ -24,12 +24,16 @@ from collections.abc import Awaitable, Callable
 
 from mlserve.errors import ConflictError
 from mlserve.lifecycle import stages as rules
-from mlserve.lifecycle.stages import PreviousProduction
+from mlserve.lifecycle.gate import GateReport, store_report
+from mlserve.lifecycle.stages import CHAMPION, PreviousProduction
 from mlserve.repository.release_state import ReleaseState, Transition
 from mlserve.repository.store import ModelRepository
 
 ApplyRelease = Callable[[str, int | None], Awaitable[None]]
 """``(name, wait_for)``: make Triton load what the config says (Publisher.apply_release)."""
+GateCheck = Callable[[str, int, int | None], Awaitable[GateReport]]
+"""``(name, candidate, champion)``: the gate's report (a bound ReleaseGate over the model's
+validation set)."""
 
 
 class ReleaseManager:
@@ -50,10 +54,19 @@ class ReleaseManager:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def promote(
-        self, name: str, version: int, target_stage: str, *, by: str, reason: str = ""
+        self,
+        name: str,
+        version: int,
+        target_stage: str,
+        *,
+        by: str,
+        reason: str = "",
+        gate: GateCheck | None = None,
     ) -> ReleaseState:
         """Move ``version`` of ``name`` into ``target_stage``. 404 unknown model or version,
-        422 unknown stage, 409 a version whose parity check failed; nothing changes then."""
+        422 unknown stage, 409 a version whose parity check failed or (with ``gate``, into
+        Production) that does not beat the champion; nothing changes then but the stored
+        gate report."""
         target = rules.check_stage(target_stage)
         versions = self.repository.versions(name)
         if not versions:
@@ -73,6 +86,8 @@ class ReleaseManager:
             if target == "Production" and version not in self.repository.active_versions(name):
                 await self._update(name, lambda s: _hold(s, [version]), [])
                 await self._apply(name, version)
+            if gate is not None and target == "Production":
+                await self._judge(name, version, current, gate)
             previous = current.production()
             held = [previous] if previous is not None and previous != version else []
             if target == "Archived" and version in self.repository.active_versions(name):
@@ -137,6 +152,26 @@ class ReleaseManager:
         return self.repository.history(name, limit)
 
     # -- helpers ------------------------------------------------------------------------
+
+    async def _judge(self, name: str, version: int, current: ReleaseState, gate: GateCheck) -> None:
+        champion = current.production()
+        if champion is None:
+            champion = current.aliases.get(CHAMPION)
+        try:
+            report = await gate(name, version, champion if champion != version else None)
+        except BaseException:
+            await self._update(name, rules.archive_switched_off, [])  # drop the hold
+            await self._apply(name, None)
+            raise
+        store_report(self.repository.version_dir(name, version), report)
+        if not report.passed:
+            await self._update(name, rules.archive_switched_off, [])
+            await self._apply(name, None)
+            raise ConflictError(
+                f"the gate kept {name} v{version} out of Production: {report.reason}; "
+                "the report is stored with the version (GET /models/{name}/versions)",
+                detail={"field": "gate", "report": report.model_dump(mode="json")},
+            )
 
     def _move(
         self, state: ReleaseState, version: int, target: str, by: str, reason: str

@@ -13,11 +13,19 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlserve.control_plane.errors import error_responses
+from mlserve.control_plane.json_limits import JsonLimitedRoute
 from mlserve.control_plane.routes.api_v1 import ApiV1
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.status_contracts import PublishedVersion
 from mlserve.control_plane.stack import ServingStack
-from mlserve.lifecycle.release import ReleaseManager
+from mlserve.lifecycle.gate import GATE_METRICS, GateReport, ReleaseGate
+from mlserve.lifecycle.release import GateCheck, ReleaseManager
+from mlserve.lifecycle.validation import (
+    MAX_BYTES,
+    ValidationSet,
+    load_validation_set,
+    store_validation_set,
+)
 from mlserve.platform.auth import User
 from mlserve.repository.release_state import ReleaseState, Stage, Transition
 from mlserve.serving.catalog import describe_model
@@ -49,6 +57,11 @@ class VersionsView(BaseModel):
     versions: list[PublishedVersion]
 
 
+class ValidationStored(BaseModel):
+    name: str
+    items: int
+
+
 class HistoryView(BaseModel):
     name: str
     transitions: list[Transition] = Field(description="Oldest first.")
@@ -63,8 +76,21 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
         grace_seconds=settings.promotion_grace_seconds,
     )
     guards = Guards(api_v1.services.users)
-    router = APIRouter(tags=["releases"])
+    router = APIRouter(tags=["releases"], route_class=JsonLimitedRoute, max_body_size=MAX_BYTES)
     changing = error_responses(401, 403, 404, 409, 422)
+
+    def gate_check(metric: str | None) -> GateCheck:
+        judge = ReleaseGate(
+            stack.dataplane.predict,
+            metric=metric or settings.gate_metric,
+            max_recall_drop=settings.gate_max_recall_drop,
+        )
+
+        async def check(name: str, candidate: int, champion: int | None) -> GateReport:
+            data = load_validation_set(stack.repository, name)
+            return await judge.judge(name, candidate, champion, data)
+
+        return check
 
     def view(name: str, state: ReleaseState, message: str) -> ReleaseView:
         return ReleaseView(
@@ -83,14 +109,26 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
             str, Query(description="None, Staging, Production or Archived.")
         ] = "Production",
         reason: Reason = "",
+        gate: Annotated[
+            bool,
+            Query(
+                description="Promote to Production only if the version beats the champion "
+                "on the model's validation set (PUT /models/{name}/validation)."
+            ),
+        ] = False,
+        metric: Annotated[
+            str | None, Query(description=f"The gate's metric: {', '.join(GATE_METRICS)}.")
+        ] = None,
         admin: User = Depends(guards.admin),
     ) -> ReleaseView:
         """Move a version to a stage. Production: the version is loaded and READY before
         requests without a version move to it; the previous Production version is
         Archived (unloaded) or kept as ``@fallback`` (``publish.previous_production``).
-        Archived → any other stage restores a version."""
+        Archived → any other stage restores a version. With ``gate=true`` a version that
+        does not beat the champion is refused (409, the report in ``detail``)."""
+        check = gate_check(metric) if gate else None
         state = await releases.promote(
-            name, version, target_stage, by=admin.username, reason=reason
+            name, version, target_stage, by=admin.username, reason=reason, gate=check
         )
         return view(name, state, f"{name} v{version} is now in {state.stage(version)}")
 
@@ -125,6 +163,14 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
     ) -> ReleaseView:
         state = await releases.drop_alias(name, alias, by=admin.username, reason=reason)
         return view(name, state, f"{name}@{alias} removed")
+
+    @router.put("/models/{name}/validation", responses=error_responses(401, 403, 404, 413, 422))
+    async def put_validation(
+        name: ModelName, body: ValidationSet, admin: User = Depends(guards.admin)
+    ) -> ValidationStored:
+        """Store the labelled inputs the gate judges this model's versions on."""
+        store_validation_set(stack.repository, name, body)
+        return ValidationStored(name=name, items=len(body.labels))
 
     @router.get("/models/{name}/history", responses=error_responses(401, 403, 404, 422))
     async def history(

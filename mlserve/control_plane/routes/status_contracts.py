@@ -44,6 +44,11 @@ class PublishedVersion(BaseModel):
         default="None", description="The release stage (POST /models/{name}/promote)."
     )
     aliases: list[str] = Field(default_factory=list, description="e.g. champion.")
+    gate: dict[str, Any] | None = Field(
+        default=None,
+        description="The release gate's report (both versions' metrics, recall per class, "
+        "the decision), when the version was judged.",
+    )
 
 
 class PublishedModel(BaseModel):
