@@ -55,14 +55,17 @@ def test_the_gate_promotes_a_better_candidate_and_refuses_a_worse_one(
     assert better.json()["production"] == 2
     worse = client.post(promote, params={"version": 3, "gate": True}, headers=bearer(admin_token))
     assert worse.status_code == 409, client.get(f"/models/{name}/versions").text
-    assert "gate" in worse.json()["error"] and "f1_macro" in worse.json()["error"]
+    assert "gate" in worse.json()["error"]
+    assert "f1_macro" in worse.json()["error"]
     versions = client.get(f"/models/{name}/versions").json()
     assert versions["production"] == 2
     reports = {v["version"]: v["gate"] for v in versions["versions"]}
     assert reports["v1"] is None
     passed, refused = reports["v2"], reports["v3"]
-    assert passed["passed"] is True and refused["passed"] is False
-    assert passed["champion"]["version"] == 1 and refused["champion"]["version"] == 2
+    assert passed["passed"] is True
+    assert refused["passed"] is False
+    assert passed["champion"]["version"] == 1
+    assert refused["champion"]["version"] == 2
     assert passed["candidate"]["metrics"]["f1_macro"] > 0.8
     assert refused["candidate"]["metrics"]["f1_macro"] < 0.3
     assert set(passed["candidate"]["recall"]) == set(LABELS)
@@ -89,8 +92,10 @@ def test_a_gated_promotion_without_a_validation_set_is_refused(
         headers=bearer(admin_token),
     )
 
-    assert answer.status_code == 404 and "validation" in answer.text
-    assert bad_metric.status_code == 422 and "f1_macro, accuracy, auc, rmse" in bad_metric.text
+    assert answer.status_code == 404
+    assert "validation" in answer.text
+    assert bad_metric.status_code == 422
+    assert "f1_macro, accuracy, auc, rmse" in bad_metric.text
     assert client.get(f"/models/{name}/versions").json()["production"] is None
 
 
@@ -118,7 +123,8 @@ class KnownAnswers:
         self.answers = answers
 
     async def __call__(self, request: PredictRequest) -> PredictionBatch:
-        assert isinstance(request.inputs, TextInputs) and request.version is not None
+        assert isinstance(request.inputs, TextInputs)
+        assert request.version is not None
         labels = [self.answers[request.version][int(t)] for t in request.inputs.texts]
         predictions = [Prediction(x, 1.0, {x: 1.0}, False, False) for x in labels]
         timings = Timings(0.0, 0.0, 0.0, 0.0)
@@ -153,4 +159,5 @@ def test_an_equal_candidate_does_not_beat_the_champion_and_no_champion_passes() 
 
     assert judge({1: same, 2: same}).passed is False  # type: ignore[attr-defined]
     first = judge({2: same})
-    assert first.passed is True and first.champion is None  # type: ignore[attr-defined]
+    assert first.passed is True
+    assert first.champion is None
