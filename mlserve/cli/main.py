@@ -67,7 +67,7 @@ def list_command(
     if not models:
         console.print(f"no models in {settings.models_dir}; publish one with `mlserve load`")
         return
-    columns = ["model", "version", "kind", "accuracy", "published", "state", "stage"]
+    columns = ["model", "version", "kind", "accuracy", "published", "state", "stage", "gate"]
     table = Table(*([*columns[:3], "framework", *columns[3:]] if wide else columns))
     for model in models:
         for row in model["versions"]:
@@ -81,9 +81,22 @@ def list_command(
                 published if wide else published[:10],
                 row["state"],
                 " ".join([row["stage"], *(f"@{a}" for a in row["aliases"])]),
+                _gate_cell(row["gate"]),
             ]
             table.add_row(*([*cells[:3], row["framework"], *cells[3:]] if wide else cells))
     console.print(table)
+
+
+def _gate_cell(report: dict[str, Any] | None) -> str:
+    """``passed f1_macro 0.912 > 0.874 (v1)``, or ``-`` when the version was never judged."""
+    if report is None:
+        return "-"
+    decision = "passed" if report["passed"] else "refused"
+    candidate = f"{report['metric']} {report['candidate']['metric']:.3f}"
+    champion = report.get("champion")
+    if champion is None:
+        return f"{decision} {candidate}"
+    return f"{decision} {candidate} vs {champion['metric']:.3f} (v{champion['version']})"
 
 
 @user_app.command("create")
