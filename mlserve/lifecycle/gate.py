@@ -26,7 +26,8 @@ from pydantic import BaseModel, Field
 
 from mlserve.dataplane.request import PredictionBatch, PredictRequest
 from mlserve.errors import InvalidInputError
-from mlserve.lifecycle.validation import ValidationSet
+from mlserve.lifecycle.validation import ValidationSet, load_validation_set
+from mlserve.repository.store import ModelRepository
 from mlserve.serving.catalog import GATE_FILE
 
 GateMetric = Literal["f1_macro", "accuracy", "auc", "rmse"]
@@ -200,3 +201,17 @@ def _scalar(value: Any) -> float:
     while isinstance(value, list | tuple) and value:
         value = value[0]
     return float(value)
+
+
+def gate_check(
+    predict: Predict, repository: ModelRepository, metric: str, max_recall_drop: float
+) -> Callable[[str, int, int | None], Awaitable[GateReport]]:
+    """A :data:`~mlserve.lifecycle.release.GateCheck` over each model's stored validation
+    set (404 when the model has none); a bad ``metric`` is a 422 at once."""
+    judge = ReleaseGate(predict, metric=metric, max_recall_drop=max_recall_drop)
+
+    async def check(name: str, candidate: int, champion: int | None) -> GateReport:
+        data = load_validation_set(repository, name)
+        return await judge.judge(name, candidate, champion, data)
+
+    return check

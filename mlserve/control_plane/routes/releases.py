@@ -18,14 +18,9 @@ from mlserve.control_plane.routes.api_v1 import ApiV1
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.status_contracts import PublishedVersion
 from mlserve.control_plane.stack import ServingStack
-from mlserve.lifecycle.gate import GATE_METRICS, GateReport, ReleaseGate
+from mlserve.lifecycle.gate import GATE_METRICS, gate_check
 from mlserve.lifecycle.release import GateCheck, ReleaseManager
-from mlserve.lifecycle.validation import (
-    MAX_BYTES,
-    ValidationSet,
-    load_validation_set,
-    store_validation_set,
-)
+from mlserve.lifecycle.validation import MAX_BYTES, ValidationSet, store_validation_set
 from mlserve.platform.auth import User
 from mlserve.repository.release_state import ReleaseState, Stage, Transition
 from mlserve.serving.catalog import describe_model
@@ -79,18 +74,13 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
     router = APIRouter(tags=["releases"], route_class=JsonLimitedRoute, max_body_size=MAX_BYTES)
     changing = error_responses(401, 403, 404, 409, 422)
 
-    def gate_check(metric: str | None) -> GateCheck:
-        judge = ReleaseGate(
+    def checked_gate(metric: str | None) -> GateCheck:
+        return gate_check(
             stack.dataplane.predict,
-            metric=metric or settings.gate_metric,
-            max_recall_drop=settings.gate_max_recall_drop,
+            stack.repository,
+            metric or settings.gate_metric,
+            settings.gate_max_recall_drop,
         )
-
-        async def check(name: str, candidate: int, champion: int | None) -> GateReport:
-            data = load_validation_set(stack.repository, name)
-            return await judge.judge(name, candidate, champion, data)
-
-        return check
 
     def view(name: str, state: ReleaseState, message: str) -> ReleaseView:
         return ReleaseView(
@@ -126,7 +116,7 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
         Archived (unloaded) or kept as ``@fallback`` (``publish.previous_production``).
         Archived → any other stage restores a version. With ``gate=true`` a version that
         does not beat the champion is refused (409, the report in ``detail``)."""
-        check = gate_check(metric) if gate else None
+        check = checked_gate(metric) if gate else None
         state = await releases.promote(
             name, version, target_stage, by=admin.username, reason=reason, gate=check
         )
