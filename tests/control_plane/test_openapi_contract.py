@@ -22,6 +22,8 @@ BODILESS = {
     ("POST", "/api/v1/team/{user_id}/activate"),
     ("POST", "/api/v1/stop/{name}/{version}"),
     ("POST", "/api/v1/start/{name}/{version}"),
+    ("POST", "/models/{name}/promote"),  # seed S2: ?version=N&target_stage=Production
+    ("PUT", "/models/{name}/aliases/{alias}"),  # ?version=N
 }
 """POST/PUT operations that take no body (everything is in the path and query)."""
 LEAD_OWNED = {
