@@ -26,12 +26,11 @@ from typing import NamedTuple, Protocol
 
 from mlserve.dataplane.request import RoutedBy
 from mlserve.errors import ConflictError, InvalidInputError, NotFoundError, ServiceUnavailableError
+from mlserve.lifecycle.stages import CHAMPION, check_alias
 from mlserve.platform.abtest import fingerprint, pick_version, sticky_point
 from mlserve.serving.registry import ModelRegistry, ResolvedModel
 
 _WEIGHTS_TTL_S = 1.0
-CHAMPION = "champion"
-"""The alias that answers requests without a version when no version is in Production."""
 
 
 class WeightConfig(Protocol):
@@ -118,6 +117,7 @@ class Router:
     async def _by_alias(self, ref: str, version: int | None, default_model: str | None) -> Route:
         """``name@alias``: the version the alias names (404 listing the aliases)."""
         model_ref, _, alias = ref.partition("@")
+        check_alias(alias)
         if version is not None:
             raise InvalidInputError(
                 f"model {ref!r} names an alias; drop the version, or name the model "

@@ -34,8 +34,9 @@ def check_stage(value: str) -> Stage:
 
 def check_alias(alias: str) -> str:
     if not _ALIAS.match(alias):
+        shown = alias if len(alias) <= 40 else alias[:37] + "..."
         raise InvalidInputError(
-            f"alias {alias!r} is not allowed: 1-32 lowercase letters, digits, '_' or '-', "
+            f"alias {shown!r} is not allowed: 1-32 lowercase letters, digits, '_' or '-', "
             "starting with a letter (e.g. champion, challenger)",
             detail={"field": "alias"},
         )

@@ -101,6 +101,12 @@ def test_aliases_are_model_references_and_champion_is_the_default(
     unknown = client.post("/predict", json={"model": f"{name}@nobody", "text": "great"})
     assert unknown.status_code == 404
     assert "challenger (v3)" in unknown.text
+    malformed = client.post("/predict", json={"model": f"{name}@No Such!", "text": "great"})
+    assert malformed.status_code == 422
+    assert "lowercase letters" in malformed.text
+    both = client.post("/predict", json={"model": f"{name}@challenger", "version": 1, "text": "x"})
+    assert both.status_code == 422
+    assert "names an alias" in both.text
     dropped = client.delete(f"/models/{name}/aliases/champion", headers=bearer(admin_token))
     assert dropped.status_code == 200, dropped.text
     assert answered_version(client, name) == ("v3", "default")

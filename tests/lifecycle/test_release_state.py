@@ -170,3 +170,12 @@ def test_stopping_a_version_keeps_its_stage(repository: ModelRepository) -> None
     state = repository.release_state("reviews")
     assert state.stage(4) == "Staging"
     assert state.disabled_versions == [4]
+
+
+def test_a_hostile_alias_is_refused_without_echoing_it_whole() -> None:
+    from mlserve.lifecycle.stages import check_alias
+
+    with pytest.raises(InvalidInputError) as raised:
+        check_alias("x" * 5000)
+
+    assert len(str(raised.value)) < 300
