@@ -139,6 +139,14 @@ def test_bad_release_requests_are_4xx_naming_the_field_and_change_nothing(
             "ghost",
         ),
         (client.get(f"/models/{name}/history"), 401, "Bearer"),
+        (
+            client.post(
+                f"/models/{name}/promote?version=1&version=2&target_stage=Production",
+                headers=bearer(admin_token),
+            ),
+            422,
+            "one version is in Production at a time",
+        ),
     ]
 
     for answer, status, words in cases:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlserve.control_plane.errors import error_responses
@@ -18,6 +18,7 @@ from mlserve.control_plane.routes.api_v1 import ApiV1
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.status_contracts import PublishedVersion
 from mlserve.control_plane.stack import ServingStack
+from mlserve.errors import InvalidInputError
 from mlserve.lifecycle.gate import GATE_METRICS, gate_check
 from mlserve.lifecycle.release import GateCheck, ReleaseManager
 from mlserve.lifecycle.validation import MAX_BYTES, ValidationSet, store_validation_set
@@ -93,6 +94,7 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
 
     @router.post("/models/{name}/promote", responses=changing)
     async def promote(
+        request: Request,
         name: ModelName,
         version: VersionNumber,
         target_stage: Annotated[
@@ -116,6 +118,12 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
         Archived (unloaded) or kept as ``@fallback`` (``publish.previous_production``).
         Archived → any other stage restores a version. With ``gate=true`` a version that
         does not beat the champion is refused (409, the report in ``detail``)."""
+        if len(request.query_params.getlist("version")) > 1:
+            raise InvalidInputError(
+                "version is given more than once: a promotion moves one version, and only "
+                "one version is in Production at a time; allowed: a single version=N",
+                detail={"field": "version"},
+            )
         check = checked_gate(metric) if gate else None
         state = await releases.promote(
             name, version, target_stage, by=admin.username, reason=reason, gate=check
