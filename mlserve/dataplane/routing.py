@@ -26,7 +26,7 @@ from typing import NamedTuple, Protocol
 
 from mlserve.dataplane.request import RoutedBy
 from mlserve.errors import ConflictError, InvalidInputError, NotFoundError, ServiceUnavailableError
-from mlserve.lifecycle.stages import CHAMPION, check_alias
+from mlserve.lifecycle.stages import check_alias
 from mlserve.platform.abtest import fingerprint, pick_version, sticky_point
 from mlserve.serving.registry import ModelRegistry, ResolvedModel
 
@@ -103,10 +103,7 @@ class Router:
             picked = pick_version(weights, point)
             model = await registry.resolve_version(name, picked)
             return Route(model, "sticky" if entity_id else "ab")
-        state = registry.release_state(name)
-        released = state.production()
-        if released is None:
-            released = state.aliases.get(CHAMPION)
+        released = registry.released_version(name)
         if released is not None:
             try:
                 return Route(await registry.resolve_version(name, released), "default")

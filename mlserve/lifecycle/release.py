@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable
 from mlserve.errors import ConflictError
 from mlserve.lifecycle import stages as rules
 from mlserve.lifecycle.gate import GateReport, store_report
-from mlserve.lifecycle.stages import CHAMPION, PreviousProduction
-from mlserve.repository.release_state import ReleaseState, Transition
+from mlserve.lifecycle.stages import PreviousProduction
+from mlserve.repository.release_state import CHAMPION, ReleaseState, Transition
 from mlserve.repository.store import ModelRepository
 
 ApplyRelease = Callable[[str, int | None], Awaitable[None]]

@@ -14,8 +14,6 @@ from mlserve.errors import InvalidInputError, NotFoundError
 from mlserve.repository.release_state import STAGES, ReleaseState, Stage, Transition
 
 _ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-CHAMPION = "champion"
-"""The alias that answers requests without a version when no version is in Production."""
 FALLBACK = "fallback"
 """The alias the previous Production version gets under ``previous_production=fallback``."""
 PreviousProduction = Literal["archive", "fallback"]

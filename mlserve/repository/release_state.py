@@ -15,6 +15,8 @@ from pydantic import BaseModel, Field
 Stage = Literal["None", "Staging", "Production", "Archived"]
 """A version's stage (seed S2): ``None`` → ``Staging`` → ``Production`` → ``Archived``."""
 STAGES: tuple[str, ...] = get_args(Stage)
+CHAMPION = "champion"
+"""The alias that answers requests without a version when no version is in Production."""
 
 
 class ReleaseState(BaseModel):

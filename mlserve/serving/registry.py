@@ -19,7 +19,7 @@ from pathlib import Path
 from mlserve.errors import ConflictError, NotFoundError, ServiceUnavailableError
 from mlserve.kinds import ModelKind, ServedModel, kind_named
 from mlserve.repository.metadata import METADATA_FILE, ModelMetadata
-from mlserve.repository.release_state import ReleaseState
+from mlserve.repository.release_state import CHAMPION, ReleaseState
 from mlserve.repository.store import ModelRepository, check_requested_name
 from mlserve.triton.client import TritonClient
 
@@ -83,7 +83,7 @@ class ModelRegistry:
         self._stamps: dict[tuple[str, int], int | None] = {}
         self._ready: dict[str, tuple[float, list[int]]] = {}
         self._published: dict[str, tuple[float, list[int], list[int]]] = {}
-        self._releases: dict[str, tuple[float, ReleaseState]] = {}
+        self._releases: dict[str, tuple[float, ReleaseState, int | None]] = {}
 
     async def resolve(self, ref: str | None, version: int | None = None) -> ResolvedModel:
         """The version to serve for ``ref`` (default: the default model) and an explicit
@@ -155,14 +155,26 @@ class ModelRegistry:
     def release_state(self, name: str) -> ReleaseState:
         """``name``'s stages and aliases, cached for a second like :meth:`published` (a
         replica sees a promotion within a second; this process at once)."""
+        return self._release(name)[1]
+
+    def released_version(self, name: str) -> int | None:
+        """The version requests without one go to: Production, else the ``champion`` alias;
+        None when neither is set (the newest ready version answers then)."""
+        return self._release(name)[2]
+
+    def _release(self, name: str) -> tuple[float, ReleaseState, int | None]:
         now = time.monotonic()
         cached = self._releases.get(name)
         if cached and now - cached[0] < _READY_TTL_S:
-            return cached[1]
+            return cached
         self.published(name)  # NotFoundError for an unknown model, before any caching
         state = self.repository.release_state(name)
-        self._releases[name] = (now, state)
-        return state
+        released = state.production()
+        if released is None:
+            released = state.aliases.get(CHAMPION)
+        entry = (now, state, released)
+        self._releases[name] = entry
+        return entry
 
     def published_versions(self, name: str) -> list[int]:
         """Versions on disk (empty for an unknown model)."""
