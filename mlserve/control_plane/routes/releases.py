@@ -162,7 +162,9 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
         state = await releases.drop_alias(name, alias, by=admin.username, reason=reason)
         return view(name, state, f"{name}@{alias} removed")
 
-    @router.put("/models/{name}/validation", responses=error_responses(401, 403, 404, 413, 422))
+    @router.put(
+        "/models/{name}/validation", responses=error_responses(400, 401, 403, 404, 413, 422)
+    )
     async def put_validation(
         name: ModelName, body: ValidationSet, admin: User = Depends(guards.admin)
     ) -> ValidationStored:
