@@ -384,6 +384,26 @@ class MlflowSettings(SettingsSection):
     one-line error after this, not a hang."""
 
 
+class PublishSettings(SettingsSection):
+    """Model releases: stages, aliases and the champion/challenger gate."""
+
+    default_stage: Literal["None", "Staging"] = "None"
+    """The stage a newly published version starts in. Production is only reached by
+    ``POST /models/{name}/promote`` (or ``mlserve promote``), so publishing never releases."""
+    previous_production: Literal["archive", "fallback"] = "archive"
+    """What happens to the Production version when another is promoted: ``archive`` moves
+    it to Archived (unloaded from Triton); ``fallback`` moves it to Staging with the alias
+    ``fallback``, still loaded, so ``"model": "name@fallback"`` reaches it."""
+    promotion_grace_seconds: float = Field(default=2.0, ge=0, le=60)
+    """How long the previous Production version stays loaded after a promotion, so
+    replicas (which read the release state each second) finish routing to it."""
+    gate_metric: Literal["f1_macro", "accuracy", "auc", "rmse"] = "f1_macro"
+    """What a gated promotion compares (``rmse`` for regressors, lower wins)."""
+    gate_max_recall_drop: float = Field(default=5.0, ge=0, le=100)
+    """Points (0-100) of recall any class may lose against the champion in a gated
+    promotion (seed S3: "no large regression on any class")."""
+
+
 class Settings(BaseSettings):
     """Everything mlserve can be configured with."""
 
@@ -428,6 +448,8 @@ class Settings(BaseSettings):
     """A static bearer token (an API key, e.g. for Prometheus) accepted wherever
     ``auth.require_token_for`` closes a group of the plain API, beside the tokens of
     ``POST /api/v1/token``. Unset: only account tokens."""
+    publish: PublishSettings = PublishSettings()
+    """Stages, aliases and the gate of model releases."""
     auth: AuthSettings = AuthSettings()
     """Accounts, tokens and platform state of the ``/api/v1`` API."""
     mail: MailSettings = MailSettings()

@@ -9,13 +9,22 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from mlserve.cli.output import console, err_console, fail, print_error, print_json
+from mlserve.cli.release import change_release, operator_name
 from mlserve.converters.base import ExportedModel, ParityReport
-from mlserve.errors import InvalidInputError, MLServeError
+from mlserve.errors import ConflictError, InvalidInputError, MLServeError
+from mlserve.lifecycle.gate import GateReport, stored_report
+from mlserve.lifecycle.validation import MAX_BYTES as VALIDATION_MAX_BYTES
+from mlserve.lifecycle.validation import (
+    ValidationSet,
+    load_validation_set,
+    parse_validation_set,
+    store_validation_set,
+)
 from mlserve.repository.metadata import ModelMetadata
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository, validate_model_name
 from mlserve.serving.publisher import Publisher
-from mlserve.settings import get_settings
+from mlserve.settings import Settings, get_settings
 from mlserve.triton.client import TritonClient
 
 MAX_MODEL_BYTES = 200 * 1024 * 1024
@@ -55,6 +64,21 @@ def load_command(
         str | None,
         typer.Option(help="Comma-separated feature names, for tabular models trained on arrays."),
     ] = None,
+    gate: Annotated[
+        bool,
+        typer.Option(
+            "--gate",
+            help="Then promote it to Production only if it beats the champion on the "
+            "validation set (seed S3; needs a running Triton).",
+        ),
+    ] = False,
+    validation: Annotated[
+        Path | None,
+        typer.Option(
+            help='Validation set kept with the model: JSON {"texts"|"records"|"features": '
+            '[...], "labels": [...]}.'
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON (also on failure).")] = False,
     tracking_uri: Annotated[
         str | None,
@@ -86,6 +110,7 @@ def load_command(
         name = validate_model_name(name if name is not None else model_name_from_path(path))
         if not path.exists():
             _fail(f"{path} does not exist", json_out)
+        validation_set = _read_validation(validation) if validation else None
         sample_texts = _read_samples(samples, json_out) if samples else None
         rows = read_background(background) if background else None
         repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
@@ -101,10 +126,17 @@ def load_command(
             )
         if not exported.parity.passed:
             _refuse(path, exported.parity, json_out)
+        if gate and validation_set is None:
+            load_validation_set(repository, name)  # the 404 saying how to give one
         grpc = settings.external_triton or f"{settings.triton.host}:{settings.triton.grpc_port}"
         metadata, served = asyncio.run(_publish(repository, grpc, exported, name, version))
+        if validation_set is not None:
+            store_validation_set(repository, name, validation_set)
     except MLServeError as exc:
         _fail(exc.message, json_out)
+    report = None
+    if gate:
+        report = _gated(settings, repository, name, metadata.version, served)
     result = {
         "published": True,
         "name": name,
@@ -115,14 +147,67 @@ def load_command(
         "parity": metadata.parity,
         "serving": served,
     }
+    if report is not None:
+        result["gate"] = report.model_dump(mode="json")
     if json_out:
         print_json(result)
+        if report is not None and not report.passed:
+            raise typer.Exit(1)
         return
     console.print(
         f"published {name} v{metadata.version} ({metadata.framework}); {exported.parity.summary()}"
     )
     if not served:
         console.print("Triton is not running: the version is loaded by the next `mlserve up`")
+    if report is not None:
+        verdict = "promoted to Production" if report.passed else "kept out of Production"
+        console.print(f"gate: {name} v{metadata.version} {verdict}: {report.reason}")
+        if not report.passed:
+            raise typer.Exit(1)
+
+
+def _read_validation(path: Path) -> ValidationSet:
+    if not path.is_file():
+        fail(f"--validation {path} is not a file")
+    if path.stat().st_size > VALIDATION_MAX_BYTES:
+        fail(f"--validation {path} is over {VALIDATION_MAX_BYTES} bytes")
+    return parse_validation_set(path.read_bytes(), f"--validation {path}")
+
+
+def _gated(
+    settings: Settings, repository: ModelRepository, name: str, version: int, served: bool
+) -> GateReport:
+    """Promote the new version through the gate; the report (kept with the version)."""
+    if not served:
+        fail(
+            f"{name} v{version} is published, but --gate needs a running Triton: start it "
+            f"and run `mlserve promote {name} {version} --gate`"
+        )
+    try:
+        asyncio.run(
+            change_release(
+                settings,
+                repository,
+                lambda releases, check: releases.promote(
+                    name,
+                    version,
+                    "Production",
+                    by=operator_name(),
+                    reason="mlserve load --gate",
+                    gate=check,
+                ),
+                True,
+                None,
+            )
+        )
+    except ConflictError:
+        pass  # refused: the report says why
+    except MLServeError as exc:
+        fail(exc.message)
+    report = stored_report(repository.version_dir(name, version))
+    if report is None:
+        fail(f"{name} v{version}: the gate left no report")
+    return report
 
 
 def model_name_from_path(path: Path) -> str:

@@ -14,6 +14,7 @@ from mlserve.cli.benchmark import benchmark_command
 from mlserve.cli.drift import drift_app
 from mlserve.cli.load import load_command
 from mlserve.cli.output import console, fail, print_error, print_json
+from mlserve.cli.release import alias_command, promote_command
 from mlserve.cli.stats import stats_command
 from mlserve.cli.train import train_command
 from mlserve.cli.up import up_command
@@ -38,6 +39,8 @@ app.command("stats")(stats_command)
 app.command("benchmark")(benchmark_command)
 app.command("train")(train_command)
 app.command("alerts")(alerts_command)
+app.command("promote")(promote_command)
+app.command("alias")(alias_command)
 user_app = typer.Typer(help="Accounts of the /api/v1 platform API.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(drift_app, name="drift")
@@ -70,7 +73,7 @@ def list_command(
     if not models:
         console.print(f"no models in {settings.models_dir}; publish one with `mlserve load`")
         return
-    columns = ["model", "version", "kind", "accuracy", "published", "state"]
+    columns = ["model", "version", "kind", "accuracy", "published", "state", "stage", "gate"]
     table = Table(*([*columns[:3], "framework", *columns[3:]] if wide else columns))
     for model in models:
         for row in model["versions"]:
@@ -83,9 +86,23 @@ def list_command(
                 f"{accuracy:.3f}" if accuracy is not None else "-",
                 published if wide else published[:10],
                 row["state"],
+                " ".join([row["stage"], *(f"@{a}" for a in row["aliases"])]),
+                _gate_cell(row["gate"]),
             ]
             table.add_row(*([*cells[:3], row["framework"], *cells[3:]] if wide else cells))
     console.print(table)
+
+
+def _gate_cell(report: dict[str, Any] | None) -> str:
+    """``passed f1_macro 0.912 > 0.874 (v1)``, or ``-`` when the version was never judged."""
+    if report is None:
+        return "-"
+    decision = "passed" if report["passed"] else "refused"
+    candidate = f"{report['metric']} {report['candidate']['metric']:.3f}"
+    champion = report.get("champion")
+    if champion is None:
+        return f"{decision} {candidate}"
+    return f"{decision} {candidate} vs {champion['metric']:.3f} (v{champion['version']})"
 
 
 @user_app.command("create")

@@ -25,7 +25,7 @@ from mlserve.control_plane.errors import install_error_handlers
 from mlserve.control_plane.hot_routes import ControlPlaneApp
 from mlserve.control_plane.lifecycle import install_lifecycle
 from mlserve.control_plane.platform import build_platform
-from mlserve.control_plane.routes import health, inference_v2, models, predict
+from mlserve.control_plane.routes import health, inference_v2, models, predict, releases
 from mlserve.control_plane.routes.monitoring import monitoring_router
 from mlserve.control_plane.stack import ServingStack
 from mlserve.monitoring.worker_metrics import worker_metrics_router
@@ -91,6 +91,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         )
     )
     app.include_router(api_v1.router)
+    app.include_router(releases.releases_router(stack, api_v1))  # stages, aliases (issue 20)
     closed = settings.auth.require_token_for
     if closed:
         key = settings.admin_token.get_secret_value() if settings.admin_token else ""

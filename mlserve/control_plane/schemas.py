@@ -85,7 +85,7 @@ class _Served(BaseModel):
     model_version: str = Field(description="The version that answered, as `<name>-v<N>`.")
     model: str
     version: str
-    routed_by: Literal["explicit", "experiment", "ab", "sticky", "default"] = Field(
+    routed_by: Literal["explicit", "alias", "experiment", "ab", "sticky", "default"] = Field(
         description="Why this version answered."
     )
     preprocess_ms: float = Field(description="Validation, cleaning and tensor building.")

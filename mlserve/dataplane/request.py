@@ -13,10 +13,11 @@ from typing import Any, Literal, NamedTuple
 
 from mlserve.kinds.base import Inputs
 
-RoutedBy = Literal["explicit", "experiment", "ab", "sticky", "default"]
-"""Why a version answered: named by the request, assigned by a running experiment, drawn by
-A/B weights, pinned by the request's entity id under A/B weights, or the model's default
-version."""
+RoutedBy = Literal["explicit", "alias", "experiment", "ab", "sticky", "default"]
+"""Why a version answered: named by the request, named by an alias (``name@champion``),
+assigned by a running experiment, drawn by A/B weights, pinned by the request's entity id
+under A/B weights, or the model's default version (Production, else the ``champion``
+alias, else the newest ready)."""
 
 
 @dataclass(frozen=True, slots=True)

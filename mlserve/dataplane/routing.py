@@ -5,12 +5,14 @@ The order, for a request that names model ``m``:
 
 1. a version named by the request (``"version": 2``, ``"m-v2"``, or seed S1's
    ``"model_version": "v2"`` for the default model) answers: ``explicit``;
-2. else, when an experiment runs on ``m``, its variant for this request answers
+2. a version named by an alias (``"m@champion"``) answers: ``alias``;
+3. else, when an experiment runs on ``m``, its variant for this request answers
    (``experiment``; sticky per entity id; :mod:`mlserve.lifecycle.experiment_routing`);
-3. else, when ``m`` has A/B weights over versions that are served, a version drawn by
+4. else, when ``m`` has A/B weights over versions that are served, a version drawn by
    weight answers: ``sticky`` when the request carries an entity id (the same entity always
    lands on the same version for a weight config), else ``ab`` (a random draw);
-4. else the newest ready version answers: ``default``.
+5. else the release's version answers: the Production version, else the ``champion``
+   alias, else (none set, or not loaded) the newest ready version: ``default``.
 
 The weights come from the platform's A/B service (``POST /api/v1/abtest/{model}``), read at
 most once a second per model (a replica sees a change within a second; this process at once,
@@ -25,6 +27,8 @@ from collections.abc import Mapping
 from typing import NamedTuple, Protocol
 
 from mlserve.dataplane.request import RoutedBy
+from mlserve.errors import ConflictError, InvalidInputError, NotFoundError, ServiceUnavailableError
+from mlserve.lifecycle.stages import check_alias
 from mlserve.platform.abtest import fingerprint, pick_version, sticky_point
 from mlserve.serving.registry import ModelRegistry, ResolvedModel
 
@@ -98,6 +102,8 @@ class Router:
         """The version for one request (or one item), and why. Raises what
         :class:`ModelRegistry` raises: 404, 409, 422, 503."""
         registry = self.registry
+        if ref is not None and "@" in ref:
+            return await self._by_alias(ref, version, default_model)
         name, ref_version = registry.split(ref or default_model)
         version = version if version is not None else ref_version
         if version is not None:
@@ -116,7 +122,34 @@ class Router:
             picked = pick_version(weights, point)
             model = await registry.resolve_version(name, picked)
             return Route(model, "sticky" if entity_id else "ab")
+        released = registry.released_version(name)
+        if released is not None:
+            try:
+                return Route(await registry.resolve_version(name, released), "default")
+            except (NotFoundError, ConflictError, ServiceUnavailableError):
+                pass  # stopped or still loading: the newest ready version answers
         return Route(await registry.resolve(name), "default")
+
+    async def _by_alias(self, ref: str, version: int | None, default_model: str | None) -> Route:
+        """``name@alias``: the version the alias names (404 listing the aliases)."""
+        model_ref, _, alias = ref.partition("@")
+        check_alias(alias)
+        if version is not None:
+            raise InvalidInputError(
+                f"model {ref!r} names an alias; drop the version, or name the model "
+                "without '@alias'"
+            )
+        name, _ = self.registry.split(model_ref or default_model)
+        aliases = self.registry.release_state(name).aliases
+        picked = aliases.get(alias)
+        if picked is None:
+            known = ", ".join(f"{a} (v{v})" for a, v in sorted(aliases.items())) or "none"
+            raise NotFoundError(
+                f"{name} has no alias {alias!r}; its aliases: {known}. Set one with "
+                f"PUT /models/{name}/aliases/{{alias}}?version=N",
+                detail={"aliases": aliases},
+            )
+        return Route(await self.registry.resolve_version(name, picked), "alias")
 
     async def _live_weights(self, name: str, active: list[int]) -> tuple[tuple[int, float], ...]:
         """``name``'s weights over its ``active`` versions (empty: none apply)."""

@@ -1,1 +1,2 @@
-"""Model lifecycle: experiments, sequential decisions, per-model monitoring."""
+"""Model lifecycle: stages, aliases and the release gate; experiments with sequential
+decisions; per-model monitoring."""

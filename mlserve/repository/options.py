@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from mlserve.settings import Settings
 
@@ -19,6 +20,8 @@ class ServingOptions:
     instance_kind: str = "KIND_CPU"
     instance_count: int = 1
     serve_versions: int = 3
+    default_stage: Literal["None", "Staging"] = "None"
+    """The stage a newly published version starts in (``publish.default_stage``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServingOptions:
@@ -32,4 +35,5 @@ class ServingOptions:
             instance_kind=triton.instance_kind,
             instance_count=triton.instance_count,
             serve_versions=triton.serve_versions,
+            default_stage=settings.publish.default_stage,
         )

@@ -4,7 +4,8 @@ Layout::
 
     <root>/<model>/config.pbtxt          generated, never hand-edited
     <root>/<model>/labels.txt            labels of the newest version (Triton classification)
-    <root>/<model>/state.json            versions switched off by an operator
+    <root>/<model>/state.json            stages, aliases, versions switched off (ReleaseState)
+    <root>/<model>/history.jsonl         who changed stages and aliases, when and why
     <root>/<model>/<N>/model.onnx
     <root>/<model>/<N>/metadata.json
 
@@ -17,12 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from mlserve.converters.base import ExportedModel
 from mlserve.errors import ConflictError, InvalidInputError, NotFoundError, ParityError
 from mlserve.repository.metadata import METADATA_FILE, ModelMetadata, TensorInfo
 from mlserve.repository.options import ServingOptions
+from mlserve.repository.release_state import ReleaseState, Transition
 from mlserve.triton.model_config import (
     DataType,
     DynamicBatching,
@@ -48,6 +49,8 @@ MODEL_FILE = "model.onnx"
 CONFIG_FILE = "config.pbtxt"
 LABELS_FILE = "labels.txt"
 STATE_FILE = "state.json"
+HISTORY_FILE = "history.jsonl"
+_HISTORY_READ_BYTES = 4 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _VERSION_SUFFIX = re.compile(r"-v\d+$")
 
@@ -127,17 +130,39 @@ class ModelRepository:
         check_requested_name(name)
         return self.root / name / str(version)
 
-    def disabled_versions(self, name: str) -> set[int]:
+    def release_state(self, name: str) -> ReleaseState:
+        """Stages, aliases and switched-off versions of ``name`` (empty when never set)."""
         path = self.root / check_requested_name(name) / STATE_FILE
         if not path.is_file():
-            return set()
-        return set(json.loads(path.read_text()).get("disabled_versions", []))
+            return ReleaseState()
+        return ReleaseState.model_validate_json(path.read_text())
+
+    def disabled_versions(self, name: str) -> set[int]:
+        return set(self.release_state(name).disabled_versions)
 
     def active_versions(self, name: str) -> list[int]:
-        """The versions Triton is told to load: the newest ``serve_versions`` not disabled."""
-        disabled = self.disabled_versions(name)
-        enabled = [v for v in self.versions(name) if v not in disabled]
-        return enabled[-self.options.serve_versions :]
+        """The versions Triton is told to load: the newest ``serve_versions`` not disabled,
+        plus the Production, aliased and held versions (whatever their age)."""
+        state = self.release_state(name)
+        disabled = set(state.disabled_versions)
+        existing = self.versions(name)
+        enabled = [v for v in existing if v not in disabled]
+        window = set(enabled[-self.options.serve_versions :])
+        pinned = {v for v in state.pinned() if v in existing and v not in disabled}
+        return sorted(window | pinned)
+
+    def history(self, name: str, limit: int = 100) -> list[Transition]:
+        """The newest ``limit`` release transitions of ``name``, oldest first."""
+        path = self.root / check_requested_name(name) / HISTORY_FILE
+        if not path.is_file():
+            return []
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - _HISTORY_READ_BYTES))
+            lines = handle.read().splitlines()
+        if size > _HISTORY_READ_BYTES:
+            lines = lines[1:]  # the first line may be cut
+        return [Transition.model_validate_json(line) for line in lines[-limit:] if line]
 
     # -- writing ------------------------------------------------------------------------
 
@@ -183,6 +208,7 @@ class ModelRepository:
             finally:
                 shutil.rmtree(staged, ignore_errors=True)
             try:
+                self._record_publish(name, version)
                 self.write_config(name)
             except Exception:
                 shutil.rmtree(self.version_dir(name, version), ignore_errors=True)
@@ -208,14 +234,33 @@ class ModelRepository:
         """Switch a version on or off for Triton without deleting it."""
         if version not in self.versions(name):
             raise self._not_found(name, version)
-        with self._lock(name):
-            disabled = self.disabled_versions(name)
+
+        def switch(state: ReleaseState) -> ReleaseState:
+            disabled = set(state.disabled_versions)
             (disabled.discard if enabled else disabled.add)(version)
-            _atomic_write(
-                self.root / name / STATE_FILE,
-                json.dumps({"disabled_versions": sorted(disabled)}),
-            )
+            return state.model_copy(update={"disabled_versions": sorted(disabled)})
+
+        self.update_release(name, switch)
+
+    def update_release(
+        self,
+        name: str,
+        change: Callable[[ReleaseState], ReleaseState],
+        transitions: Sequence[Transition] = (),
+    ) -> ReleaseState:
+        """Apply ``change`` to ``name``'s release state under the model's lock, write it
+        atomically with its ``transitions`` appended to the history, and regenerate the
+        config. ``change`` raising leaves everything as it was."""
+        if not self.versions(name):
+            raise self._not_found(name, None)
+        with self._lock(name):
+            state = change(self.release_state(name))
+            _atomic_write(self.root / name / STATE_FILE, state.model_dump_json())
+            if transitions:
+                with open(self.root / name / HISTORY_FILE, "a") as history:
+                    history.writelines(t.model_dump_json() + "\n" for t in transitions)
             self.write_config(name)
+            return state
 
     def write_config(self, name: str) -> ModelConfig:
         """Regenerate ``config.pbtxt`` (and ``labels.txt``) from the versions on disk."""
@@ -268,6 +313,20 @@ class ModelRepository:
         )
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _record_publish(self, name: str, version: int) -> None:
+        """A new version starts in ``default_stage`` (held by the caller's lock)."""
+        stage = self.options.default_stage
+        if stage != "None":
+            state = self.release_state(name)
+            stages = {**state.stages, version: stage}
+            updated = state.model_copy(update={"stages": stages})
+            _atomic_write(self.root / name / STATE_FILE, updated.model_dump_json())
+        entry = Transition(
+            at=datetime.now(UTC), by="publish", action="publish", version=version, to_stage=stage
+        )
+        with open(self.root / name / HISTORY_FILE, "a") as history:
+            history.write(entry.model_dump_json() + "\n")
 
     def _metadata_for(self, exported: ExportedModel, name: str, version: int) -> ModelMetadata:
         def info(spec: TensorSpec) -> TensorInfo:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from mlserve.errors import MLServeError, NotFoundError
 from mlserve.repository.store import ModelRepository
 from mlserve.triton.client import ModelState, TritonClient
+
+GATE_FILE = "gate.json"
+"""Where :mod:`mlserve.lifecycle.gate` stores its report in a version's folder."""
 
 
 async def triton_states(triton: TritonClient | None) -> dict[tuple[str, int], ModelState] | None:
@@ -25,7 +30,8 @@ def version_rows(
     name: str,
     states: dict[tuple[str, int], ModelState] | None,
 ) -> list[dict[str, Any]]:
-    disabled = repository.disabled_versions(name)
+    release = repository.release_state(name)
+    disabled = set(release.disabled_versions)
     rows = []
     for version in repository.versions(name):
         meta = repository.metadata(name, version)
@@ -42,9 +48,21 @@ def version_rows(
                 "enabled": version not in disabled,
                 "state": state.state if state else ("unknown" if states is None else "UNAVAILABLE"),
                 "parity": meta.parity.get("passed"),
+                "stage": release.stage(version),
+                "aliases": release.aliases_of(version),
+                "gate": _gate_report(repository.version_dir(name, version)),
             }
         )
     return rows
+
+
+def _gate_report(version_dir: Path) -> dict[str, Any] | None:
+    """The release gate's report stored with a version (``gate.json``), if it was judged."""
+    path = version_dir / GATE_FILE
+    if not path.is_file():
+        return None
+    report: dict[str, Any] = json.loads(path.read_text())
+    return report
 
 
 async def describe_models(

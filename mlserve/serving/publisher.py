@@ -72,6 +72,17 @@ class Publisher:
             await self._apply(name)
         self._changed(name)
 
+    async def apply_release(self, name: str, wait_for: int | None = None) -> None:
+        """Make Triton serve what ``name``'s config says now (after its release state
+        changed: versions kept apart stay loaded through the reload) and, with ``wait_for``,
+        wait until that version is READY."""
+        async with self._lock(name):
+            if wait_for is None:
+                await self._apply(name)
+            else:
+                await self._load_and_wait(name, wait_for)
+        self._changed(name)
+
     async def remove(self, name: str, version: int) -> None:
         """Stop serving a version and delete it from the repository."""
         async with self._lock(name):

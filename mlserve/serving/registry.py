@@ -19,6 +19,7 @@ from pathlib import Path
 from mlserve.errors import ConflictError, NotFoundError, ServiceUnavailableError
 from mlserve.kinds import ModelKind, ServedModel, kind_named
 from mlserve.repository.metadata import METADATA_FILE, ModelMetadata
+from mlserve.repository.release_state import CHAMPION, ReleaseState
 from mlserve.repository.store import ModelRepository, check_requested_name
 from mlserve.triton.client import TritonClient
 
@@ -82,6 +83,7 @@ class ModelRegistry:
         self._stamps: dict[tuple[str, int], int | None] = {}
         self._ready: dict[str, tuple[float, list[int]]] = {}
         self._published: dict[str, tuple[float, list[int], list[int]]] = {}
+        self._releases: dict[str, tuple[float, ReleaseState, int | None]] = {}
 
     async def resolve(self, ref: str | None, version: int | None = None) -> ResolvedModel:
         """The version to serve for ``ref`` (default: the default model) and an explicit
@@ -150,6 +152,30 @@ class ModelRegistry:
         self._forget_changed(name, versions)
         return versions, active
 
+    def release_state(self, name: str) -> ReleaseState:
+        """``name``'s stages and aliases, cached for a second like :meth:`published` (a
+        replica sees a promotion within a second; this process at once)."""
+        return self._release(name)[1]
+
+    def released_version(self, name: str) -> int | None:
+        """The version requests without one go to: Production, else the ``champion`` alias;
+        None when neither is set (the newest ready version answers then)."""
+        return self._release(name)[2]
+
+    def _release(self, name: str) -> tuple[float, ReleaseState, int | None]:
+        now = time.monotonic()
+        cached = self._releases.get(name)
+        if cached and now - cached[0] < _READY_TTL_S:
+            return cached
+        self.published(name)  # NotFoundError for an unknown model, before any caching
+        state = self.repository.release_state(name)
+        released = state.production()
+        if released is None:
+            released = state.aliases.get(CHAMPION)
+        entry = (now, state, released)
+        self._releases[name] = entry
+        return entry
+
     def published_versions(self, name: str) -> list[int]:
         """Versions on disk (empty for an unknown model)."""
         try:
@@ -179,10 +205,12 @@ class ModelRegistry:
         if name is None:
             self._ready.clear()
             self._published.clear()
+            self._releases.clear()
             self._resolved_cache.clear()
         else:
             self._ready.pop(name, None)
             self._published.pop(name, None)
+            self._releases.pop(name, None)
             for key in [k for k in self._resolved_cache if k[0] == name]:
                 del self._resolved_cache[key]
 

@@ -33,6 +33,8 @@ BODILESS = {
     ("POST", "/api/v1/stop/{name}/{version}"),
     ("POST", "/api/v1/start/{name}/{version}"),
     ("POST", "/experiments/{experiment_id}/stop"),
+    ("POST", "/models/{name}/promote"),  # seed S2: ?version=N&target_stage=Production
+    ("PUT", "/models/{name}/aliases/{alias}"),  # ?version=N
 }
 """POST/PUT operations that take no body (everything is in the path and query)."""
 LEAD_OWNED: set[tuple[str, str]] = set()

@@ -40,6 +40,15 @@ class PublishedVersion(BaseModel):
     enabled: bool
     state: str = Field(description="Triton's state: READY, UNAVAILABLE, ... or unknown.")
     parity: bool | None = Field(description="Whether the ONNX export matched the original.")
+    stage: Literal["None", "Staging", "Production", "Archived"] = Field(
+        default="None", description="The release stage (POST /models/{name}/promote)."
+    )
+    aliases: list[str] = Field(default_factory=list, description="e.g. champion.")
+    gate: dict[str, Any] | None = Field(
+        default=None,
+        description="The release gate's report (both versions' metrics, recall per class, "
+        "the decision), when the version was judged.",
+    )
 
 
 class PublishedModel(BaseModel):
