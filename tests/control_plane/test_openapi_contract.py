@@ -35,6 +35,7 @@ BODILESS = {
     ("POST", "/experiments/{experiment_id}/stop"),
     ("POST", "/models/{name}/promote"),  # seed S2: ?version=N&target_stage=Production
     ("PUT", "/models/{name}/aliases/{alias}"),  # ?version=N
+    ("POST", "/models/{name}/train/{job_id}/cancel"),
 }
 """POST/PUT operations that take no body (everything is in the path and query)."""
 LEAD_OWNED: set[tuple[str, str]] = set()
@@ -155,6 +156,9 @@ PATH_VALUES = {
     "user_id": "1",
     "deployment_id": "1",
     "provider": "google",
+    "job_id": "t1",
+    "alias": "production",
+    "experiment_id": "1",
 }
 
 

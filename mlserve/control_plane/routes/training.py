@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ValidationError
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from mlserve.control_plane.errors import invalid_body
+from mlserve.control_plane.errors import error_responses, invalid_body
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.api_v1.http_input import read_form
 from mlserve.errors import InvalidInputError, PayloadTooLargeError
@@ -30,6 +31,36 @@ from mlserve.training.options import TrainingOptions
 from mlserve.training.worker import check_columns
 
 _OPTION_FIELDS = set(TrainingOptions.model_fields)
+
+ModelName = Annotated[str, PathParam(description="The model to train a version of, e.g. churn.")]
+JobId = Annotated[
+    str, PathParam(description="The id ``POST /models/{name}/train`` answered.", examples=["t1"])
+]
+
+
+class TrainForm(TrainingOptions):
+    """``POST /models/{name}/train``'s multipart form: the dataset (a file part or a path on
+    the server, exactly one of them) and the training options (documentation: the route reads
+    the form itself, to bound the upload while it streams in)."""
+
+    dataset: bytes | None = Field(
+        default=None,
+        json_schema_extra={"format": "binary"},
+        description="The dataset: a CSV with a header row, or a Parquet file (.parquet).",
+    )
+    dataset_path: str | None = Field(
+        default=None,
+        description="Instead of ``dataset``: a .csv or .parquet file under the server's "
+        "training.data_root.",
+    )
+
+
+_TRAIN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": TrainForm.model_json_schema()}},
+    }
+}
 
 
 class TrainingJobView(BaseModel):
@@ -68,9 +99,17 @@ def training_router(jobs: TrainingJobs, guards: Guards) -> APIRouter:
     router = APIRouter(tags=["training"])
     settings = jobs.settings
 
-    @router.post("/models/{name}/train", status_code=202, response_model=TrainingJobView)
+    on_job = error_responses(401, 403, 404, 422)
+
+    @router.post(
+        "/models/{name}/train",
+        status_code=202,
+        response_model=TrainingJobView,
+        openapi_extra=_TRAIN_BODY,
+        responses=error_responses(400, 401, 403, 404, 413, 422, 429),
+    )
     async def train(
-        name: str, request: Request, admin: User = Depends(guards.admin)
+        name: ModelName, request: Request, admin: User = Depends(guards.admin)
     ) -> TrainingJobView:
         """Start a training job; 202 with its id (poll ``GET /models/{name}/train/{id}``)."""
         validate_model_name(name)
@@ -114,16 +153,20 @@ def training_router(jobs: TrainingJobs, guards: Guards) -> APIRouter:
             raise
         return TrainingJobView.of(jobs.submit(job, dataset), logs=False)
 
-    @router.get("/models/{name}/train/{job_id}", response_model=TrainingJobView)
+    @router.get("/models/{name}/train/{job_id}", response_model=TrainingJobView, responses=on_job)
     async def job_status(
-        name: str, job_id: str, admin: User = Depends(guards.admin)
+        name: ModelName, job_id: JobId, admin: User = Depends(guards.admin)
     ) -> TrainingJobView:
         """Status, result and the last log lines of one job."""
         return TrainingJobView.of(jobs.get(name, job_id))
 
-    @router.post("/models/{name}/train/{job_id}/cancel", response_model=TrainingJobView)
+    @router.post(
+        "/models/{name}/train/{job_id}/cancel",
+        response_model=TrainingJobView,
+        responses=error_responses(401, 403, 404, 409, 422),
+    )
     async def cancel(
-        name: str, job_id: str, admin: User = Depends(guards.admin)
+        name: ModelName, job_id: JobId, admin: User = Depends(guards.admin)
     ) -> TrainingJobView:
         """Stop a queued or running job at its next fold (409 when it already finished)."""
         return TrainingJobView.of(jobs.cancel(name, job_id), logs=False)

@@ -151,6 +151,8 @@ class DeployAnswer(_Answer):
     status: DeploymentStatus
     message: str
     notes: list[str]
+    model_uri: str | None = None
+    """The MLflow URI imported (a ``model_uri`` deploy only; null for a file upload)."""
 
 
 class DeploymentView(_Answer):
