@@ -509,12 +509,21 @@ def _cases() -> list[FidelityCase]:
     tab(
         "catboost",
         "CatBoostClassifier",
-        _tabular(lambda: CatBoostClassifier(iterations=30, verbose=False, thread_count=1)),
+        _tabular(
+            lambda: CatBoostClassifier(
+                iterations=30, verbose=False, thread_count=1, allow_writing_files=False
+            )
+        ),
     )
     tab(
         "catboost-regressor",
         "CatBoostRegressor",
-        _tabular(lambda: CatBoostRegressor(iterations=30, verbose=False, thread_count=1), "value"),
+        _tabular(
+            lambda: CatBoostRegressor(
+                iterations=30, verbose=False, thread_count=1, allow_writing_files=False
+            ),
+            "value",
+        ),
     )
     return cases
 
