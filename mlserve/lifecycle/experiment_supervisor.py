@@ -29,6 +29,7 @@ from mlserve.lifecycle.experiment_results import OutcomesOf, experiment_results
 from mlserve.lifecycle.experiment_routing import ExperimentRouting
 from mlserve.lifecycle.experiment_stats import VariantTotals, percentile
 from mlserve.lifecycle.experiments import Experiment, ExperimentStore, Variant
+from mlserve.lifecycle.periodic import repeat_forever
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +104,7 @@ class ExperimentSupervisor:
             await self.flush()
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("experiment supervisor pass failed; retrying")
-            await asyncio.sleep(self.interval_s)
+        await repeat_forever(self.check_once, self.interval_s, "experiment supervisor")
 
     async def flush(self) -> None:
         running = await self._routing.running()

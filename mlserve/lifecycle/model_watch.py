@@ -24,6 +24,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 
 from mlserve.lifecycle.model_figures import Figures, ModelFigures
+from mlserve.lifecycle.periodic import repeat_forever
 from mlserve.monitoring.custom_alerts import AlertRule, AlertRules
 from mlserve.monitoring.hub import MonitoringHub
 from mlserve.platform.store import StateStore
@@ -84,14 +85,7 @@ class ModelWatch:
                 await task
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await self.check_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("model watch pass failed; retrying")
-            await asyncio.sleep(self.interval_s)
+        await repeat_forever(self.check_once, self.interval_s, "model watch")
 
     async def check_once(self) -> None:
         now = time.time()
