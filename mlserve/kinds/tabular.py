@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from mlserve.converters.tabular.records import records_to_arrays
+from mlserve.converters.tabular.records import FLOAT32_MAX, records_to_arrays
 from mlserve.converters.tabular.spec import (
     LABEL,
     NUMERIC_INPUT,
@@ -40,6 +40,8 @@ from mlserve.serving.cache.keys import CachedPrediction
 
 _INTEGER = re.compile(r"^-?\d{1,18}$")
 _NUMPY_TYPES = {"FP32": np.float32, "FP64": np.float64}
+_PLAIN_INT = 2**53
+"""Integers up to this size are exact as floats: larger ones take the full checks."""
 
 
 @lru_cache(maxsize=4096)
@@ -65,6 +67,8 @@ class ServedTabular(ServedModel):
         self.strings = self.spec.string_features
         self._numeric_at = [self.names.index(n) for n in self.numeric]
         self._string_at = [self.names.index(n) for n in self.strings]
+        self._expected = frozenset(self.names)
+        self._ignored = bool(self.spec.ignored)
         dtypes = {i.name: i.datatype for i in metadata.inputs}
         self.numeric_datatype = dtypes.get(NUMERIC_INPUT, "FP32")
         """Triton's datatype of the numeric input (FP64 for versions exact at thresholds)."""
@@ -80,12 +84,49 @@ class ServedTabular(ServedModel):
                 f"{self.metadata.name} v{self.metadata.version} is a tabular model and takes "
                 f"feature records, not text: send {TABULAR.example(self.metadata)}"
             )
-        records = [self._by_name(record, i) for i, record in enumerate(inputs.records)]
-        arrays = records_to_arrays(records, self.spec)
+        items = []
+        for record in inputs.records:
+            item = self._plain_item(record)
+            if item is None:
+                return self._checked_items(inputs.records)
+            items.append(item)
+        return items
+
+    def _plain_item(self, record: Any) -> tuple[Any, ...] | None:
+        """The item of a record whose keys and values are plainly valid (the common case:
+        exactly the model's features, finite numbers, strings), without building arrays;
+        None sends the request down :meth:`_checked_items`, which gives the same items or
+        the error naming the field."""
+        if type(record) is dict:
+            if self._ignored or record.keys() != self._expected:
+                return None
+            row = [record[name] for name in self.names]
+        elif type(record) is list and len(record) == len(self.names):
+            row = list(record)
+        else:
+            return None
+        for at in self._numeric_at:
+            value = row[at]
+            kind = type(value)
+            if kind is int:
+                if not -_PLAIN_INT <= value <= _PLAIN_INT:
+                    return None
+                row[at] = float(value)
+            elif kind is not float or not -FLOAT32_MAX <= value <= FLOAT32_MAX:
+                return None  # NaN fails the range test too: missing values take the checks
+        for at in self._string_at:
+            if type(row[at]) is not str:
+                return None
+        return tuple(row)
+
+    def _checked_items(self, records: Sequence[Any]) -> list[Any]:
+        """Items through the full record checks (:func:`records_to_arrays`)."""
+        by_name = [self._by_name(record, i) for i, record in enumerate(records)]
+        arrays = records_to_arrays(by_name, self.spec)
         numeric = arrays.get(NUMERIC_INPUT)
         strings = arrays.get(STRING_INPUT)
         items = []
-        for i in range(len(records)):
+        for i in range(len(by_name)):
             row: list[Any] = [None] * len(self.names)
             if numeric is not None:
                 for j, at in enumerate(self._numeric_at):
