@@ -27,8 +27,8 @@ from xgboost import XGBClassifier
 
 from mlserve.repository.metadata import ModelMetadata
 from tests.repository.test_store import tree_digest
+from tests.support.cli import run_mlserve
 
-MLSERVE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mlserve"
 FEATURES = ["age", "income", "tenure"]
 
 
@@ -118,14 +118,7 @@ def mlserve(repo: Path, *args: str, timeout: float = 180) -> subprocess.Complete
         "MLSERVE_TRITON__GRPC_PORT": "1",
         "MLFLOW_TRACKING_URI": "",
     }
-    return subprocess.run(
-        [str(MLSERVE), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+    return run_mlserve(*args, env=env, timeout=timeout)
 
 
 def test_registered_sklearn_model_is_published_with_its_provenance(
@@ -178,19 +171,13 @@ def test_aliases_resolve_to_the_registered_version(
 def test_run_uri_and_tracking_uri_from_the_environment(
     registry: dict[str, Any], repo: Path
 ) -> None:
-    env_run = subprocess.run(
-        [
-            str(MLSERVE),
-            "load",
-            f"runs:/{registry['run_id']}/model",
-            "--name",
-            "churn-run",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
+    env_run = run_mlserve(
+        "load",
+        f"runs:/{registry['run_id']}/model",
+        "--name",
+        "churn-run",
+        "--json",
         timeout=180,
-        check=False,
         env={
             **os.environ,
             "MLSERVE_MODELS_DIR": str(repo),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,7 @@ from mlserve.monitoring.drift_report import (
     report_from_window,
 )
 from mlserve.monitoring.profile import compute_tabular_profile, compute_text_profile
-
-MLSERVE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mlserve"
+from tests.support.cli import run_mlserve
 
 
 def frame(n: int, *, shift: float = 0.0, seed: int = 0, shifted_columns: int = 4) -> pd.DataFrame:
@@ -160,23 +158,8 @@ def test_cli_writes_the_report_and_refuses_bad_arguments(tmp_path: Path) -> None
     cur = write(frame(500, shift=1.0, seed=3), tmp_path / "cur.csv")
     out = tmp_path / "report.html"
 
-    done = subprocess.run(
-        [
-            str(MLSERVE),
-            "drift",
-            "report",
-            "churn",
-            "--reference",
-            str(ref),
-            "--current",
-            str(cur),
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_mlserve(
+        "drift", "report", "churn", "--reference", str(ref), "--current", str(cur), "-o", str(out)
     )
 
     assert done.returncode == 0, done.stderr
@@ -188,13 +171,7 @@ def test_cli_writes_the_report_and_refuses_bad_arguments(tmp_path: Path) -> None
         (["--reference", str(ref), "--current", str(cur), "--window", "1h"], "give either"),
         (["--reference", str(ref), "--current", str(tmp_path / "nope.csv")], "does not exist"),
     ]:
-        bad = subprocess.run(
-            [str(MLSERVE), "drift", "report", "churn", "-o", str(tmp_path / "x.html"), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        bad = run_mlserve("drift", "report", "churn", "-o", str(tmp_path / "x.html"), *args)
         assert bad.returncode == 1, args
         assert message in bad.stderr, bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1

@@ -6,7 +6,6 @@ and render (the screenshot holds the reference and current bar colours).
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,9 @@ from mlserve_sdk.client import MLServeClient
 from sklearn.linear_model import LogisticRegression
 
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Stack
-from tests.monitoring.test_drift_report import MLSERVE, frame, write
+from tests.monitoring.test_drift_report import frame, write
 from tests.support.browser import headless_chromium, open_page
+from tests.support.cli import run_mlserve
 
 REFERENCE_BLUE = (0x4C, 0x78, 0xA8)
 CURRENT_ORANGE = (0xF5, 0x85, 0x18)
@@ -46,23 +46,8 @@ def test_cli_report_renders_in_chromium(tmp_path: Path) -> None:
     ref = write(frame(1000, seed=1), tmp_path / "ref.csv")
     cur = write(frame(500, shift=1.0, seed=3, shifted_columns=1), tmp_path / "cur.csv")
     out = tmp_path / "report.html"
-    done = subprocess.run(
-        [
-            str(MLSERVE),
-            "drift",
-            "report",
-            "churn",
-            "--reference",
-            str(ref),
-            "--current",
-            str(cur),
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_mlserve(
+        "drift", "report", "churn", "--reference", str(ref), "--current", str(cur), "-o", str(out)
     )
     assert done.returncode == 0, done.stderr
 
@@ -155,64 +140,19 @@ def test_cli_window_report_reads_the_server(
     stack: Stack, deployed: MLServeClient, tmp_path: Path
 ) -> None:
     out = tmp_path / "live.html"
-    done = subprocess.run(
-        [
-            str(MLSERVE),
-            "drift",
-            "report",
-            MODEL,
-            "--window",
-            "1h",
-            "--url",
-            stack.base_url,
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_mlserve(
+        "drift", "report", MODEL, "--window", "1h", "--url", stack.base_url, "-o", str(out)
     )
     assert done.returncode == 0, done.stderr
     assert 'id="verdict">Dataset: drift<' in out.read_text()
-    missing = subprocess.run(
-        [
-            str(MLSERVE),
-            "drift",
-            "report",
-            "sentiment",
-            "--window",
-            "1h",
-            "--url",
-            stack.base_url,
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    missing = run_mlserve(
+        "drift", "report", "sentiment", "--window", "1h", "--url", stack.base_url, "-o", str(out)
     )
     assert missing.returncode == 1
     assert "answered 404" in missing.stderr
     assert "no reference profile" in missing.stderr
-    down = subprocess.run(
-        [
-            str(MLSERVE),
-            "drift",
-            "report",
-            MODEL,
-            "--window",
-            "1h",
-            "--url",
-            "http://127.0.0.1:9",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    down = run_mlserve(
+        "drift", "report", MODEL, "--window", "1h", "--url", "http://127.0.0.1:9", "-o", str(out)
     )
     assert down.returncode == 1
     assert "cannot reach the control plane" in down.stderr
