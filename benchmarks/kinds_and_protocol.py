@@ -15,6 +15,7 @@ machine hits one round, not one path. Prints the ratios the data-plane issue set
 for: tabular ``/predict`` / Triton HTTP (>= 0.60) and protocol / ``/predict`` (>= 0.80).
 
     .venv/bin/python benchmarks/kinds_and_protocol.py [--concurrency 16] [--requests 6000]
+        [--rounds 3] [--workers N]
 """
 
 from __future__ import annotations
@@ -146,10 +147,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="control-plane workers (default: server.workers)"
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as folder,
-        local_stack(Path(folder), env=NO_QUEUE_POLICY) as stack,
+        local_stack(Path(folder), workers=args.workers, env=NO_QUEUE_POLICY) as stack,
     ):
         results = asyncio.run(run(args, stack.url, stack.triton_http))
     med = {name: statistics.median(rates) for name, rates in results.items()}
