@@ -121,7 +121,7 @@ class PlatformServices:
         )
         worker = WebhookWorker(webhooks, **(worker_options or {}))
         predictions = PredictionLog(store, max_size=config.prediction_log_size)
-        data_quality = DataQualityService(store, predictions)
+        data_quality = DataQualityService(store, predictions, model_catalog)
         return cls(
             config=config,
             store=store,
