@@ -220,6 +220,10 @@ class AuthSettings(SettingsSection):
     """Password of ``admin_user`` (also ``MLSERVE_ADMIN_PASSWORD``); used only to create it."""
     token_ttl_seconds: float = Field(default=12 * 3600.0, gt=0)
     """How long a bearer token from ``POST /api/v1/token`` stays valid."""
+    token_cache_seconds: float = Field(default=2.0, ge=0, le=60)
+    """How long a replica trusts a token it verified, without reading the state store again
+    (0: read it on every request). Logout and account changes made through a replica apply
+    there at once; through another replica or worker, within this many seconds."""
     webhook_allow_private: bool = False
     """Allow webhook URLs on loopback/private/link-local addresses (also
     ``MLSERVE_WEBHOOK_ALLOW_PRIVATE``); off by default to prevent SSRF."""

@@ -12,16 +12,16 @@ plane listens on a network, ``auth.require_token_for`` closes any of these group
 A request to a closed group needs ``Authorization: Bearer <token>`` with a token from
 ``POST /api/v1/token`` (any active account) or the static ``admin_token`` (an API key for
 services such as Prometheus); otherwise it gets a 401 with ``WWW-Authenticate: Bearer``.
-:class:`TokenGate` answers ahead of everything else (the hot routes included); a token
-checked against the state store is remembered for ``_REMEMBER_S`` seconds, so a logout
-takes effect within that time and predict requests do not read the store each time.
+:class:`TokenGate` answers ahead of everything else (the hot routes included). Account
+tokens are checked by :meth:`UserService.user_for_token`, which trusts a token it verified
+for ``auth.token_cache_seconds`` (:mod:`mlserve.platform.token_cache`): predict requests do
+not read the store each time, and a logout applies at once on the replica that served it,
+within that bound on the others.
 """
 
 from __future__ import annotations
 
 import hmac
-import time
-from collections import OrderedDict
 from collections.abc import Iterable
 
 import orjson
@@ -38,8 +38,6 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 """Path prefixes of each group ``auth.require_token_for`` can close."""
 _OPEN = ("/v2/health/",)
-_REMEMBER_S = 5.0
-_REMEMBERED = 4096
 
 
 class TokenGate:
@@ -57,7 +55,6 @@ class TokenGate:
         self.prefixes = tuple(p for g in groups for p in GROUPS[g])
         self.users = users
         self.static_tokens = [t.encode() for t in static_tokens if t]
-        self._valid: OrderedDict[str, float] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._closed(scope["path"]):
@@ -91,15 +88,7 @@ class TokenGate:
         encoded = token.encode()
         if any(hmac.compare_digest(encoded, key) for key in self.static_tokens):
             return
-        now = time.monotonic()
-        until = self._valid.get(token)
-        if until is not None and until > now:
-            return
         await self.users.user_for_token(token)  # raises UnauthorizedError
-        self._valid[token] = now + _REMEMBER_S
-        self._valid.move_to_end(token)
-        while len(self._valid) > _REMEMBERED:
-            self._valid.popitem(last=False)
 
 
 def _bearer(scope: Scope) -> str | None:

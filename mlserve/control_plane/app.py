@@ -26,6 +26,7 @@ from mlserve.control_plane.hot_routes import ControlPlaneApp
 from mlserve.control_plane.lifecycle import install_lifecycle
 from mlserve.control_plane.platform import build_platform
 from mlserve.control_plane.routes import health, inference_v2, models, predict, releases
+from mlserve.control_plane.routes.api_v1 import online
 from mlserve.control_plane.routes.monitoring import monitoring_router
 from mlserve.control_plane.stack import ServingStack
 from mlserve.monitoring.worker_metrics import worker_metrics_router
@@ -76,6 +77,9 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         max_body_bytes=predict.max_body_bytes(settings),
         prefix_routes={
             (inference_v2.PREFIX, inference_v2.SUFFIX): partial(inference_v2.infer_answer, stack),
+            (online.PREDICT_PREFIX, ""): partial(
+                online.online_predict_answer, api_v1.services.online, api_v1.services.users
+            ),
         },
     )
     app.include_router(predict.router)

@@ -73,7 +73,10 @@ class Prediction(BaseModel):
         "value(s), or 1/-1 for anomaly detectors.",
     )
     score: float | None = Field(
-        default=None, description="Anomaly score (negative: outlier); absent otherwise."
+        default=None,
+        description="Anomaly detectors only: the detector's decision_function (negative = "
+        "outlier, lower = more anomalous; label 'outlier' exactly when below 0); absent "
+        "otherwise.",
     )
     truncated: bool = False
     cached: bool = False

@@ -100,7 +100,7 @@ class MonitoringHub:
             if probabilities is None:
                 return None
             return self.drift.observe(model, version, item, probabilities)
-        return self.drift.observe_record(model, version, item, probabilities)
+        return self.drift.observe_record(model, version, item, probabilities, score=score)
 
     def record_tabular_prediction(
         self,

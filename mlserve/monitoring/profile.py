@@ -16,8 +16,10 @@ Shape of the dict::
                                      "counts": [...], "n": 600}, ...}}
 
 Text signals: ``text_length``, ``oov_rate`` (when a vocabulary is given),
-``non_letter_share``; tabular: ``feature:<name>`` and ``missing:<name>`` per feature; both
-add ``confidence``, ``entropy`` and ``predicted_label`` when probabilities are given.
+``non_letter_share``; tabular: ``feature:<name>`` and ``missing:<name>`` per feature, and
+``anomaly_score``/``anomaly_label`` for anomaly detectors (their scores on the validation
+rows); both add ``confidence``, ``entropy`` and ``predicted_label`` when probabilities are
+given.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ def compute_tabular_profile(
     *,
     probabilities: Any = None,
     labels: Sequence[str] | None = None,
+    scores: Any = None,
     max_bins: int = MAX_BINS,
 ) -> dict[str, Any]:
     """Profile of a tabular model on validation ``records`` (one mapping per row).
@@ -135,7 +138,8 @@ def compute_tabular_profile(
     A feature whose present values are all numbers gets a quantile histogram, any other a
     frequency table (rare values pooled); every feature also gets its missing rate (None,
     NaN, empty string or absent key). Predictions are profiled when ``probabilities`` and
-    ``labels`` are both given.
+    ``labels`` are both given; an anomaly detector's ``scores`` (one per record, the served
+    graph's, negative = outlier) as ``anomaly_score`` and ``anomaly_label``.
     """
     _check_size(len(records), "records")
     if not features:
@@ -168,7 +172,22 @@ def compute_tabular_profile(
     if probabilities is not None and labels:
         matrix = _probability_matrix(probabilities, len(records), labels)
         signals.update(_prediction_signals(matrix, labels, max_bins))
+    if scores is not None:
+        signals.update(_anomaly_signals(scores, len(records), max_bins))
     return profile
+
+
+def _anomaly_signals(scores: Any, n: int, max_bins: int) -> dict[str, dict[str, Any]]:
+    values = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if values.size != n or not np.isfinite(values).all():
+        raise InvalidInputError(
+            f"scores must hold one finite anomaly score per record ({n}), got {values.size}"
+        )
+    verdicts = [sig.anomaly_label(float(v)) for v in values]
+    return {
+        sig.ANOMALY_SCORE: continuous_reference(values, max_bins).to_dict(values),
+        sig.ANOMALY_LABEL: categorical_reference(verdicts, fixed=sig.ANOMALY_LABELS).to_dict(),
+    }
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 Text inputs: length in characters, out-of-vocabulary rate, share of characters that are not
 letters. Predictions: confidence (highest probability), entropy (nats), predicted label.
-Tabular inputs: each feature's value, or its absence.
+Tabular inputs: each feature's value, or its absence. Anomaly detectors: the score
+(``anomaly_score``, the detector's ``decision_function``: negative means outlier) and the
+verdict (``anomaly_label``: ``inlier``/``outlier``), so a change in how many rows look
+anomalous, or how anomalous, is itself a drift signal.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ NON_LETTER_SHARE = "non_letter_share"
 CONFIDENCE = "confidence"
 ENTROPY = "entropy"
 PREDICTED_LABEL = "predicted_label"
+ANOMALY_SCORE = "anomaly_score"
+ANOMALY_LABEL = "anomaly_label"
+ANOMALY_LABELS = ("inlier", "outlier")
 FEATURE_PREFIX = "feature:"
 MISSING_PREFIX = "missing:"
 
@@ -76,3 +82,8 @@ def numeric_value(value: Any) -> float | None:
         number = float(value)
         return number if math.isfinite(number) else None
     return None
+
+
+def anomaly_label(score: float) -> str:
+    """``outlier`` for a negative score (the detectors' ``decision_function`` convention)."""
+    return "outlier" if score < 0 else "inlier"

@@ -13,7 +13,9 @@ Contract:
 - Tokens are random, stored only as their SHA-256 with a TTL, and can be revoked (logout).
   :meth:`UserService.user_for_token` raises :class:`UnauthorizedError` for a missing,
   expired or revoked token and for an inactive or removed account, so deactivating a user
-  takes effect on their next request.
+  takes effect on their next request. A verified token is remembered for
+  ``token_cache_seconds`` (:mod:`mlserve.platform.token_cache`): changes made through this
+  replica apply at once, changes made through another replica within that bound.
 - Logins are throttled per user name and per client address, and argon2 runs on a bounded
   pool (:mod:`mlserve.platform.login_limits`): 429 with ``Retry-After`` past the limits.
 """
@@ -41,6 +43,7 @@ from mlserve.errors import (
 )
 from mlserve.platform.login_limits import LoginThrottle, PasswordWork
 from mlserve.platform.store import StateStore
+from mlserve.platform.token_cache import VerifiedTokens
 
 Role = Literal["admin", "user"]
 ROLES: tuple[Role, ...] = ("admin", "user")
@@ -148,8 +151,10 @@ class UserService:
         inactive_hint: str = "this server sends no e-mail, an admin must activate it",
         throttle: LoginThrottle | None = None,
         password_work: PasswordWork | None = None,
+        token_cache_seconds: float = 2.0,
     ) -> None:
         self._store = store
+        self._verified: VerifiedTokens[User] = VerifiedTokens(token_cache_seconds)
         self.token_ttl_seconds = token_ttl_seconds
         self.inactive_hint = inactive_hint
         self._hasher = hasher or PasswordHasher()
@@ -347,7 +352,11 @@ class UserService:
                 "missing bearer token: log in at POST /api/v1/token and send "
                 "'Authorization: Bearer <access_token>'"
             )
-        raw = await self._store.get(_token_key(token))
+        key = _token_key(token)
+        cached = self._verified.get(key)
+        if cached is not None:
+            return cached
+        raw = await self._store.get(key)
         record = json.loads(raw) if raw else None
         if record is None or float(record["expires_at"]) <= time.time():
             raise UnauthorizedError(
@@ -358,11 +367,15 @@ class UserService:
         except NotFoundError:
             raise UnauthorizedError("the account behind this token no longer exists") from None
         self._check_may_log_in(user)
+        self._verified.put(key, user, user.id, float(record["expires_at"]))
         return user
 
     async def revoke_token(self, token: str) -> bool:
-        """Logout: the token stops working at once; True when it existed."""
-        return await self._store.delete(_token_key(token)) > 0
+        """Logout: the token stops working at once on this replica, within
+        ``token_cache_seconds`` on the others; True when it existed."""
+        key = _token_key(token)
+        self._verified.forget(key)
+        return await self._store.delete(key) > 0
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -386,6 +399,7 @@ class UserService:
 
     async def _save(self, user: User) -> None:
         await self._store.hset(_USERS, {str(user.id): user.model_dump_json()})
+        self._verified.forget_user(user.id)
 
     async def _hash(self, password: str) -> str:
         return await self._work.run(lambda: self._hasher.hash(password))

@@ -32,6 +32,7 @@ class PlatformConfig:
     state_path: Path
     key_prefix: str = KEY_PREFIX
     token_ttl_seconds: float = 12 * 3600.0
+    token_cache_seconds: float = 2.0
     admin_user: str | None = None
     admin_password: str | None = None
     webhook_allow_private: bool = False
@@ -71,6 +72,7 @@ class PlatformConfig:
             redis_url=auth.state_redis_url,
             state_path=state_path,
             token_ttl_seconds=auth.token_ttl_seconds,
+            token_cache_seconds=auth.token_cache_seconds,
             admin_user=settings.admin_user or auth.admin_user,
             admin_password=password.get_secret_value() if password else None,
             webhook_allow_private=settings.webhook_allow_private or auth.webhook_allow_private,

@@ -12,6 +12,9 @@ prediction log holds for that window:
   (``q25 - 3 IQR``, ``q75 + 3 IQR``; the reference min/max when the IQR is 0).
 
 Without a reference (no background data) only missingness is reported.
+
+Anomaly detectors add ``anomaly``: the outlier share and score distribution of the window's
+predictions against the version's reference scores (:mod:`mlserve.platform.anomaly_quality`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlserve.errors import InvalidInputError
+from mlserve.platform.anomaly_quality import anomaly_section
 from mlserve.platform.prediction_log import PredictionLog
+from mlserve.platform.protocols import ModelCatalog
 from mlserve.platform.store import StateStore
 from mlserve.platform.versions import version_label
 
@@ -161,9 +166,12 @@ def quality_report(
 class DataQualityService:
     """Keeps reference profiles and reports on live inputs."""
 
-    def __init__(self, store: StateStore, log: PredictionLog) -> None:
+    def __init__(
+        self, store: StateStore, log: PredictionLog, catalog: ModelCatalog | None = None
+    ) -> None:
         self._store = store
         self._log = log
+        self._catalog = catalog
 
     @staticmethod
     def _key(model: str, version: int) -> str:
@@ -197,7 +205,14 @@ class DataQualityService:
         raw = await self._store.get(self._key(model, version))
         stored = json.loads(raw) if raw else None
         features = stored["features"] if stored else sorted({k for r in inputs for k in r})
-        report = quality_report(stored["profile"] if stored else None, inputs, features)
+        report: dict[str, Any] = quality_report(
+            stored["profile"] if stored else None, inputs, features
+        )
+        scores = [r.score for r in records if r.score is not None]
+        if scores:
+            report["anomaly"] = anomaly_section(
+                scores, await self._anomaly_reference(model, version)
+            )
         return {
             "model": model,
             "version": label,
@@ -206,3 +221,12 @@ class DataQualityService:
             "has_reference": stored is not None,
             **report,
         }
+
+    async def _anomaly_reference(self, model: str, version: int) -> dict[str, Any] | None:
+        if self._catalog is None:
+            return None
+        for found in await self._catalog.versions(model):
+            if found.version == version:
+                reference = found.metadata.get("anomaly_reference")
+                return reference if isinstance(reference, dict) else None
+        return None

@@ -42,6 +42,8 @@ class PredictionRecord(BaseModel):
     probabilities: Any = None
     entity_id: str | None = None
     inputs: dict[str, Any] | None = None
+    score: float | None = None
+    """An anomaly detector's score (negative = outlier); None for other models."""
 
 
 class PredictionLog:

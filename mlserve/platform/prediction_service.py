@@ -150,6 +150,7 @@ class PredictionService:
                 probabilities=prediction.probabilities,
                 entity_id=request.entity_ids[i] if request.entity_ids else None,
                 inputs=_logged(request.inputs[i]),
+                score=prediction.score,
             )
             for i, (v, prediction) in enumerate(zip(versions, batch.predictions, strict=True))
         ]

@@ -86,6 +86,7 @@ class PlatformServices:
         users = UserService(
             store,
             token_ttl_seconds=config.token_ttl_seconds,
+            token_cache_seconds=config.token_cache_seconds,
             hasher=password_hasher,
             inactive_hint=(
                 "open the verification link e-mailed to you, or ask an admin to activate it"
@@ -120,7 +121,7 @@ class PlatformServices:
         )
         worker = WebhookWorker(webhooks, **(worker_options or {}))
         predictions = PredictionLog(store, max_size=config.prediction_log_size)
-        data_quality = DataQualityService(store, predictions)
+        data_quality = DataQualityService(store, predictions, model_catalog)
         return cls(
             config=config,
             store=store,

@@ -35,6 +35,7 @@ from mlserve.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
+from mlserve.platform.anomaly_quality import anomaly_reference
 from mlserve.platform.config import MAX_MODEL_UPLOAD_BYTES
 from mlserve.platform.protocols import CatalogVersion
 from mlserve.platform.upload_sandbox import UploadSandbox
@@ -52,6 +53,11 @@ def catalog_version(
     """The platform's view of one version's metadata."""
     declared = metadata.extra.get("task_type")
     task = "regression" if metadata.task in REGRESSION_TASKS else "classification"
+    shown = metadata.model_dump(mode="json", exclude={"reference_profile"})
+    signals = (metadata.reference_profile or {}).get("signals")
+    reference = anomaly_reference(signals) if isinstance(signals, dict) else None
+    if reference is not None:
+        shown["anomaly_reference"] = reference  # data quality compares live scores with it
     return CatalogVersion(
         version=metadata.version,
         active=active,
@@ -59,7 +65,7 @@ def catalog_version(
         task_type=declared if declared in ("classification", "regression") else task,
         features=list(metadata.features),
         metrics=dict(metadata.metrics),
-        metadata=metadata.model_dump(mode="json", exclude={"reference_profile"}),
+        metadata=shown,
         internal_url=internal_url,
     )
 

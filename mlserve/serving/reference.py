@@ -1,8 +1,9 @@
 """Reference profiles computed at publish time, from the export's validation data.
 
 The profile describes what the served model (the ONNX graph itself, run in-process) does
-on data like its training data; the drift monitor compares live traffic with it. A model
-exported without reference data gets none, and its drift status says so.
+on data like its training data; the drift monitor compares live traffic with it (for an
+anomaly detector, its scores too). A model exported without reference data gets none, and
+its drift status says so.
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ def reference_profile(exported: ExportedModel) -> dict[str, Any] | None:
         return None
     try:
         if exported.input_kind in ("tabular", "custom"):
-            return compute_tabular_profile(rows, exported.features)
+            scores = (
+                _anomaly_scores(exported, rows)
+                if exported.task == "anomaly-detection" and exported.input_kind == "tabular"
+                else None
+            )
+            return compute_tabular_profile(rows, exported.features, scores=scores)
         probabilities = _text_probabilities(exported, [str(r) for r in rows])
         labels = exported.labels if exported.task == "classification" else []
         if probabilities is None or not labels:
@@ -45,6 +51,25 @@ def reference_profile(exported: ExportedModel) -> dict[str, Any] | None:
     except Exception:
         log.exception("could not compute a reference profile; publishing without one")
         return None
+
+
+def _anomaly_scores(exported: ExportedModel, rows: list[Any]) -> Any:
+    """The served graph's anomaly scores on the reference rows (what live traffic is
+    compared with), or None without a graph."""
+    import onnxruntime as ort
+
+    from mlserve.converters.tabular.records import records_to_inputs
+    from mlserve.converters.tabular.spec import SCORES, TabularSpec
+
+    if exported.onnx_model is None:
+        return None
+    session = ort.InferenceSession(
+        exported.onnx_model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    inputs = records_to_inputs(rows, TabularSpec.from_dict(exported.preprocessing))
+    wanted = {i.name for i in session.get_inputs()}
+    (scores,) = session.run([SCORES], {k: v for k, v in inputs.items() if k in wanted})
+    return np.asarray(scores, dtype=np.float64).reshape(-1)
 
 
 def _text_probabilities(exported: ExportedModel, texts: list[str]) -> Any:

@@ -79,3 +79,23 @@ def test_health_probes_and_the_metrics_port_stay_open(closed: tuple[str, int]) -
     assert scraped.status_code == 200
     assert "mlserve_requests_total" in scraped.text
     assert httpx.get(f"http://127.0.0.1:{metrics_port}/other").status_code == 404
+
+
+def test_a_logout_closes_the_gate_and_the_api_at_once(closed: tuple[str, int]) -> None:
+    """The token just used (so remembered as verified) stops working on this replica as
+    soon as it logs out: on a gated route and on the hot ``online_predict`` route alike."""
+    base, _ = closed
+    login = httpx.post(
+        f"{base}/api/v1/token", data={"username": ADMIN_USER, "password": ADMIN_PASSWORD}
+    )
+    auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    body = {"inputs": [{"age": 1.0}]}
+    assert httpx.post(f"{base}/predict", json={"text": "great"}, headers=auth).status_code == 200
+    online = httpx.post(f"{base}/api/v1/online_predict/nope/v1", json=body, headers=auth)
+    assert online.status_code == 404  # past the token check
+    assert httpx.post(f"{base}/api/v1/logout", headers=auth).status_code == 200
+    refused = httpx.post(f"{base}/predict", json={"text": "great"}, headers=auth)
+    assert refused.status_code == 401
+    assert "expired or revoked" in refused.json()["error"]
+    online = httpx.post(f"{base}/api/v1/online_predict/nope/v1", json=body, headers=auth)
+    assert online.status_code == 401

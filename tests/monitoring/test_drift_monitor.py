@@ -273,3 +273,56 @@ def test_text_observation_on_a_tabular_version_is_skipped(tabular_profile: dict[
     monitor.set_reference("credit", 1, tabular_profile)
     monitor.observe("credit", 1, "some text", [0.5, 0.5])
     assert monitor.report("credit", 1).skipped == 1
+
+
+def _scored(
+    n: int, rng: np.random.Generator, score_shift: float = 0.0
+) -> list[tuple[dict[str, Any], float]]:
+    """Records with an anomaly score: the features stay the same whatever the shift, so only
+    the score signals can tell a shifted window apart."""
+    return [
+        (
+            {"income": float(rng.normal(50, 10)), "color": str(rng.choice(["red", "blue"]))},
+            float(rng.normal(0.2 - score_shift, 0.1)),
+        )
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture(scope="module")
+def scored_profile() -> dict[str, Any]:
+    rows = _scored(600, np.random.default_rng(20))
+    return compute_tabular_profile(
+        [r for r, _ in rows], ["income", "color"], scores=[s for _, s in rows]
+    )
+
+
+def test_anomaly_scores_drift_on_their_own_signals(scored_profile: dict[str, Any]) -> None:
+    assert {"anomaly_score", "anomaly_label"} <= set(scored_profile["signals"])
+    monitor = DriftMonitor(WINDOW * 2)
+    monitor.set_reference("detector", 1, scored_profile)
+    rng = np.random.default_rng(21)
+    calm = [monitor.observe_record("detector", 1, r, score=s) for r, s in _scored(200, rng)]
+    [calm_report] = [r for r in calm if r is not None]
+    assert not calm_report.detected
+    shifted = [
+        monitor.observe_record("detector", 1, r, score=s)
+        for r, s in _scored(200, rng, score_shift=0.25)
+    ]
+    [report] = [r for r in shifted if r is not None]
+    drifted = {s.signal for s in report.signals if s.drifted}
+    assert drifted == {"anomaly_score", "anomaly_label"}
+
+
+def test_scores_are_ignored_without_a_score_reference(tabular_profile: dict[str, Any]) -> None:
+    """A regressor's value also arrives as ``score``; a profile without score signals (every
+    non-detector) never tests it."""
+    monitor = DriftMonitor(WINDOW)
+    monitor.set_reference("credit", 1, tabular_profile)
+    rng = np.random.default_rng(22)
+    reports = [
+        monitor.observe_record("credit", 1, record, score=1000.0)
+        for record in _tabular_records(WINDOW, rng)
+    ]
+    [report] = [r for r in reports if r is not None]
+    assert not {s.signal for s in report.signals} & {"anomaly_score", "anomaly_label"}

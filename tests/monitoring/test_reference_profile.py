@@ -177,3 +177,19 @@ def test_malformed_profiles_are_rejected_naming_the_field(mutate: Any, message: 
     mutate(profile)
     with pytest.raises(InvalidInputError, match=message):
         ReferenceProfile.from_dict(profile)
+
+
+def test_tabular_profile_with_anomaly_scores() -> None:
+    rng = np.random.default_rng(3)
+    records = [{"x": float(v)} for v in rng.normal(size=200)]
+    scores = rng.normal(0.1, 0.1, 200)
+    profile = compute_tabular_profile(records, ["x"], scores=scores)
+    label = profile["signals"]["anomaly_label"]
+    assert label["categories"] == ["inlier", "outlier"]
+    assert label["counts"] == [int((scores >= 0).sum()), int((scores < 0).sum())]
+    assert profile["signals"]["anomaly_score"]["n"] == 200
+    assert ReferenceProfile.from_dict(profile).signals["anomaly_score"].n == 200
+    with pytest.raises(InvalidInputError, match="one finite anomaly score per record"):
+        compute_tabular_profile(records, ["x"], scores=scores[:10])
+    with pytest.raises(InvalidInputError, match="one finite anomaly score per record"):
+        compute_tabular_profile(records, ["x"], scores=[float("nan")] * 200)

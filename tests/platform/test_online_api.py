@@ -226,3 +226,87 @@ async def test_bad_calls_get_clear_answers(harness: Harness) -> None:
         f"{BASE}/online_predict/promo-policy/v1", json={"inputs": [ROW]}
     )
     assert anonymous.status_code == 401
+
+
+async def test_the_hot_route_answers_as_the_fastapi_route(harness: Harness) -> None:
+    """``create_app`` answers ``online_predict`` ahead of FastAPI (a hot route): the same
+    answers and errors as the documented FastAPI route, and its own for bodies that never
+    reach a handler there (not JSON, too large, a path of the wrong shape)."""
+    from functools import partial
+
+    import httpx
+
+    from mlserve.control_plane.hot_routes import HotRoutes
+    from mlserve.control_plane.routes.api_v1.online import (
+        BODY_LIMIT,
+        PREDICT_PREFIX,
+        OnlinePredictAnswer,
+        online_predict_answer,
+    )
+    from tests.platform.conftest import error_app
+
+    h = harness
+    await configure(h)
+    services = h.api.services
+    hot_app = HotRoutes(
+        error_app(h.api),
+        routes={},
+        max_body_bytes=2 * BODY_LIMIT,
+        prefix_routes={
+            (PREDICT_PREFIX, ""): partial(online_predict_answer, services.online, services.users)
+        },
+    )
+    transport = httpx.ASGITransport(app=hot_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as hot:
+        ok = await hot.post(
+            f"{BASE}/online_predict/promo-policy/v1", headers=h.admin, json={"inputs": [ROW] * 5}
+        )
+        assert ok.status_code == 200, ok.text
+        answer = OnlinePredictAnswer.model_validate(ok.json())
+        assert len(answer.predictions) == 5
+        assert answer.model_dump().keys() == ok.json().keys()
+
+        shared: list[tuple[dict[str, str], str, Any, int, str]] = [
+            ({}, "promo-policy/v1", {"inputs": [ROW]}, 401, "missing bearer token"),
+            ({"authorization": "Basic abc"}, "promo-policy/v1", {"inputs": [ROW]}, 401, "Bearer"),
+            (h.auth("not-a-token"), "promo-policy/v1", {"inputs": [ROW]}, 401, "log in again"),
+            (h.admin, "nope/v1", {"inputs": [ROW]}, 404, "no online policy model nope/v1"),
+            (h.admin, "promo-policy/v1", {"inputs": []}, 422, "inputs must be a non-empty"),
+            (
+                h.admin,
+                "promo-policy/v1",
+                {"inputs": [{**ROW, "income": "rich"}]},
+                422,
+                "inputs[0].income must be a number",
+            ),
+            (h.admin, "promo-policy/v1", {"inputs": [ROW] * 1001}, 422, "limit is 1000"),
+            (h.admin, "promo-policy/vX", {"inputs": [ROW]}, 422, "'vX' is not a version"),
+            (h.admin, "promo-policy/v1", {"inputs": [ROW], "extra": 1}, 422, "extra"),
+        ]
+        for headers, where, body, status, message in shared:
+            for client in (hot, h.client):
+                response = await client.post(
+                    f"{BASE}/online_predict/{where}", headers=headers, json=body
+                )
+                assert response.status_code == status, (where, client is hot, response.text)
+                assert message in response.json()["error"], (where, client is hot, response.text)
+
+        own: list[tuple[str, bytes, int, str]] = [
+            ("promo-policy/v1", b"{not json", 400, "not valid JSON"),
+            ("promo-policy/v1", b"  ", 400, "request body is empty"),
+            ("promo-policy/v1", b"[" * 200 + b"]" * 200, 422, "nest"),
+            ("promo-policy/v1", b" " * (BODY_LIMIT + 1), 413, "limit"),
+            ("promo-policy", b'{"inputs": []}', 404, "/api/v1/online_predict/{name}/{version}"),
+            ("promo-policy/v1/x", b'{"inputs": []}', 404, "/api/v1/online_predict/{name}"),
+        ]
+        for where, raw, status, message in own:
+            response = await hot.post(
+                f"{BASE}/online_predict/{where}",
+                headers={**h.admin, "content-type": "application/json"},
+                content=raw,
+            )
+            assert response.status_code == status, (where, response.text)
+            assert message in response.json()["error"], (where, response.text)
+    # Only the accepted call's 5 rows were counted: refused calls change nothing.
+    metrics = await state(h)
+    assert metrics["n_predictions"] == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,55 @@ async def test_logout_revokes_only_that_token(store: StateStore) -> None:
     with pytest.raises(UnauthorizedError):
         await users.user_for_token(first)
     assert (await users.user_for_token(second)).username == "ada"
+
+
+async def test_revocation_bound_across_replicas(store: StateStore) -> None:
+    """Two replicas over one store: a logout or removal through one applies there at once
+    and on the other within its ``token_cache_seconds`` (the documented bound), not later."""
+    here = UserService(store, token_ttl_seconds=60, hasher=fast_hasher(), token_cache_seconds=0.3)
+    there = UserService(store, token_ttl_seconds=60, hasher=fast_hasher(), token_cache_seconds=0.3)
+    await here.create_user("root", "root-password", role="admin")
+    ada = await here.create_user("ada", "correct horse")
+    token = (await here.login("ada", "correct horse")).access_token
+    other = (await here.login("ada", "correct horse")).access_token
+    assert (await there.user_for_token(token)).id == ada.id  # now remembered by "there"
+    assert await here.revoke_token(token) is True
+    with pytest.raises(UnauthorizedError, match="expired or revoked"):
+        await here.user_for_token(token)
+    assert (await there.user_for_token(token)).id == ada.id  # within the bound
+    await asyncio.sleep(0.35)
+    with pytest.raises(UnauthorizedError, match="expired or revoked"):
+        await there.user_for_token(token)
+
+    assert (await here.user_for_token(other)).id == ada.id
+    assert (await there.user_for_token(other)).id == ada.id
+    await there.remove(ada.id)
+    with pytest.raises(UnauthorizedError, match="removed"):
+        await there.user_for_token(other)  # the replica that changed it: at once
+    await asyncio.sleep(0.35)
+    with pytest.raises(UnauthorizedError, match="removed"):
+        await here.user_for_token(other)
+
+
+async def test_a_remembered_token_skips_the_store_and_logout_forgets_it(
+    store: StateStore,
+) -> None:
+    users = users_on(store)
+    await users.create_user("ada", "correct horse")
+    token = (await users.login("ada", "correct horse")).access_token
+    await users.user_for_token(token)
+    # Taken out of the store behind the service's back: the remembered answer still holds.
+    await store.delete("token:" + hashlib.sha256(token.encode()).hexdigest())
+    assert (await users.user_for_token(token)).username == "ada"
+    await users.revoke_token(token)
+    with pytest.raises(UnauthorizedError):
+        await users.user_for_token(token)
+    uncached = UserService(store, token_ttl_seconds=60, hasher=fast_hasher(), token_cache_seconds=0)
+    second = (await uncached.login("ada", "correct horse")).access_token
+    await uncached.user_for_token(second)
+    await store.delete("token:" + hashlib.sha256(second.encode()).hexdigest())
+    with pytest.raises(UnauthorizedError):
+        await uncached.user_for_token(second)
 
 
 async def test_missing_token_names_the_login_endpoint(store: StateStore) -> None:

@@ -12,7 +12,9 @@ data plane as ``/predict``. Tensors, per kind:
   feature order; the metadata names the version's own type) and ``input_str`` (BYTES,
   string features) as Triton's own model does, or one tensor per feature named by the
   feature; they answer ``probabilities`` and ``label`` (classifiers), ``prediction`` (FP64,
-  regressors) or ``scores`` and ``label`` (INT64, 1 / -1; anomaly detectors).
+  regressors) or ``scores`` (FP64 ``[n, 1]``, the detector's ``decision_function``:
+  negative = outlier, lower = more anomalous) and ``label`` (INT64, 1 / -1; anomaly
+  detectors).
 
 Malformed protocol bodies are 400s; inputs the model cannot take are 422s naming the
 feature; an unknown model is a 404.

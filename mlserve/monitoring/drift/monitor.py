@@ -187,8 +187,10 @@ class DriftMonitor:
         version: int,
         record: Mapping[str, Any],
         probabilities: Sequence[float] | npt.NDArray[Any] | None = None,
+        score: float | None = None,
     ) -> DriftReport | None:
-        """Record one tabular prediction (features by name); returns a completed report."""
+        """Record one tabular prediction (features by name); returns a completed report.
+        ``score``: an anomaly detector's score, tested when the reference has one."""
         state = self._state(model, version)
         reference = state.reference
         if reference is None:
@@ -206,6 +208,9 @@ class DriftMonitor:
                 usable = None if sig.is_missing(value) else str(value)
             observation[sig.FEATURE_PREFIX + feature] = usable
             observation[sig.MISSING_PREFIX + feature] = "missing" if usable is None else "present"
+        if score is not None and sig.ANOMALY_SCORE in reference.signals:
+            observation[sig.ANOMALY_SCORE] = sig.numeric_value(score)
+            observation[sig.ANOMALY_LABEL] = sig.anomaly_label(score)
         # A profile made from feature rows alone has no label signals to compare.
         if (
             probabilities is not None

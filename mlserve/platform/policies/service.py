@@ -232,9 +232,12 @@ class OnlinePolicyService:
         answers: list[dict[str, Any]] = [{} for _ in rows]
         hour = hour_of(time.time())
         pending = served.pending.setdefault(hour, {})
-        for policy_id in np.unique(policy_ids):
-            pid = int(policy_id)
-            idx = np.flatnonzero(policy_ids == policy_id)
+        # Rows grouped by policy in plain Python: most calls carry one row, where numpy's
+        # unique/flatnonzero cost more than the choice itself.
+        groups: dict[int, list[int]] = {}
+        for i, policy_id in enumerate(policy_ids.tolist()):
+            groups.setdefault(policy_id, []).append(i)
+        for pid, idx in sorted(groups.items()):
             spec = contract.policies[pid]
             choices = choose(
                 spec, fit, z[idx], self._rng, exploration_share=self._share(served, pid)

@@ -340,6 +340,35 @@ class Usage(_Answer):
     timeseries: list[UsageHour]
 
 
+class AnomalyScoreSummary(_Answer):
+    mean: float
+    p05: float
+    p50: float
+    p95: float
+    min: float
+    max: float
+
+
+class AnomalyQuality(_Answer):
+    """Anomaly detectors only: the window's scores. The score is the detector's
+    ``decision_function``: negative = outlier, lower = more anomalous."""
+
+    n: int = Field(description="Predictions with a score in the window.")
+    direction: str
+    outlier_share: float | None = Field(
+        default=None, description="Share of the window's rows with a negative score."
+    )
+    score: AnomalyScoreSummary | None = None
+    has_reference: bool | None = None
+    reference_outlier_share: float | None = Field(
+        default=None, description="Outlier share on the deploy's background data."
+    )
+    score_psi: float | None = Field(
+        default=None, description="PSI of live scores over deciles of the reference scores."
+    )
+    status: Literal["stable", "moderate", "drifted"] | None = None
+
+
 class DataQuality(_Answer):
     """``message`` alone (no ``n``) when nothing was logged in the window."""
 
@@ -351,6 +380,7 @@ class DataQuality(_Answer):
     missingness: list[dict[str, Any]] | None = None
     drift: list[dict[str, Any]] | None = None
     outliers: list[dict[str, Any]] | None = None
+    anomaly: AnomalyQuality | None = None
     message: str | None = None
 
 
@@ -387,6 +417,12 @@ class PredictRecordsAnswer(_Answer):
     versions: list[str] | None = None
     predictions: list[Any] | None = None
     probabilities: list[dict[str, float] | None] | None = None
+    scores: list[float | None] | None = Field(
+        default=None,
+        description="Anomaly detectors only, one per input: the detector's decision_function "
+        "(negative = outlier, lower = more anomalous; the prediction is -1 exactly when the "
+        "score is below 0).",
+    )
     prediction_ids: list[str] | None = None
     routed_by: str | None = None
     latency_ms: float | None = None

@@ -30,8 +30,12 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_sch
 def bearer_token(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, or None when absent."""
     header = request.headers.get("authorization")
-    if not header:
-        return None
+    return bearer_value(header) if header else None
+
+
+def bearer_value(header: str) -> str:
+    """The token of an ``Authorization`` header's value; UnauthorizedError unless it is
+    ``Bearer <token>``."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError(
