@@ -199,6 +199,12 @@ class LimitsSettings(SettingsSection):
     """Deadline of a predict request that sets no ``timeout_ms``."""
     max_timeout_ms: int = Field(default=60_000, ge=1)
     """Largest ``timeout_ms`` a request may ask for (larger ones get 422)."""
+    mirror_in_flight: int = Field(default=16, ge=1, le=10_000)
+    """Mirror (shadow) copies in flight per process; a copy beyond it is dropped at once and
+    counted (``mlserve_mirror_copies_total{outcome="dropped"}``): a mirror never slows the
+    primary request."""
+    mirror_timeout_ms: int = Field(default=5_000, ge=1, le=600_000)
+    """Deadline of one mirror copy (its own; the client's request is answered already)."""
 
     @model_validator(mode="after")
     def _default_within_cap(self) -> LimitsSettings:
