@@ -243,6 +243,14 @@ class AuthSettings(SettingsSection):
     inference), ``metrics``, ``monitoring``, ``docs``. Empty (default): open, as fits a
     server bound to loopback; set it when binding to a network (e.g.
     ``MLSERVE_AUTH__REQUIRE_TOKEN_FOR='["predict","monitoring","docs"]'``)."""
+    trust_loopback: bool | None = None
+    """Requests from this machine (127.0.0.0/8, ``::1``) without a bearer token act as the
+    admin, so seed S2's curls (promote, experiments) work as written on a local stack.
+    ``None`` (default): on for ``mlserve up`` bound to a loopback address, off for every
+    other start; ``true``: on, and the server refuses to start unless ``server.host`` is a
+    loopback address; ``false``: off. A request carrying ``Forwarded``, ``X-Forwarded-For``
+    or ``X-Real-IP`` (it came through a proxy) is never trusted. Off in docker-compose and
+    the Helm chart."""
     state_path: Path | None = None
     """SQLite file for platform state (users, tokens, A/B weights, webhook outbox and
     deliveries, deployments, feedback) when ``state_redis_url`` is unset (default
