@@ -248,9 +248,10 @@ class AuthSettings(SettingsSection):
     admin, so seed S2's curls (promote, experiments) work as written on a local stack.
     ``None`` (default): on for ``mlserve up`` bound to a loopback address, off for every
     other start; ``true``: on, and the server refuses to start unless ``server.host`` is a
-    loopback address; ``false``: off. A request carrying ``Forwarded``, ``X-Forwarded-For``
-    or ``X-Real-IP`` (it came through a proxy) is never trusted. Off in docker-compose and
-    the Helm chart."""
+    loopback address; ``false``: off. Never trusted: a request through a proxy
+    (``Forwarded``, ``X-Forwarded-For``, ``X-Real-IP``), from a browser (``Origin``,
+    ``Referer``, ``Sec-Fetch-*``: a web page must not promote models), or whose ``Host`` is
+    not a loopback address (DNS rebinding). Off in docker-compose and the Helm chart."""
     state_path: Path | None = None
     """SQLite file for platform state (users, tokens, A/B weights, webhook outbox and
     deliveries, deployments, feedback) when ``state_redis_url`` is unset (default

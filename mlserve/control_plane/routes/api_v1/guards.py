@@ -46,6 +46,9 @@ LOCAL_ADMIN = User(id=0, username="local-admin", role="admin", active=True, crea
 """Who a trusted loopback request acts as (``auth.trust_loopback``); no stored account."""
 
 _PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+"""A request that came through a proxy: its peer address is the proxy's."""
+_BROWSER_HEADERS = ("origin", "referer", "sec-fetch-site", "sec-fetch-mode")
+"""A request a browser sent: a web page may have made it (cross-site request forgery)."""
 
 
 def is_loopback(host: str | None) -> bool:
@@ -72,13 +75,20 @@ def check_trust_loopback(trust: bool | None, host: str) -> None:
 
 def trusted_local(request: Request) -> bool:
     """``auth.trust_loopback`` is on (``app.state.trust_loopback``), the peer is a loopback
-    address and the request did not come through a proxy."""
+    address, the ``Host`` names a loopback address (not a name rebound to 127.0.0.1 by a
+    web page's DNS), and no proxy or browser sent it (a page visited on this machine must
+    not promote models: browsers send ``Origin``/``Sec-Fetch-*``; curl and the SDK do not)."""
     if getattr(request.app.state, "trust_loopback", False) is not True:
         return False
     client = request.client
     if client is None or not is_loopback(client.host):
         return False
-    return not any(request.headers.get(h) for h in _PROXY_HEADERS)
+    host = request.headers.get("host", "")
+    hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
+    if not is_loopback(hostname):
+        return False
+    headers = request.headers
+    return not any(headers.get(h) for h in (*_PROXY_HEADERS, *_BROWSER_HEADERS))
 
 
 class Guards:
