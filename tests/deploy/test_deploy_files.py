@@ -157,9 +157,9 @@ def test_grafana_provisioning_matches_dashboards(compose: dict[str, Any]) -> Non
         for panel in board["panels"]:
             assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
             assert panel["targets"], panel["title"]
-    assert len(DASHBOARDS) == 3
-    assert len(uids) == 3
-    assert len(titles) == 3
+    assert len(DASHBOARDS) == 4
+    assert len(uids) == 4
+    assert len(titles) == 4
 
 
 def test_every_query_names_stack_metrics() -> None:
