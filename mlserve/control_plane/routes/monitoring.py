@@ -1,4 +1,5 @@
-"""``GET /metrics`` (also ``/monitoring/metrics``, seed S2) and the monitoring endpoints (drift, alerts, stats)."""
+"""``GET /metrics`` (also ``/monitoring/metrics``, seed S2's path) and the monitoring
+endpoints (drift, alerts, stats)."""
 
 from __future__ import annotations
 
