@@ -86,6 +86,7 @@ def test_compose_control_plane_settings_are_real(
     assert settings.models_dir == Path("/models")
     assert "./model_repository:/models" in service["volumes"]
     assert set(service["depends_on"]) == {"triton", "redis"}
+    assert settings.auth.trust_loopback is False  # a local proxy or sidecar must not be admin
 
 
 def test_dockerfile_copies_files_that_exist() -> None:
