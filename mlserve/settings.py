@@ -199,6 +199,12 @@ class LimitsSettings(SettingsSection):
     """Deadline of a predict request that sets no ``timeout_ms``."""
     max_timeout_ms: int = Field(default=60_000, ge=1)
     """Largest ``timeout_ms`` a request may ask for (larger ones get 422)."""
+    mirror_in_flight: int = Field(default=16, ge=1, le=10_000)
+    """Mirror (shadow) copies in flight per process; a copy beyond it is dropped at once and
+    counted (``mlserve_mirror_copies_total{outcome="dropped"}``): a mirror never slows the
+    primary request."""
+    mirror_timeout_ms: int = Field(default=5_000, ge=1, le=600_000)
+    """Deadline of one mirror copy (its own; the client's request is answered already)."""
 
     @model_validator(mode="after")
     def _default_within_cap(self) -> LimitsSettings:
@@ -241,6 +247,15 @@ class AuthSettings(SettingsSection):
     inference), ``metrics``, ``monitoring``, ``docs``. Empty (default): open, as fits a
     server bound to loopback; set it when binding to a network (e.g.
     ``MLSERVE_AUTH__REQUIRE_TOKEN_FOR='["predict","monitoring","docs"]'``)."""
+    trust_loopback: bool | None = None
+    """Requests from this machine (127.0.0.0/8, ``::1``) without a bearer token act as the
+    admin, so seed S2's curls (promote, experiments) work as written on a local stack.
+    ``None`` (default): on for ``mlserve up`` bound to a loopback address, off for every
+    other start; ``true``: on, and the server refuses to start unless ``server.host`` is a
+    loopback address; ``false``: off. Never trusted: a request through a proxy
+    (``Forwarded``, ``X-Forwarded-For``, ``X-Real-IP``), from a browser (``Origin``,
+    ``Referer``, ``Sec-Fetch-*``: a web page must not promote models), or whose ``Host`` is
+    not a loopback address (DNS rebinding). Off in docker-compose and the Helm chart."""
     state_path: Path | None = None
     """SQLite file for platform state (users, tokens, A/B weights, webhook outbox and
     deliveries, deployments, feedback) when ``state_redis_url`` is unset (default

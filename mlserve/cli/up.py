@@ -14,6 +14,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlserve.cli.output import console, fail
+from mlserve.control_plane.routes.api_v1.guards import check_trust_loopback, is_loopback
 from mlserve.errors import MLServeError
 from mlserve.monitoring.worker_metrics import prepare_workers
 from mlserve.platform.config import PlatformConfig
@@ -46,6 +47,13 @@ def up_command(
     host = host or settings.server.host
     port = port or settings.server.port
     workers = workers or settings.server.workers
+    trust = settings.auth.trust_loopback
+    if trust is None:  # the local default: this machine's requests act as the admin
+        trust = is_loopback(host)
+    try:
+        check_trust_loopback(trust, host)
+    except MLServeError as exc:
+        fail(exc.message)
     prepare_workers(workers)  # scale: refuse more than the cores; one /metrics for all
     repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
     check_state_store(PlatformConfig.from_settings(settings))  # harden F1: refuse evicting state
@@ -65,8 +73,15 @@ def up_command(
             os.environ["MLSERVE_TRITON__METRICS_URL"] = embedded.metrics_url
             os.environ["MLSERVE_TRITON__HTTP_URL"] = embedded.http_url
         os.environ["MLSERVE_MODELS_DIR"] = str(settings.models_dir.resolve())
+        os.environ["MLSERVE_SERVER__HOST"] = host  # the app checks trust against the bind
+        os.environ["MLSERVE_AUTH__TRUST_LOOPBACK"] = "true" if trust else "false"
         get_settings.cache_clear()
         _print_banner(host, port, embedded, repository)
+        if trust:
+            console.print(
+                "  local admin: requests from this machine without a token act as the admin "
+                "(auth.trust_loopback; MLSERVE_AUTH__TRUST_LOOPBACK=false turns it off)"
+            )
         _serve(host, port, workers)
     finally:
         if embedded is not None:

@@ -27,6 +27,7 @@ from mlserve.control_plane.lifecycle import install_lifecycle
 from mlserve.control_plane.platform import build_platform
 from mlserve.control_plane.routes import health, inference_v2, models, predict, releases
 from mlserve.control_plane.routes.api_v1 import online
+from mlserve.control_plane.routes.api_v1.guards import check_trust_loopback
 from mlserve.control_plane.routes.monitoring import monitoring_router
 from mlserve.control_plane.stack import ServingStack
 from mlserve.monitoring.worker_metrics import worker_metrics_router
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings, *, triton: TritonClient | None = None) -> FastAPI:
     """The control plane for ``settings``; ``triton`` overrides the client (tests)."""
+    check_trust_loopback(settings.auth.trust_loopback, settings.server.host)
     stack = ServingStack.build(settings, triton=triton)
     api_v1 = build_platform(settings, stack)
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
     )
     app.state.stack = stack
     app.state.platform = api_v1
+    app.state.trust_loopback = settings.auth.trust_loopback is True  # guards.trusted_local
     install_error_handlers(app)
     app.install_hot_routes(
         {

@@ -79,6 +79,17 @@ def install_lifecycle(app: FastAPI, stack: ServingStack, api_v1: ApiV1) -> Lifec
     while it runs."""
     services = api_v1.services
     lifecycle = build_lifecycle(services)
+    registry = stack.router.registry
+    gauges = stack.monitoring.metrics.lifecycle
+
+    def show_stages() -> None:
+        stages: dict[str, dict[int, str]] = {}
+        for model in registry.repository.model_names():
+            state = registry.release_state(model)
+            versions = registry.published_versions(model)
+            stages[model] = {v: state.stage(v) for v in versions}
+        gauges.set_stages(stages)
+
     watch = ModelWatch(
         services.store,
         stack.metrics_registry,
@@ -86,9 +97,10 @@ def install_lifecycle(app: FastAPI, stack: ServingStack, api_v1: ApiV1) -> Lifec
         AlertRules(services.store),
         services.feedback.online_metrics,
         lifecycle.notify,
+        stages=show_stages,
     )
     lifecycle.watch = watch
-    registry = stack.router.registry
+    lifecycle.supervisor.decisions = gauges
 
     async def current_version(model: str) -> int | None:
         try:
@@ -131,4 +143,7 @@ def install_lifecycle(app: FastAPI, stack: ServingStack, api_v1: ApiV1) -> Lifec
     app.state.lifecycle = lifecycle
     stack.router.use_experiments(lifecycle.routing)
     stack.dataplane.observer.experiments = lifecycle.routing
+    lifecycle.routing.counter = gauges
+    if stack.dataplane.mirror is not None:
+        stack.dataplane.mirror.sink = lifecycle.routing
     return lifecycle

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from mlserve.control_plane.repeats import RepeatedRequests
 from mlserve.dataplane.core import DataPlane
 from mlserve.dataplane.inference import SharedCalls
+from mlserve.dataplane.mirror import Mirror
 from mlserve.dataplane.observer import Observer
 from mlserve.dataplane.routing import Router
 from mlserve.errors import MLServeError
@@ -126,6 +127,7 @@ class ServingStack:
             Observer(monitoring, recorder),
             default_text_model=settings.default_model,
             default_record_model=settings.default_tabular_model,
+            mirror=Mirror(registry, calls, settings.limits, monitoring.metrics.lifecycle),
         )
         repeats = (
             RepeatedRequests(
@@ -191,6 +193,8 @@ class ServingStack:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.dataplane.mirror is not None:
+            await self.dataplane.mirror.drain()
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
         await self.cache.close()

@@ -11,9 +11,10 @@ picks the version (explicit, A/B, sticky, default); the in-flight bound is taken
 version's kind validates and canonicalizes the inputs into items (422 naming the field);
 the cache answers the items it knows; the rest go to Triton through shared calls
 (:mod:`mlserve.dataplane.inference`); the :class:`~mlserve.dataplane.observer.Observer`
-records the request (every status, 5xx included) and its predictions. A request body
-answered before can be answered again from what that took (:meth:`DataPlane.replay`,
-called by the HTTP edge, which remembers bodies).
+records the request (every status, 5xx included) and its predictions; when an experiment
+has a mirror variant, a copy goes there in the background (:mod:`mlserve.dataplane.mirror`).
+A request body answered before can be answered again from what that took
+(:meth:`DataPlane.replay`, called by the HTTP edge, which remembers bodies).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlserve.dataplane.inference import SharedCalls
+from mlserve.dataplane.mirror import Mirror
 from mlserve.dataplane.observer import Observer
 from mlserve.dataplane.request import Prediction, PredictionBatch, PredictRequest, Timings
 from mlserve.dataplane.routing import Route, Router
@@ -65,6 +67,7 @@ class DataPlane:
         *,
         default_text_model: str,
         default_record_model: str,
+        mirror: Mirror | None = None,
     ) -> None:
         self.router = router
         self.calls = calls
@@ -74,6 +77,8 @@ class DataPlane:
         self.observer = observer
         self.default_text_model = default_text_model
         self.default_record_model = default_record_model
+        self.mirror = mirror
+        """Copies to an experiment's mirror variant, after the answer (never waited for)."""
 
     async def predict(self, request: PredictRequest) -> PredictionBatch:
         """Answers for ``request``'s inputs, in order. Raises MLServeError subclasses: 404
@@ -160,6 +165,8 @@ class DataPlane:
             items, found, sent, timings = await self._run(model, inputs, deadline, started)
         predictions = _answers(model, found, sent=sent)
         self.observer.predictions(model, items, found, sent, timings)
+        if route.mirror is not None and self.mirror is not None:
+            self.mirror.copy(model.name, route.mirror, inputs, found)
         batch = PredictionBatch(
             model.name, model.version, predictions, route.routed_by, timings, model.kind.name
         )

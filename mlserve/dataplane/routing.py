@@ -7,7 +7,8 @@ The order, for a request that names model ``m``:
    ``"model_version": "v2"`` for the default model) answers: ``explicit``;
 2. a version named by an alias (``"m@champion"``) answers: ``alias``;
 3. else, when an experiment runs on ``m``, its variant for this request answers
-   (``experiment``; sticky per entity id; :mod:`mlserve.lifecycle.experiment_routing`);
+   (``experiment``; sticky per entity id; :mod:`mlserve.lifecycle.experiment_routing`),
+   and its mirror variant, if any, gets a copy (:attr:`Route.mirror`);
 4. else, when ``m`` has A/B weights over versions that are served, a version drawn by
    weight answers: ``sticky`` when the request carries an entity id (the same entity always
    lands on the same version for a weight config), else ``ab`` (a random draw);
@@ -53,10 +54,14 @@ class ExperimentSource(Protocol):
 
     async def variant_for(self, model: str, entity_id: str | None) -> int | None: ...
 
+    async def mirror_for(self, model: str) -> int | None: ...
+
 
 class Route(NamedTuple):
     model: ResolvedModel
     routed_by: RoutedBy
+    mirror: int | None = None
+    """The version that gets a copy of this request (an experiment's mirror variant)."""
 
 
 class Router:
@@ -112,7 +117,11 @@ class Router:
         if self.experiments is not None:
             picked = await self.experiments.variant_for(name, entity_id)
             if picked is not None and picked in active:
-                return Route(await registry.resolve_version(name, picked), "experiment")
+                mirror = await self.experiments.mirror_for(name)
+                if mirror == picked or mirror not in active:
+                    mirror = None
+                model = await registry.resolve_version(name, picked)
+                return Route(model, "experiment", mirror)
         weights = await self._live_weights(name, active)
         if weights:
             if entity_id:

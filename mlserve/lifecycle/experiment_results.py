@@ -145,6 +145,7 @@ async def experiment_results(
                 },
                 "accuracy": _rate(o.correct, o.labeled, alpha) if o.correct is not None else None,
                 "mean_reward": _mean(ArmStats.of(o.rewards), alpha, 0.5) if o.rewards else None,
+                "agreement": _rate(t.agreed, t.compared, alpha) if d.variant.mirror else None,
             }
         )
 

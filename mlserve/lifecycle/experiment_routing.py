@@ -9,7 +9,9 @@ random draw by percentage.
 
 After answering, the data plane reports the outcome with :meth:`observe` (no I/O: counted
 in memory, written to the store by the supervisor about once a second) and, when
-:meth:`mirror_for` names a version, sends a copy of the request there and drops the answer.
+:meth:`mirror_for` names a version, sends a copy of the request there in the background
+and drops the answer (:mod:`mlserve.dataplane.mirror`), whose outcome and agreement with
+the primary come back through :meth:`observe_mirror`.
 
 The running experiments are read from the store at most once a second
 (``refresh_seconds``): another replica's new experiment or rollback applies here within
@@ -21,10 +23,17 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Protocol
 
 from mlserve.lifecycle.experiment_stats import ExperimentStats
 from mlserve.lifecycle.experiments import Experiment, ExperimentStore
 from mlserve.platform.abtest import pick_version, sticky_point
+
+
+class ExperimentCounter(Protocol):
+    """``mlserve_experiment_requests_total``: one request (or mirror copy) of a variant."""
+
+    def observe_experiment(self, experiment: str, model: str, variant: str, ok: bool) -> None: ...
 
 
 class ExperimentRouting:
@@ -45,6 +54,8 @@ class ExperimentRouting:
         self._running: dict[str, Experiment] = {}
         self._read_at = -float("inf")
         self._lock = asyncio.Lock()
+        self.counter: ExperimentCounter | None = None
+        """Prometheus counts per variant (wired with the control plane's metrics)."""
 
     def forget(self) -> None:
         """Read the running experiments again on the next request."""
@@ -82,12 +93,41 @@ class ExperimentRouting:
         return experiment.mirror_version() if experiment is not None else None
 
     def observe(self, model: str, version: int, status: int, seconds: float) -> None:
-        """One answered request of ``model`` ``version`` (mirror copies included): a 5xx
-        (or a status 0: no answer) counts as an error. Synchronous and I/O-free."""
+        """One answered request of ``model`` ``version``: a 5xx (or a status 0: no
+        answer) counts as an error. Synchronous and I/O-free. A request sent to the
+        mirror variant's version by name is not a mirror copy and is not counted."""
+        self._count(model, version, status, seconds, mirror=False)
+
+    def observe_mirror(
+        self, model: str, version: int, status: int, seconds: float, agreed: int, compared: int
+    ) -> None:
+        """One mirror copy's outcome (:mod:`mlserve.dataplane.mirror`): as :meth:`observe`,
+        plus how many of its ``compared`` answers ``agreed`` with the primary's."""
+        self._count(model, version, status, seconds, mirror=True, agreed=agreed, compared=compared)
+
+    def _count(
+        self,
+        model: str,
+        version: int,
+        status: int,
+        seconds: float,
+        *,
+        mirror: bool,
+        agreed: int = 0,
+        compared: int = 0,
+    ) -> None:
         experiment = self._running.get(model)
         if experiment is None:
             return
-        if all(int(v.version) != version for v in experiment.variants):
+        variant = next(
+            (v for v in experiment.variants if int(v.version) == version and v.mirror == mirror),
+            None,
+        )
+        if variant is None:
             return
-        ok = 0 < status < 500
-        self.stats.add(experiment.id, version, ok, seconds * 1000.0)
+        # A client's 4xx is the client's fault; a mirror's 4xx (it refused inputs its
+        # primary took) is the mirror's.
+        ok = 0 < status < (400 if mirror else 500)
+        self.stats.add(experiment.id, version, ok, seconds * 1000.0, agreed, compared)
+        if self.counter is not None:
+            self.counter.observe_experiment(experiment.id, model, variant.name, ok)

@@ -38,13 +38,19 @@ class VariantStats:
     errors: int = 0
     latency_sum_ms: float = 0.0
     latency_sq_ms: float = 0.0
+    agreed: int = 0
+    compared: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_SAMPLE))
     recent: deque[tuple[float, bool, float]] = field(
         default_factory=lambda: deque(maxlen=_MAX_RECENT)
     )
 
-    def add(self, ok: bool, latency_ms: float, now: float) -> None:
+    def add(
+        self, ok: bool, latency_ms: float, now: float, agreed: int = 0, compared: int = 0
+    ) -> None:
         self.requests += 1
+        self.agreed += agreed
+        self.compared += compared
         self.errors += not ok
         self.latency_sum_ms += latency_ms
         self.latency_sq_ms += latency_ms * latency_ms
@@ -61,6 +67,8 @@ class VariantStats:
                 "errors": self.errors,
                 "latency_sum_ms": self.latency_sum_ms,
                 "latency_sq_ms": self.latency_sq_ms,
+                "agreed": self.agreed,
+                "compared": self.compared,
                 "latencies": list(self.latencies),
                 "recent_requests": len(recent),
                 "recent_errors": sum(1 for _, ok, _ in recent if not ok),
@@ -78,6 +86,9 @@ class VariantTotals:
     errors: int = 0
     latency_sum_ms: float = 0.0
     latency_sq_ms: float = 0.0
+    agreed: int = 0
+    """Mirror copies: answers equal to the primary's, of ``compared``."""
+    compared: int = 0
     latencies: list[float] = field(default_factory=list)
     recent_requests: int = 0
     recent_errors: int = 0
@@ -118,12 +129,20 @@ class ExperimentStats:
         self._local: dict[tuple[str, int], VariantStats] = {}
         self._dirty: set[tuple[str, int]] = set()
 
-    def add(self, experiment_id: str, version: int, ok: bool, latency_ms: float) -> None:
+    def add(
+        self,
+        experiment_id: str,
+        version: int,
+        ok: bool,
+        latency_ms: float,
+        agreed: int = 0,
+        compared: int = 0,
+    ) -> None:
         key = (experiment_id, version)
         stats = self._local.get(key)
         if stats is None:
             stats = self._local[key] = VariantStats()
-        stats.add(ok, latency_ms, time.time())
+        stats.add(ok, latency_ms, time.time(), agreed, compared)
         self._dirty.add(key)
 
     async def flush(self, window_s: dict[str, float]) -> None:
@@ -160,6 +179,8 @@ class ExperimentStats:
             t.errors += doc["errors"]
             t.latency_sum_ms += doc["latency_sum_ms"]
             t.latency_sq_ms += doc["latency_sq_ms"]
+            t.agreed += doc.get("agreed", 0)
+            t.compared += doc.get("compared", 0)
             t.latencies.extend(doc["latencies"])
             if now - doc["flushed_at"] <= stale_after_s:
                 t.recent_requests += doc["recent_requests"]

@@ -22,8 +22,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from mlserve.lifecycle.experiment_results import OutcomesOf, experiment_results
 from mlserve.lifecycle.experiment_routing import ExperimentRouting
@@ -69,6 +69,12 @@ def breach(experiment: Experiment, totals: VariantTotals, accuracy: float | None
     return None
 
 
+class DecisionGauge(Protocol):
+    """``mlserve_experiment_decision``: the running experiments' decisions, all at once."""
+
+    def set_decisions(self, decisions: Iterable[tuple[str, str, str, str]]) -> None: ...
+
+
 class ExperimentSupervisor:
     """Runs guardrails and ends experiments; :meth:`check_once` is one pass (tests)."""
 
@@ -81,6 +87,7 @@ class ExperimentSupervisor:
         promote: PromotionHook | None = None,
         notify: Notify | None = None,
         interval_s: float = 1.0,
+        decisions_every_s: float = 5.0,
     ) -> None:
         self._experiments = experiments
         self._routing = routing
@@ -88,6 +95,10 @@ class ExperimentSupervisor:
         self._promote = promote
         self._notify = notify
         self.interval_s = interval_s
+        self.decisions: DecisionGauge | None = None
+        """Where each running experiment's decision so far is shown (Prometheus)."""
+        self._decisions_every_s = decisions_every_s
+        self._decisions_at = -float("inf")
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -121,6 +132,22 @@ class ExperimentSupervisor:
             if await self._versions_gone(experiment):
                 continue
             await self._guard(experiment)
+        if self.decisions is not None and time.monotonic() - self._decisions_at >= (
+            self._decisions_every_s
+        ):
+            self._decisions_at = time.monotonic()
+            await self.show_decisions(self.decisions)
+
+    async def show_decisions(self, gauge: DecisionGauge) -> None:
+        """Every running experiment's decision so far, to ``gauge``."""
+        shown = []
+        for experiment in (await self._routing.running()).values():
+            totals = await self._routing.stats.totals(experiment.id)
+            results = await experiment_results(experiment, totals, self._outcomes_of)
+            decision = results["decision"]
+            winner = decision["winner"] or ""
+            shown.append((experiment.id, experiment.model, decision["outcome"], winner))
+        gauge.set_decisions(shown)
 
     async def _versions_gone(self, experiment: Experiment) -> bool:
         """A model or version removed (or stopped) under a running experiment: without its

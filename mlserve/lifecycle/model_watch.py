@@ -7,7 +7,8 @@ Every ``interval_s`` (5 s) it snapshots the request counters (:class:`ModelFigur
   kept), so the dashboard's history covers every replica and survives restarts;
 - every ``accuracy_every_s`` sets ``mlserve_model_accuracy{model,version}`` from feedback
   on the last 24 hours' predictions (versions without labeled feedback have no sample);
-- evaluates the custom alert rules and delivers their changes to the webhooks.
+- evaluates the custom alert rules and delivers their changes to the webhooks;
+- refreshes ``mlserve_model_stage{model,version,stage}`` (when given ``stages``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ OnlineMetrics = Callable[[str, int | None, float], Awaitable[dict[str, Any]]]
 Deliver = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 
 
+StageSource = Callable[[], None]
+"""Refreshes ``mlserve_model_stage`` (each pass; reads each model's cached release state)."""
+
+
 def hourly_key(model: str) -> str:
     return f"dashboard:hourly:{model}"
 
@@ -52,6 +57,7 @@ class ModelWatch:
         *,
         interval_s: float = 5.0,
         accuracy_every_s: float = 30.0,
+        stages: StageSource | None = None,
     ) -> None:
         self._store = store
         self.figures = ModelFigures(registry)
@@ -62,6 +68,7 @@ class ModelWatch:
         self.interval_s = interval_s
         self._accuracy_every_s = accuracy_every_s
         self._accuracy_at = -float("inf")
+        self._stages = stages
         self._replica = uuid.uuid4().hex[:12]
         self._last: dict[str, Figures] = {}
         self._hours: dict[tuple[str, int], dict[str, float]] = {}
@@ -95,6 +102,8 @@ class ModelWatch:
             self._accuracy_at = now
             await self._update_accuracy(current)
         await self._evaluate_rules()
+        if self._stages is not None:
+            self._stages()
 
     async def _record_hours(self, current: dict[str, Figures], now: float) -> None:
         hour = int(now // 3600 * 3600)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from mlserve.monitoring.inflight_gauge import InflightGauge
+from mlserve.monitoring.lifecycle_metrics import LifecycleMetrics
 from mlserve.monitoring.loop_metrics import LoopCounter, LoopHistogram
 
 if TYPE_CHECKING:
@@ -232,6 +233,8 @@ class ControlPlaneMetrics:
             ("kind", "model"),
             registry=registry,
         )
+        self.lifecycle = LifecycleMetrics(registry)
+        """Experiments, mirror copies and stages (:mod:`mlserve.monitoring.lifecycle_metrics`)."""
 
     # -- request path -------------------------------------------------------------------
 

@@ -217,6 +217,7 @@ def worker_metrics_router(settings: Settings, registry: CollectorRegistry) -> AP
     router = APIRouter(lifespan=lifespan)
 
     @router.get("/metrics", include_in_schema=False)
+    @router.get("/monitoring/metrics", include_in_schema=False)
     async def metrics() -> Response:
         """Prometheus metrics of every worker of this control plane (``mlserve_*``)."""
         return Response(exchange.exposition(), media_type=CONTENT_TYPE_LATEST)

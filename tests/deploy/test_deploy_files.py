@@ -86,6 +86,7 @@ def test_compose_control_plane_settings_are_real(
     assert settings.models_dir == Path("/models")
     assert "./model_repository:/models" in service["volumes"]
     assert set(service["depends_on"]) == {"triton", "redis"}
+    assert settings.auth.trust_loopback is False  # a local proxy or sidecar must not be admin
 
 
 def test_dockerfile_copies_files_that_exist() -> None:
@@ -157,9 +158,9 @@ def test_grafana_provisioning_matches_dashboards(compose: dict[str, Any]) -> Non
         for panel in board["panels"]:
             assert panel["datasource"]["uid"] == datasource["uid"], panel["title"]
             assert panel["targets"], panel["title"]
-    assert len(DASHBOARDS) == 3
-    assert len(uids) == 3
-    assert len(titles) == 3
+    assert len(DASHBOARDS) == 4
+    assert len(uids) == 4
+    assert len(titles) == 4
 
 
 def test_every_query_names_stack_metrics() -> None:

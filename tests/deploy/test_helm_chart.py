@@ -103,6 +103,7 @@ def test_the_control_plane_reaches_triton_state_and_cache_through_objects_of_the
     assert env["MLSERVE_TRITON__HTTP_URL"] == "http://demo-mlserve-triton:8000"
     assert {p["port"] for p in triton_service["spec"]["ports"]} == {8000, 8001, 8002}
     assert env["MLSERVE_CACHE__REDIS_URL"] == "redis://demo-mlserve-cache:6379/0"
+    assert env["MLSERVE_AUTH__TRUST_LOOPBACK"] == "false"  # sidecars, port-forward: no admin
     state_ref = env["MLSERVE_AUTH__STATE_REDIS_URL"]["secretKeyRef"]
     state_secret = one(objects, "Secret", state_ref["name"])
     state_url = state_secret["stringData"][state_ref["key"]]

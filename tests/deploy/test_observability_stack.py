@@ -22,7 +22,7 @@ import yaml
 from mlserve.samples.sentiment_model import train_sentiment
 from mlserve.serving.reference import reference_profile
 from mlserve.triton.metrics import TRITON_METRIC_NAMES
-from tests.conftest import Stack
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Stack
 from tests.deploy.promql import (
     PROMETHEUS_GENERATED,
     RULE_FILES,
@@ -37,6 +37,8 @@ from tests.deploy.promql import (
 from tests.support.redis_server import free_port
 
 MODEL = "observability-sentiment"
+RELEASED = "observability-release"
+"""v2 in Production; an experiment of v1 against v2 with v3 as its mirror (releases.json)."""
 GPU_ONLY = frozenset(
     n for n in TRITON_METRIC_NAMES if n.startswith("nv_gpu_") or n == "nv_energy_consumption"
 )
@@ -106,6 +108,7 @@ def traffic(stack: Stack) -> Iterator[None]:
             assert client.post(url, json=repeated).status_code == 200
         missing = client.post(url, json={"model": f"{MODEL}-v99", "texts": ["x"]})
         assert missing.status_code == 404
+    stop_experiment = _release_and_experiment(stack)
     stop = threading.Event()
 
     def background() -> None:
@@ -113,6 +116,7 @@ def traffic(stack: Stack) -> Iterator[None]:
             while not stop.is_set():
                 client.post(url, json={"model": MODEL, "texts": _texts(2)})
                 client.post(url, json={"texts": _texts(1)})
+                client.post(url, json={"model": RELEASED, "texts": _texts(2)})
                 stop.wait(0.2)
 
     thread = threading.Thread(target=background, daemon=True)
@@ -122,6 +126,53 @@ def traffic(stack: Stack) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=30)
+        stop_experiment()
+
+
+def _release_and_experiment(stack: Stack) -> Any:
+    """``RELEASED`` v1..v3, v2 promoted to Production, an experiment of v1 against v2 with
+    v3 mirrored; returns what stops the experiment."""
+    for version in (1, 2, 3):
+        stack.repository.publish_version(train_sentiment(1 + version % 2), RELEASED, version)
+    stack.triton.server.load_model(RELEASED)
+    base = stack.base_url
+    token = httpx.post(
+        f"{base}/api/v1/token",
+        data={"username": ADMIN_USER, "password": ADMIN_PASSWORD},
+        timeout=60,
+    ).json()["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 30
+    while httpx.post(
+        f"{base}/predict", json={"model": f"{RELEASED}-v3", "text": "x"}, timeout=60
+    ).is_error:
+        assert time.monotonic() < deadline, "observability-release v3 not served"
+        time.sleep(0.3)
+    promoted = httpx.post(
+        f"{base}/models/{RELEASED}/promote",
+        params={"version": 2, "target_stage": "Production"},
+        headers=admin,
+        timeout=60,
+    )
+    assert promoted.status_code == 200, promoted.text
+    body = {
+        "name": "observability A/B",
+        "model_type": RELEASED,
+        "variants": [
+            {"name": "control", "version": "1", "traffic_percentage": 50},
+            {"name": "treatment", "version": "2", "traffic_percentage": 50},
+            {"name": "shadow", "version": "3", "traffic_percentage": 0, "mirror": True},
+        ],
+        "duration_hours": 1,
+    }
+    created = httpx.post(f"{base}/experiments", json=body, headers=admin, timeout=60)
+    assert created.status_code == 201, created.text
+    experiment_id = created.json()["experiment_id"]
+
+    def stop() -> None:
+        httpx.post(f"{base}/experiments/{experiment_id}/stop", headers=admin, timeout=60)
+
+    return stop
 
 
 @pytest.fixture(scope="module")

@@ -102,6 +102,11 @@ class VariantResult(BaseModel):
     latency_ms: LatencyFigures
     accuracy: Figure | None = Field(description="From feedback with a true value.")
     mean_reward: Figure | None = Field(description="From feedback with a reward.")
+    agreement: Figure | None = Field(
+        default=None,
+        description="Mirror variant: share of its answers equal to the primary's (same "
+        "label; regressors: same value), over the items both answered.",
+    )
 
 
 class ComparisonResult(BaseModel):

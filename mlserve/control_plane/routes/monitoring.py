@@ -1,4 +1,5 @@
-"""``GET /metrics`` and the monitoring endpoints (drift, alerts, stats)."""
+"""``GET /metrics`` (also ``/monitoring/metrics``, seed S2's path) and the monitoring
+endpoints (drift, alerts, stats)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def monitoring_router(
     router = APIRouter(tags=["monitoring"])
 
     @router.get("/metrics", include_in_schema=False)
+    @router.get("/monitoring/metrics", include_in_schema=False)  # seed S2's path
     async def metrics() -> Response:
         """Prometheus metrics of the control plane (``mlserve_*``)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
