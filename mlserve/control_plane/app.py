@@ -27,7 +27,10 @@ from mlserve.control_plane.lifecycle import install_lifecycle
 from mlserve.control_plane.platform import build_platform
 from mlserve.control_plane.routes import health, inference_v2, models, predict, releases
 from mlserve.control_plane.routes.api_v1 import online
-from mlserve.control_plane.routes.api_v1.guards import check_trust_loopback
+from mlserve.control_plane.routes.api_v1.guards import (
+    check_trust_loopback,
+    tokenless_trusted_local,
+)
 from mlserve.control_plane.routes.monitoring import monitoring_router
 from mlserve.control_plane.stack import ServingStack
 from mlserve.monitoring.worker_metrics import worker_metrics_router
@@ -84,6 +87,12 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
                 online.online_predict_answer, api_v1.services.online, api_v1.services.users
             ),
         },
+        # A token-less local request under loopback trust is the guards' to admit.
+        passed_on=(
+            {(online.PREDICT_PREFIX, ""): tokenless_trusted_local}
+            if app.state.trust_loopback
+            else None
+        ),
     )
     app.include_router(predict.router)
     app.include_router(inference_v2.router)

@@ -68,11 +68,14 @@ class HotRoutes:
         routes: Mapping[str, BodyHandler],
         max_body_bytes: int,
         prefix_routes: Mapping[tuple[str, str], PathHandler] | None = None,
+        passed_on: Mapping[tuple[str, str], Callable[[Scope], bool]] | None = None,
     ) -> None:
         self.app = app
         self.routes = dict(routes)
         self.prefix_routes = dict(prefix_routes or {})
         """``(prefix, suffix)`` of a path -> its handler (e.g. ``/v2/models/`` ... ``/infer``)."""
+        self.passed_on = dict(passed_on or {})
+        """``(prefix, suffix)`` -> which of its requests go to the app's own route instead."""
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,6 +87,9 @@ class HotRoutes:
                 return
             for (prefix, suffix), path_handler in self.prefix_routes.items():
                 if path.startswith(prefix) and path.endswith(suffix):
+                    passes = self.passed_on.get((prefix, suffix))
+                    if passes is not None and passes(scope):
+                        break
                     await self._answer(partial(path_handler, path), scope, receive, send)
                     return
         await self.app(scope, receive, send)
@@ -147,11 +153,17 @@ class ControlPlaneApp(FastAPI):
         routes: Mapping[str, BodyHandler],
         max_body_bytes: int,
         prefix_routes: Mapping[tuple[str, str], PathHandler] | None = None,
+        passed_on: Mapping[tuple[str, str], Callable[[Scope], bool]] | None = None,
     ) -> None:
-        """Answer ``POST`` on ``routes`` (and ``prefix_routes``) with their handlers."""
+        """Answer ``POST`` on ``routes`` (and ``prefix_routes``) with their handlers, except
+        the requests ``passed_on`` picks, which the FastAPI route answers."""
         fallback = partial(FastAPI.__call__, self)
         self._entry = HotRoutes(
-            fallback, routes=routes, max_body_bytes=max_body_bytes, prefix_routes=prefix_routes
+            fallback,
+            routes=routes,
+            max_body_bytes=max_body_bytes,
+            prefix_routes=prefix_routes,
+            passed_on=passed_on,
         )
 
     def wrap_entry(self, wrapper: Callable[[ASGIApp], ASGIApp]) -> None:

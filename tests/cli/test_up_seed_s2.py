@@ -95,6 +95,7 @@ def test_seed_s2_curls_work_as_written_against_mlserve_up(tmp_path: Path) -> Non
         metrics = curl(S2_METRICS, base)
         proxied = curl(S2_PROMOTE, base, "-H", "'X-Forwarded-For: 203.0.113.9'")
         history = httpx.get(f"{base}/models/event_classifier/history").json()
+        online = _online_policy_without_a_token(base)
     finally:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=60)[0].decode()
@@ -118,6 +119,37 @@ def test_seed_s2_curls_work_as_written_against_mlserve_up(tmp_path: Path) -> Non
         ("local-admin", 2, "Production")
     ]
     assert "local admin" in output, output
+    configured, predicted, proxied_online = online
+    assert configured.status_code == 200, configured.text
+    assert predicted.status_code == 200, predicted.text  # the hot route left it to the guards
+    assert predicted.json()["predictions"][0]["action"] in ONLINE_ACTIONS
+    assert proxied_online.status_code == 401, proxied_online.text
+
+
+ONLINE_ACTIONS = ["show_discount", "no_action"]
+
+
+def _online_policy_without_a_token(base: str) -> tuple[httpx.Response, ...]:
+    """S0's online policy configured and asked from this machine with no token (loopback
+    trust), and the same prediction through a proxy (never trusted)."""
+    contract = {"features": [{"name": "age", "type": "continuous"}], "actions": ONLINE_ACTIONS}
+    configured = httpx.post(
+        f"{base}/api/v1/model_config",
+        data={
+            "name": "promo",
+            "version": "v1",
+            "task_type": "policy_next",
+            "feature_contract": json.dumps(contract),
+        },
+    )
+    body = {"inputs": [{"age": 30}]}
+    predicted = httpx.post(f"{base}/api/v1/online_predict/promo/v1", json=body)
+    proxied = httpx.post(
+        f"{base}/api/v1/online_predict/promo/v1",
+        json=body,
+        headers={"X-Forwarded-For": "203.0.113.9"},
+    )
+    return configured, predicted, proxied
 
 
 def test_the_same_requests_get_401_without_loopback_trust(stack: Stack) -> None:

@@ -14,7 +14,9 @@ from typing import Annotated
 
 from fastapi import Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.types import Scope
 
 from mlserve.errors import SettingsError, UnauthorizedError
 from mlserve.platform.auth import User, UserService, require_role
@@ -78,21 +80,35 @@ def check_trust_loopback(trust: bool | None, host: str) -> None:
 
 
 def trusted_local(request: Request) -> bool:
-    """``auth.trust_loopback`` is on (``app.state.trust_loopback``), the peer is a loopback
-    address, the ``Host`` names a loopback address (not a name rebound to 127.0.0.1 by a
-    web page's DNS), and no proxy or browser sent it (a page visited on this machine must
-    not promote models: browsers send ``Origin``/``Sec-Fetch-*``; curl and the SDK do not)."""
+    """``auth.trust_loopback`` is on (``app.state.trust_loopback``) and
+    :func:`trusted_local_scope` admits the request."""
     if getattr(request.app.state, "trust_loopback", False) is not True:
         return False
-    client = request.client
-    if client is None or not is_loopback(client.host):
+    return trusted_local_scope(request.scope)
+
+
+def trusted_local_scope(scope: Scope) -> bool:
+    """The peer is a loopback address, the ``Host`` names a loopback address (not a name
+    rebound to 127.0.0.1 by a web page's DNS), and no proxy or browser sent it (a page
+    visited on this machine must not promote models: browsers send ``Origin``/``Sec-Fetch-*``;
+    curl and the SDK do not). Read from the ASGI scope, so hot routes can ask it too."""
+    client = scope.get("client")
+    if client is None or not is_loopback(client[0]):
         return False
-    host = request.headers.get("host", "")
+    headers = Headers(scope=scope)
+    host = headers.get("host", "")
     hostname = host.rsplit(":", 1)[0] if not host.startswith("[") else host.split("]")[0] + "]"
     if not is_loopback(hostname):
         return False
-    headers = request.headers
     return not any(headers.get(h) for h in (*_PROXY_HEADERS, *_BROWSER_HEADERS))
+
+
+def tokenless_trusted_local(scope: Scope) -> bool:
+    """A request that sends no token and that loopback trust admits: the hot routes leave it
+    to the FastAPI route, whose guards make it :data:`LOCAL_ADMIN` (only asked when
+    ``auth.trust_loopback`` is on)."""
+    has_token = any(key == b"authorization" for key, _ in scope.get("headers", ()))
+    return not has_token and trusted_local_scope(scope)
 
 
 class Guards:
