@@ -12,6 +12,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Features = dict[str, Any] | list[list[Any]] | list[dict[str, Any]]
+Action = str | int | float
+
+
+class CausalDecision(BaseModel):
+    """A causal model's answer for one row (:mod:`mlserve.kinds.causal`)."""
+
+    next_best_action: Action = Field(
+        description="The action with the best predicted outcome (highest, or lowest when the "
+        "model's objective is min)."
+    )
+    baseline_action: Action = Field(description="The action effects are measured against.")
+    outcomes: dict[str, float] = Field(
+        description="Predicted outcome under each action, keyed by the action as text."
+    )
+    effects: dict[str, float] = Field(
+        description="Each action's outcome minus the baseline action's, keyed likewise."
+    )
 
 
 class _Routing(BaseModel):
@@ -38,8 +55,8 @@ class _Routing(BaseModel):
 
 
 class PredictRequest(_Routing):
-    """One input: a text for text models, or a record for tabular and custom models (by
-    name in `features`, positionally in `features`, or as flat keys beside `model`)."""
+    """One input: a text for text models, or a record for tabular, causal and custom models
+    (by name in `features`, positionally in `features`, or as flat keys beside `model`)."""
 
     text: str | None = Field(default=None, description="The text to classify.")
     features: Features | None = Field(
@@ -77,6 +94,18 @@ class Prediction(BaseModel):
     )
     truncated: bool = False
     cached: bool = False
+    next_best_action: Action | None = Field(
+        default=None, description="Causal models: the best action (also `prediction`)."
+    )
+    baseline_action: Action | None = Field(
+        default=None, description="Causal models: the action effects are measured against."
+    )
+    outcomes: dict[str, float] | None = Field(
+        default=None, description="Causal models: predicted outcome under each action."
+    )
+    effects: dict[str, float] | None = Field(
+        default=None, description="Causal models: each action's outcome minus the baseline's."
+    )
 
 
 class _Served(BaseModel):

@@ -129,7 +129,12 @@ class DataPlane:
         self.observer.predictions(model, answered.items, answered.predictions, (), timings)
         self.observer.request(request.endpoint, model, 200, _since(started))
         batch = PredictionBatch(
-            model.name, model.version, predictions, route.routed_by, timings, model.kind.name
+            model.name,
+            model.version,
+            predictions,
+            route.routed_by,
+            timings,
+            model.kind.name,
         )
         _describe(batch)
         return batch
@@ -161,7 +166,12 @@ class DataPlane:
         predictions = _answers(model, found, sent=sent)
         self.observer.predictions(model, items, found, sent, timings)
         batch = PredictionBatch(
-            model.name, model.version, predictions, route.routed_by, timings, model.kind.name
+            model.name,
+            model.version,
+            predictions,
+            route.routed_by,
+            timings,
+            model.kind.name,
         )
         if route.routed_by in ("ab", "experiment"):  # a draw: the same body may go elsewhere
             return None, batch
@@ -258,6 +268,7 @@ def _answers(
             i not in sent_to_triton,
             hit.value,
             hit.score,
+            hit.details,
         )
         for i, hit in enumerate(found)
     ]

@@ -51,6 +51,8 @@ class Prediction(NamedTuple):
     """The regression value(s), or 1/-1 for anomaly detectors."""
     score: float | None = None
     """Anomaly score (the native ``decision_function``: negative means outlier)."""
+    details: dict[str, Any] | None = None
+    """A causal model's outcome and effect per action (:mod:`mlserve.kinds.causal`)."""
 
 
 class Timings(NamedTuple):

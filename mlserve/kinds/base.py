@@ -61,6 +61,9 @@ class ServedModel(ABC):
     """Part of every cache key: changes whenever the same item could be answered differently."""
     outputs: tuple[str, ...]
     """Triton outputs to ask for."""
+    rows_per_item: int = 1
+    """Rows one item becomes in Triton's batch (a causal model's: one per action); calls
+    carry at most ``max_batch_size // rows_per_item`` items."""
 
     @abstractmethod
     def items(self, inputs: Inputs) -> list[Any]:

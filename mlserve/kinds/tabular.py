@@ -78,7 +78,7 @@ class ServedTabular(ServedModel):
         if not isinstance(inputs, RecordInputs):
             raise InvalidInputError(
                 f"{self.metadata.name} v{self.metadata.version} is a tabular model and takes "
-                f"feature records, not text: send {TABULAR.example(self.metadata)}"
+                f"feature records: send {TABULAR.example(self.metadata)}"
             )
         records = [self._by_name(record, i) for i, record in enumerate(inputs.records)]
         arrays = records_to_arrays(records, self.spec)

@@ -36,7 +36,7 @@ class ServedText(ServedModel):
         if not isinstance(inputs, TextInputs):
             raise InvalidInputError(
                 f"{self.metadata.name} v{self.metadata.version} is a text model and takes "
-                f"text, not feature records: send {TEXT.example(self.metadata)}"
+                f"text: send {TEXT.example(self.metadata)}"
             )
         return self.preprocessor.clean(inputs.texts)
 

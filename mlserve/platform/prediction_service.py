@@ -170,6 +170,9 @@ class PredictionService:
         scores = [p.score for p in batch.predictions]
         if any(score is not None for score in scores):
             answer["scores"] = scores
+        decisions = [p.details for p in batch.predictions]
+        if any(decision is not None for decision in decisions):
+            answer["decisions"] = decisions
         if request.entity_ids is not None:
             answer["entity_ids"] = request.entity_ids
         if warnings:

@@ -156,6 +156,8 @@ def _prediction(p: Prediction) -> dict[str, Any]:
     }
     if p.score is not None:
         payload["score"] = _rounded(p.score, 6)
+    if p.details is not None:  # a causal model's outcomes, effects, next best action
+        payload.update(p.details)
     return payload
 
 

@@ -1,0 +1,100 @@
+"""Causal models and recommenders through the published ``mlserve-sdk`` 0.4.0 client.
+
+Real parts: the session's control plane in front of its tritonserver, scikit-learn
+estimators uploaded by ``MLServeClient.deploy`` (unpickled only in the upload sandbox),
+converted, parity-checked and served by Triton. The 0.4.0 client's ``deploy`` has no field
+for a task's options, so it sends them as a JSON ``task_type``; answers are checked against
+the native estimators, and every refused deploy leaves the repository as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from mlserve_sdk.client import MLServeClient, MLServeError
+
+from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Stack
+from tests.platform.test_sdk_end_to_end import repository_snapshot
+from tests.support.decision_models import (
+    OFFERS,
+    causal_model,
+    causal_task_type,
+    native_outcomes,
+)
+
+CAUSAL = "promo-sdk"
+ROWS = [{"age": 24.0, "income": 9.5}, {"age": 68.0, "income": 1.5}]
+
+
+@pytest.fixture(scope="module")
+def admin(stack: Stack) -> MLServeClient:
+    client = MLServeClient(server_url=stack.base_url)
+    client.login(ADMIN_USER, ADMIN_PASSWORD)
+    return client
+
+
+def deployed(client: MLServeClient, **kwargs: Any) -> dict[str, Any]:
+    started = client.deploy(**kwargs)
+    final: dict[str, Any] = client.wait_for_deployment(
+        started["deployment_id"], poll_interval=1, timeout=300
+    )
+    assert final["status"] == "success", final
+    return final
+
+
+@pytest.fixture(scope="module")
+def causal(admin: MLServeClient) -> Any:
+    model, background = causal_model()
+    deployed(
+        admin,
+        model=model,
+        name=CAUSAL,
+        version="v1",
+        features=["age", "income", "offer"],
+        background_df=background,
+        task_type=causal_task_type(),
+    )
+    return model
+
+
+def test_causal_model_through_the_client(admin: MLServeClient, causal: Any) -> None:
+    answer = admin.predict(name=CAUSAL, version="v1", data={"inputs": ROWS})
+    expected = native_outcomes(causal, ROWS)
+    best = [OFFERS[int(i)] for i in np.argmax(expected, axis=1)]
+    assert answer["predictions"] == best
+    assert len(answer["prediction_ids"]) == 2
+    for decision, want in zip(answer["decisions"], expected, strict=True):
+        outcomes = [decision["outcomes"][str(a)] for a in OFFERS]
+        assert np.allclose(outcomes, want, atol=1e-6)
+        assert np.allclose([decision["effects"][str(a)] for a in OFFERS], want - want[0])
+        assert decision["baseline_action"] == 0
+    weighted = admin.predict_weighted(name=CAUSAL, data={"inputs": ROWS})
+    assert weighted["predictions"] == best
+    versions = admin.list_model_versions(CAUSAL)
+    assert versions, versions
+
+
+@pytest.mark.parametrize(
+    ("task_type", "named"),
+    [
+        (causal_task_type(action="channel"), "action column 'channel' is not one of"),
+        (causal_task_type(actions=[]), "actions is empty"),
+        (causal_task_type(baseline=9), "baseline 9 is not among actions"),
+        ("causal", "needs its options"),
+    ],
+)
+def test_bad_causal_deploys_are_422_and_store_nothing(
+    stack: Stack, admin: MLServeClient, task_type: str, named: str
+) -> None:
+    model, _background = causal_model()
+    before = repository_snapshot(stack.repository.root)
+    with pytest.raises(MLServeError) as caught:
+        admin.deploy(
+            model=model, name="bad-causal", version="v1", task_type=task_type
+        )  # no features declared: the estimator's own names are checked
+    assert caught.value.status_code == 422, caught.value
+    assert named in str(caught.value)
+    assert repository_snapshot(stack.repository.root) == before
+    assert "bad-causal" not in stack.repository.model_names()
