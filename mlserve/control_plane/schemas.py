@@ -54,9 +54,19 @@ class _Routing(BaseModel):
     )
 
 
+class RankedCandidate(BaseModel):
+    """One candidate of a recommender's answer, best first."""
+
+    id: str | int = Field(description="The candidate's id, as sent.")
+    score: float = Field(description="The estimator's score (probability of engagement).")
+    rank: int = Field(ge=1, description="1 for the best candidate.")
+    cached: bool = False
+
+
 class PredictRequest(_Routing):
-    """One input: a text for text models, or a record for tabular, causal and custom models
-    (by name in `features`, positionally in `features`, or as flat keys beside `model`)."""
+    """One input: a text for text models, a record for tabular, causal and custom models
+    (by name in `features`, positionally in `features`, or as flat keys beside `model`),
+    or one user's `candidates` for a recommender."""
 
     text: str | None = Field(default=None, description="The text to classify.")
     features: Features | None = Field(
@@ -65,6 +75,17 @@ class PredictRequest(_Routing):
         examples=[
             {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
         ],
+    )
+    user: dict[str, Any] | None = Field(
+        default=None, description="Recommenders: the user's features.", examples=[{"age": 31}]
+    )
+    candidates: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Recommenders: the items to rank, each with its id and item features.",
+        examples=[[{"id": "a", "price": 9.5}, {"id": "b", "price": 120.0}]],
+    )
+    top_k: int | None = Field(
+        default=None, ge=1, description="Recommenders: how many candidates to answer."
     )
 
 
@@ -127,6 +148,16 @@ class PredictResponse(Prediction, _Served):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
+    latency_ms: float
+
+
+class RankingResponse(_Served):
+    """``/predict``'s answer for a recommender: the candidates by score, best first."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    ranking: list[RankedCandidate] = Field(description="The first `top_k` candidates.")
+    candidates: int = Field(description="How many candidates were scored.")
     latency_ms: float
 
 

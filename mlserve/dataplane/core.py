@@ -29,7 +29,7 @@ from mlserve.dataplane.observer import Observer
 from mlserve.dataplane.request import Prediction, PredictionBatch, PredictRequest, Timings
 from mlserve.dataplane.routing import Route, Router
 from mlserve.errors import InvalidInputError, MLServeError, NotFoundError
-from mlserve.kinds import Inputs, RecordInputs, TextInputs
+from mlserve.kinds import Inputs, RankingInputs, RecordInputs, TextInputs
 from mlserve.monitoring.request_context import current_request
 from mlserve.serving.cache.base import PredictionCache
 from mlserve.serving.cache.keys import CachedPrediction, CacheKey
@@ -135,6 +135,7 @@ class DataPlane:
             route.routed_by,
             timings,
             model.kind.name,
+            ranking=model.served.rank(request.inputs, predictions),
         )
         _describe(batch)
         return batch
@@ -172,6 +173,7 @@ class DataPlane:
             route.routed_by,
             timings,
             model.kind.name,
+            ranking=model.served.rank(inputs, predictions),
         )
         if route.routed_by in ("ab", "experiment"):  # a draw: the same body may go elsewhere
             return None, batch
@@ -248,6 +250,8 @@ class DataPlane:
 def _subset(inputs: Inputs, indexes: list[int]) -> Inputs:
     if isinstance(inputs, TextInputs):
         return TextInputs([inputs.texts[i] for i in indexes])
+    if isinstance(inputs, RankingInputs):  # one user's candidates go to one version
+        raise InvalidInputError("a ranking request is answered by one version: name none per item")
     return RecordInputs([inputs.records[i] for i in indexes])
 
 

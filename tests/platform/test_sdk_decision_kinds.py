@@ -9,6 +9,7 @@ the native estimators, and every refused deploy leaves the repository as it was.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,12 @@ from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Stack
 from tests.platform.test_sdk_end_to_end import repository_snapshot
 from tests.support.decision_models import (
     OFFERS,
+    RECOMMENDER_OPTIONS,
     causal_model,
     causal_task_type,
     native_outcomes,
+    native_scores,
+    recommender_model,
 )
 
 CAUSAL = "promo-sdk"
@@ -98,3 +102,66 @@ def test_bad_causal_deploys_are_422_and_store_nothing(
     assert named in str(caught.value)
     assert repository_snapshot(stack.repository.root) == before
     assert "bad-causal" not in stack.repository.model_names()
+
+
+RANKER = "shop-sdk"
+USER = {"age": 30.0, "budget": 150.0}
+CANDIDATES = [
+    {"item_id": "a", "price": 20.0, "premium": 0.0},
+    {"item_id": "b", "price": 140.0, "premium": 1.0},
+    {"item_id": "c", "price": 240.0, "premium": 0.0},
+]
+
+
+@pytest.fixture(scope="module")
+def ranker(admin: MLServeClient) -> Any:
+    model, background = recommender_model()
+    deployed(
+        admin,
+        model=model,
+        name=RANKER,
+        version="v1",
+        background_df=background,
+        task_type=json.dumps(RECOMMENDER_OPTIONS),
+    )
+    return model
+
+
+def test_recommender_through_the_client(admin: MLServeClient, ranker: Any) -> None:
+    body = {"user": USER, "candidates": CANDIDATES, "top_k": 2}
+    answer = admin.predict(name=RANKER, version="v1", data=body)
+    scores = native_scores(ranker, USER, CANDIDATES)
+    best = [CANDIDATES[i]["item_id"] for i in np.argsort(-scores)[:2]]
+    assert answer["predictions"] == best
+    assert [c["id"] for c in answer["ranking"]] == best
+    assert np.allclose(answer["scores"], np.sort(scores)[::-1][:2], atol=1e-5)
+    assert len(answer["prediction_ids"]) == 2
+    weighted = admin.predict_weighted(name=RANKER, data=body)
+    assert weighted["predictions"] == best
+    quality = admin.get_data_quality(name=RANKER, version="v1")  # user + item features logged
+    assert quality["n"] >= 4
+    assert quality["has_reference"] is True
+    assert "price" in json.dumps(quality["drift"])
+    with pytest.raises(MLServeError) as caught:
+        admin.predict(name=RANKER, version="v1", data={"user": USER, "candidates": []})
+    assert caught.value.status_code == 422
+    assert "candidates is empty" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({**RECOMMENDER_OPTIONS, "item_features": ["price"]}, "not declared ['premium']"),
+        ({**RECOMMENDER_OPTIONS, "user_features": []}, "user_features"),
+    ],
+)
+def test_bad_recommender_deploys_are_422_and_store_nothing(
+    stack: Stack, admin: MLServeClient, options: dict[str, Any], named: str
+) -> None:
+    model, _ = recommender_model()
+    before = repository_snapshot(stack.repository.root)
+    with pytest.raises(MLServeError) as caught:
+        admin.deploy(model=model, name="bad-ranker", version="v1", task_type=json.dumps(options))
+    assert caught.value.status_code == 422, caught.value
+    assert named in str(caught.value)
+    assert repository_snapshot(stack.repository.root) == before

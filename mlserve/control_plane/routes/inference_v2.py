@@ -11,6 +11,8 @@ data plane as ``/predict``. Tensors, per kind:
 * causal models take what tabular ones take, without the action column, and answer
   ``outcomes`` and ``effects`` (FP64 ``[n, actions]``, columns in the declared order of
   actions) and ``next_best_action`` (BYTES ``[n, 1]``, the action as text);
+* recommenders are refused (422): ranking one user's candidates is no tensor mapping; use
+  ``/predict`` or ``/api/v1/predict`` with ``user`` and ``candidates``;
 * tabular and custom models take ``input`` (FP32 or FP64 ``[n, numeric features]`` in
   feature order; the metadata names the version's own type) and ``input_str`` (BYTES,
   string features) as Triton's own model does, or one tensor per feature named by the

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 CAUSAL = "causal"
 RECOMMENDER = "recommender"
-DECISION_TASKS = (CAUSAL,)
+DECISION_TASKS = (CAUSAL, RECOMMENDER)
 MAX_ACTIONS = 64
 """Most actions a causal model may declare (each request row becomes one row per action)."""
 ActionValue = str | int | float

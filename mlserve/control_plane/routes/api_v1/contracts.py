@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlserve.control_plane.schemas import CausalDecision
+from mlserve.control_plane.schemas import CausalDecision, RankedCandidate
 from mlserve.platform.abtest import MAX_VERSIONS_IN_TEST
 from mlserve.platform.auth import MAX_NAME_LENGTH, MAX_PASSWORD_LENGTH, Role
 from mlserve.platform.deployments import DeploymentStatus
@@ -372,10 +372,21 @@ class DataQuality(_Answer):
 class PredictRecordsRequest(BaseModel):
     """``/api/v1/predict``'s body (the route parses it itself, naming each bad field)."""
 
-    inputs: list[dict[str, Any] | str] = Field(
+    inputs: list[dict[str, Any] | str] | None = Field(
+        default=None,
         description="Records of feature: value (tabular, causal and custom models), or texts "
-        "(text models).",
+        "(text models). Required, except in a recommender's ranking request.",
         examples=[[{"age": 31, "income": 4.2}]],
+    )
+    user: dict[str, Any] | None = Field(
+        default=None, description="Recommenders (instead of inputs): the user's features."
+    )
+    candidates: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Recommenders: the items to rank, each with its id and item features.",
+    )
+    top_k: int | None = Field(
+        default=None, ge=1, description="Recommenders: how many candidates to answer."
     )
     entity_ids: list[str | int] | None = Field(
         default=None, description="One per input: sticky A/B routing and materialization keys."
@@ -406,4 +417,9 @@ class PredictRecordsAnswer(_Answer):
         default=None,
         description="Causal models, per input: outcomes and effects per action and the next "
         "best action (which is also the input's prediction).",
+    )
+    ranking: list[RankedCandidate] | None = Field(
+        default=None,
+        description="Recommenders: the candidates by score, best first (predictions holds "
+        "their ids, scores their scores).",
     )
