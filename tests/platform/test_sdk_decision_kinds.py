@@ -165,3 +165,45 @@ def test_bad_recommender_deploys_are_422_and_store_nothing(
     assert caught.value.status_code == 422, caught.value
     assert named in str(caught.value)
     assert repository_snapshot(stack.repository.root) == before
+
+
+def test_plain_http_deploys_name_the_task_and_send_options_apart(
+    stack: Stack, admin: MLServeClient
+) -> None:
+    """``task_type=causal`` with the options in a ``task_options`` form field, as a client
+    other than the 0.4.0 SDK may send them; a bad option is refused the same way."""
+    import io
+
+    import joblib
+    import requests
+
+    model, background = causal_model()
+    upload = io.BytesIO()
+    joblib.dump(model, upload)
+    headers = {"Authorization": f"Bearer {admin.token}"}
+
+    def deploy(name: str, options: dict[str, Any]) -> requests.Response:
+        return requests.post(
+            f"{stack.base_url}/api/v1/deploy",
+            headers=headers,
+            files={"model_file": ("model.pkl", upload.getvalue(), "application/octet-stream")},
+            data={
+                "name": name,
+                "version": "v1",
+                "task_type": "causal",
+                "task_options": json.dumps(options),
+                "background_data": background.to_json(orient="records"),
+            },
+            timeout=120,
+        )
+
+    refused = deploy("http-causal", {"action": "offer", "actions": [0, 1], "baseline": 2})
+    assert refused.status_code == 422
+    assert "baseline 2 is not among actions" in refused.json()["error"]
+    started = deploy("http-causal", {"action": "offer", "actions": [0, 1, 2], "objective": "min"})
+    assert started.status_code == 202, started.text
+    final = admin.wait_for_deployment(started.json()["deployment_id"], poll_interval=1, timeout=300)
+    assert final["status"] == "success", final
+    answer = admin.predict(name="http-causal", version="v1", data={"inputs": ROWS[:1]})
+    expected = native_outcomes(model, ROWS[:1])[0]
+    assert answer["predictions"] == [OFFERS[int(np.argmin(expected))]]
