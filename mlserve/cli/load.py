@@ -64,6 +64,23 @@ def load_command(
         str | None,
         typer.Option(help="Comma-separated feature names, for tabular models trained on arrays."),
     ] = None,
+    task_type: Annotated[
+        str | None,
+        typer.Option(
+            "--task-type",
+            help="causal or recommender (with --task-options) to serve a tabular estimator "
+            "as a decision model; classification/regression are checked against the model.",
+        ),
+    ] = None,
+    task_options: Annotated[
+        str | None,
+        typer.Option(
+            "--task-options",
+            help='JSON options of the task: causal {"action": "offer", "actions": [0, 1, 2], '
+            '"baseline": 0, "objective": "max"}; recommender {"user_features": [...], '
+            '"item_features": [...], "item_id": "id"}.',
+        ),
+    ] = None,
     gate: Annotated[
         bool,
         typer.Option(
@@ -123,6 +140,8 @@ def load_command(
                 max_bytes=MAX_MODEL_BYTES,
                 features=_feature_list(features),
                 input_dtype=existing_input_dtype(repository, name),
+                task_type=task_type,
+                task_options=task_options,
             )
         if not exported.parity.passed:
             _refuse(path, exported.parity, json_out)

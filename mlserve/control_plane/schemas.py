@@ -12,6 +12,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Features = dict[str, Any] | list[list[Any]] | list[dict[str, Any]]
+Action = str | int | float
+
+
+class CausalDecision(BaseModel):
+    """A causal model's answer for one row (:mod:`mlserve.kinds.causal`)."""
+
+    next_best_action: Action = Field(
+        description="The action with the best predicted outcome (highest, or lowest when the "
+        "model's objective is min)."
+    )
+    baseline_action: Action = Field(description="The action effects are measured against.")
+    outcomes: dict[str, float] = Field(
+        description="Predicted outcome under each action, keyed by the action as text."
+    )
+    effects: dict[str, float] = Field(
+        description="Each action's outcome minus the baseline action's, keyed likewise."
+    )
 
 
 class _Routing(BaseModel):
@@ -37,9 +54,19 @@ class _Routing(BaseModel):
     )
 
 
+class RankedCandidate(BaseModel):
+    """One candidate of a recommender's answer, best first."""
+
+    id: str | int = Field(description="The candidate's id, as sent.")
+    score: float = Field(description="The estimator's score (probability of engagement).")
+    rank: int = Field(ge=1, description="1 for the best candidate.")
+    cached: bool = False
+
+
 class PredictRequest(_Routing):
-    """One input: a text for text models, or a record for tabular and custom models (by
-    name in `features`, positionally in `features`, or as flat keys beside `model`)."""
+    """One input: a text for text models, a record for tabular, causal and custom models
+    (by name in `features`, positionally in `features`, or as flat keys beside `model`),
+    or one user's `candidates` for a recommender."""
 
     text: str | None = Field(default=None, description="The text to classify.")
     features: Features | None = Field(
@@ -48,6 +75,17 @@ class PredictRequest(_Routing):
         examples=[
             {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
         ],
+    )
+    user: dict[str, Any] | None = Field(
+        default=None, description="Recommenders: the user's features.", examples=[{"age": 31}]
+    )
+    candidates: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Recommenders: the items to rank, each with its id and item features.",
+        examples=[[{"id": "a", "price": 9.5}, {"id": "b", "price": 120.0}]],
+    )
+    top_k: int | None = Field(
+        default=None, ge=1, description="Recommenders: how many candidates to answer."
     )
 
 
@@ -80,6 +118,18 @@ class Prediction(BaseModel):
     )
     truncated: bool = False
     cached: bool = False
+    next_best_action: Action | None = Field(
+        default=None, description="Causal models: the best action (also `prediction`)."
+    )
+    baseline_action: Action | None = Field(
+        default=None, description="Causal models: the action effects are measured against."
+    )
+    outcomes: dict[str, float] | None = Field(
+        default=None, description="Causal models: predicted outcome under each action."
+    )
+    effects: dict[str, float] | None = Field(
+        default=None, description="Causal models: each action's outcome minus the baseline's."
+    )
 
 
 class _Served(BaseModel):
@@ -101,6 +151,16 @@ class PredictResponse(Prediction, _Served):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
+    latency_ms: float
+
+
+class RankingResponse(_Served):
+    """``/predict``'s answer for a recommender: the candidates by score, best first."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    ranking: list[RankedCandidate] = Field(description="The first `top_k` candidates.")
+    candidates: int = Field(description="How many candidates were scored.")
     latency_ms: float
 
 

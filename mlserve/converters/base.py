@@ -30,7 +30,7 @@ import onnx
 
 from mlserve.triton.model_config import TensorSpec
 
-InputKind = Literal["text", "tokens", "tabular", "custom"]
+InputKind = Literal["text", "tokens", "tabular", "custom", "causal", "recommender"]
 Task = Literal["classification", "regression", "anomaly-detection"]
 
 PROBA_TOLERANCE = 1e-4

@@ -124,7 +124,7 @@ def existing_input_dtype(repository: Any, name: str) -> Literal["float32", "floa
         newest = repository.metadata(name, max(versions)) if versions else None
     except MLServeError:
         return "float64"
-    if newest is None or newest.input_kind != "tabular":
+    if newest is None or newest.input_kind not in ("tabular", "causal", "recommender"):
         return "float64"
     return "float64" if newest.preprocessing.get("numeric_dtype") == "float64" else "float32"
 
@@ -138,6 +138,8 @@ def export_file(
     max_bytes: int,
     features: Sequence[str] | None = None,
     input_dtype: Literal["float32", "float64"] = "float64",
+    task_type: str | None = None,
+    task_options: str | dict[str, Any] | None = None,
 ) -> ExportedModel:
     """Export any supported model file or folder; the one entry point of ``mlserve load``.
 
@@ -194,6 +196,8 @@ def export_file(
         sample_texts=sample_texts,
         background=background,
         input_dtype=input_dtype,
+        task_type=task_type,
+        task_options=task_options,
     )
 
 
@@ -207,6 +211,7 @@ def export_native_model(
     metrics: Mapping[str, Any] | None = None,
     task_type: str | None = None,
     input_dtype: Literal["float32", "float64"] = "float64",
+    task_options: str | dict[str, Any] | None = None,
 ) -> ExportedModel:
     """Export a loaded model with the converter for its kind and attach the deploy metadata.
 
@@ -214,13 +219,18 @@ def export_native_model(
     models and PyTorch modules; ``sample_texts`` serve text pipelines (default: texts built
     from the pipeline's vocabulary, and then no drift reference). ``metrics`` must
     be numbers; ``task_type`` is kept in ``extra`` and, when it names a task, must agree
-    with the model's; ``input_dtype`` is the numeric input type of tabular exports (see
+    with the model's; ``causal`` and ``recommender`` (with ``task_options``, or as a JSON
+    ``task_type``: :mod:`mlserve.converters.tabular.decisions`) make a decision model;
+    ``input_dtype`` is the numeric input type of tabular exports (see
     :func:`mlserve.converters.tabular.export_tabular_model`). At most 1000 background
     rows (or sample texts) are kept as ``reference_data`` for drift monitoring. Raises
     :class:`ConversionError` for unsupported models and :class:`InvalidInputError` for
     bad metadata; a failed parity check is returned in ``parity`` (publishing refuses it).
     """
+    from mlserve.converters.tabular.decisions import apply_decision, parse_task
+
     clean_metrics = _metrics(metrics)
+    task_type, decision = parse_task(task_type, task_options)
     if _is_torch_module(obj):
         from mlserve.converters.tabular.pytorch_tabular import export_tabular_torch_module
 
@@ -235,6 +245,13 @@ def export_native_model(
             obj, features=features, background=background, input_dtype=input_dtype
         )
     _check_task(exported, task_type, name)
+    if decision is not None:
+        if exported.input_kind != "tabular":
+            raise ConversionError(
+                f"{name}: task_type {task_type} needs a tabular estimator; this is a "
+                f"{exported.input_kind} model"
+            )
+        apply_decision(exported, decision)
     exported.metrics = {**exported.metrics, **clean_metrics}
     if task_type is not None:
         exported.extra["task_type"] = task_type

@@ -31,7 +31,7 @@ from mlserve.dataplane.observer import Observer
 from mlserve.dataplane.request import Prediction, PredictionBatch, PredictRequest, Timings
 from mlserve.dataplane.routing import Route, Router
 from mlserve.errors import InvalidInputError, MLServeError, NotFoundError
-from mlserve.kinds import Inputs, RecordInputs, TextInputs
+from mlserve.kinds import Inputs, RankingInputs, RecordInputs, TextInputs
 from mlserve.monitoring.request_context import current_request
 from mlserve.serving.cache.base import PredictionCache
 from mlserve.serving.cache.keys import CachedPrediction, CacheKey
@@ -134,7 +134,13 @@ class DataPlane:
         self.observer.predictions(model, answered.items, answered.predictions, (), timings)
         self.observer.request(request.endpoint, model, 200, _since(started))
         batch = PredictionBatch(
-            model.name, model.version, predictions, route.routed_by, timings, model.kind.name
+            model.name,
+            model.version,
+            predictions,
+            route.routed_by,
+            timings,
+            model.kind.name,
+            ranking=model.served.rank(request.inputs, predictions),
         )
         _describe(batch)
         return batch
@@ -168,7 +174,13 @@ class DataPlane:
         if route.mirror is not None and self.mirror is not None:
             self.mirror.copy(model.name, route.mirror, inputs, found)
         batch = PredictionBatch(
-            model.name, model.version, predictions, route.routed_by, timings, model.kind.name
+            model.name,
+            model.version,
+            predictions,
+            route.routed_by,
+            timings,
+            model.kind.name,
+            ranking=model.served.rank(inputs, predictions),
         )
         if route.routed_by in ("ab", "experiment"):  # a draw: the same body may go elsewhere
             return None, batch
@@ -245,6 +257,8 @@ class DataPlane:
 def _subset(inputs: Inputs, indexes: list[int]) -> Inputs:
     if isinstance(inputs, TextInputs):
         return TextInputs([inputs.texts[i] for i in indexes])
+    if isinstance(inputs, RankingInputs):  # one user's candidates go to one version
+        raise InvalidInputError("a ranking request is answered by one version: name none per item")
     return RecordInputs([inputs.records[i] for i in indexes])
 
 
@@ -265,6 +279,7 @@ def _answers(
             i not in sent_to_triton,
             hit.value,
             hit.score,
+            hit.details,
         )
         for i, hit in enumerate(found)
     ]

@@ -72,7 +72,7 @@ class SharedCalls:
         """Predictions for ``items`` in order; several calls of ``max_batch_size`` at most,
         sent together (timings: the slowest call's)."""
         send = self._coalescer(model)
-        size = self.max_batch_size
+        size = max(1, self.max_batch_size // model.served.rows_per_item)
         if len(items) <= size:
             return await send(items, deadline)
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
@@ -102,7 +102,7 @@ class SharedCalls:
             coalescer = self._coalescers[key] = CallCoalescer(
                 VersionSender(self.triton, model),
                 calls_in_flight=self.calls_in_flight,
-                max_batch_size=self.max_call_items,
+                max_batch_size=max(1, self.max_call_items // model.served.rows_per_item),
                 gather_turns=self.gather_turns,
             )
         return coalescer.predict

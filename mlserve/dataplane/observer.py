@@ -8,7 +8,7 @@ hit or miss, label and confidence (or score) metrics, and drift through the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from mlserve.dataplane.request import Timings
@@ -71,8 +71,10 @@ class Observer:
             metrics.observe_cache(model.name, hit=True)
         for _ in range(misses):
             metrics.observe_cache(model.name, hit=False)
-        if model.kind.input_form == "records":
-            names = model.metadata.features
+        if model.kind.input_form != "text" and items:
+            # the kind's names of an item's values (a causal item has no action column)
+            first = model.served.drift_input(items[0])
+            names = list(first) if isinstance(first, Mapping) else model.metadata.features
             for item, prediction in zip(items, predictions, strict=True):
                 hub.features.add(model.name, model.version, names, item, prediction.label)
         recorder = self.recorder

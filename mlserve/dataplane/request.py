@@ -50,7 +50,10 @@ class Prediction(NamedTuple):
     value: Any = None
     """The regression value(s), or 1/-1 for anomaly detectors."""
     score: float | None = None
-    """Anomaly score (the native ``decision_function``: negative means outlier)."""
+    """Anomaly score (the native ``decision_function``: negative means outlier), or a
+    recommender's score of a candidate."""
+    details: dict[str, Any] | None = None
+    """A causal model's outcome and effect per action (:mod:`mlserve.kinds.causal`)."""
 
 
 class Timings(NamedTuple):
@@ -78,6 +81,9 @@ class PredictionBatch(NamedTuple):
     """The ``input_kind`` of the answering version."""
     versions: tuple[int, ...] | None = None
     """Per item, under per-item routing."""
+    ranking: list[dict[str, Any]] | None = None
+    """A recommender's candidates by score (``id``, ``score``, ``rank``, ``cached``), the
+    first ``top_k``; None for other kinds (:meth:`ServedModel.rank`)."""
 
     @property
     def latency_ms(self) -> float:

@@ -9,12 +9,23 @@ branches on kinds.
 from __future__ import annotations
 
 from mlserve.errors import MLServeError
-from mlserve.kinds.base import Inputs, ModelKind, RecordInputs, ServedModel, TextInputs
+from mlserve.kinds.base import (
+    Inputs,
+    ModelKind,
+    RankingInputs,
+    RecordInputs,
+    ServedModel,
+    TextInputs,
+)
+from mlserve.kinds.causal import CAUSAL_KIND
 from mlserve.kinds.custom import CUSTOM
+from mlserve.kinds.recommender import RECOMMENDER_KIND
 from mlserve.kinds.tabular import TABULAR
 from mlserve.kinds.text import TEXT, TOKENS
 
-KINDS: dict[str, ModelKind] = {kind.name: kind for kind in (TEXT, TOKENS, TABULAR, CUSTOM)}
+KINDS: dict[str, ModelKind] = {
+    kind.name: kind for kind in (TEXT, TOKENS, TABULAR, CUSTOM, CAUSAL_KIND, RECOMMENDER_KIND)
+}
 """Every kind, by the ``input_kind`` name its versions' metadata carries."""
 
 
@@ -34,6 +45,7 @@ __all__ = [
     "KINDS",
     "Inputs",
     "ModelKind",
+    "RankingInputs",
     "RecordInputs",
     "ServedModel",
     "TextInputs",

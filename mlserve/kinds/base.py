@@ -21,8 +21,8 @@ import numpy.typing as npt
 from mlserve.repository.metadata import ModelMetadata
 from mlserve.serving.cache.keys import CachedPrediction
 
-InputForm = Literal["text", "records"]
-"""What a request carries for a kind: texts, or feature records."""
+InputForm = Literal["text", "records", "ranking"]
+"""What a request carries for a kind: texts, feature records, or one user's candidates."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,21 @@ class RecordInputs:
         return len(self.records)
 
 
-Inputs = TextInputs | RecordInputs
+@dataclass(frozen=True, slots=True)
+class RankingInputs:
+    """One user and the candidates to rank for them (:mod:`mlserve.kinds.recommender`):
+    each candidate is an object of its id and item features. Its items are the candidates,
+    in request order; ranking them by score is the answer's job, ``top_k`` its length."""
+
+    user: Mapping[str, Any]
+    candidates: Sequence[Any]
+    top_k: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+
+Inputs = TextInputs | RecordInputs | RankingInputs
 
 
 class ServedModel(ABC):
@@ -61,6 +75,9 @@ class ServedModel(ABC):
     """Part of every cache key: changes whenever the same item could be answered differently."""
     outputs: tuple[str, ...]
     """Triton outputs to ask for."""
+    rows_per_item: int = 1
+    """Rows one item becomes in Triton's batch (a causal model's: one per action); calls
+    carry at most ``max_batch_size // rows_per_item`` items."""
 
     @abstractmethod
     def items(self, inputs: Inputs) -> list[Any]:
@@ -83,6 +100,12 @@ class ServedModel(ABC):
     @abstractmethod
     def drift_input(self, item: Any) -> str | Mapping[str, Any]:
         """What drift monitoring sees of an item: the text, or the record by feature name."""
+
+    def rank(self, inputs: Inputs, predictions: Sequence[Any]) -> list[dict[str, Any]] | None:
+        """For kinds whose answer orders the items (recommenders): the ranked items of
+        ``inputs`` given their ``predictions`` (the data plane's answers, in item order);
+        None for every other kind."""
+        return None
 
 
 class ModelKind(ABC):

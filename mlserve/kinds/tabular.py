@@ -33,7 +33,7 @@ from mlserve.converters.tabular.spec import (
     TabularSpec,
 )
 from mlserve.errors import InvalidInputError, MLServeError, TritonError
-from mlserve.kinds.base import Inputs, ModelKind, RecordInputs, ServedModel
+from mlserve.kinds.base import Inputs, ModelKind, RecordInputs, ServedModel, TextInputs
 from mlserve.kinds.text import probabilities_to_predictions
 from mlserve.repository.metadata import ModelMetadata
 from mlserve.serving.cache.keys import CachedPrediction
@@ -80,9 +80,10 @@ class ServedTabular(ServedModel):
 
     def items(self, inputs: Inputs) -> list[Any]:
         if not isinstance(inputs, RecordInputs):
+            got = "text" if isinstance(inputs, TextInputs) else "a user and candidates"
             raise InvalidInputError(
                 f"{self.metadata.name} v{self.metadata.version} is a tabular model and takes "
-                f"feature records, not text: send {TABULAR.example(self.metadata)}"
+                f"feature records, not {got}: send {TABULAR.example(self.metadata)}"
             )
         items = []
         for record in inputs.records:

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mlserve.errors import InvalidInputError, TritonError
-from mlserve.kinds.base import Inputs, ModelKind, ServedModel, TextInputs
+from mlserve.kinds.base import Inputs, ModelKind, RecordInputs, ServedModel, TextInputs
 from mlserve.preprocessing.pipeline import TextPreprocessor
 from mlserve.repository.metadata import ModelMetadata
 from mlserve.serving.cache.keys import CachedPrediction
@@ -34,9 +34,10 @@ class ServedText(ServedModel):
 
     def items(self, inputs: Inputs) -> list[Any]:
         if not isinstance(inputs, TextInputs):
+            got = "feature records" if isinstance(inputs, RecordInputs) else "a user and candidates"
             raise InvalidInputError(
                 f"{self.metadata.name} v{self.metadata.version} is a text model and takes "
-                f"text, not feature records: send {TEXT.example(self.metadata)}"
+                f"text, not {got}: send {TEXT.example(self.metadata)}"
             )
         return self.preprocessor.clean(inputs.texts)
 

@@ -2,7 +2,8 @@
 
 The SDK sends multipart form fields as strings: ``features`` (JSON list of names),
 ``background_data`` (JSON records, ``DataFrame.to_json(orient="records")``), ``metrics``
-(JSON object) and ``task_type``. Each is checked here so a bad one is a 422 naming the
+(JSON object) and ``task_type`` (``causal`` / ``recommender`` with ``task_options``, or
+their options as a JSON ``task_type``). Each is checked here so a bad one is a 422 naming the
 field — not a deployment that fails minutes later.
 """
 
@@ -13,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from mlserve.converters.tabular.decisions import DecisionOptions, parse_task
 from mlserve.errors import InvalidInputError
 from mlserve.platform.versions import parse_version
 
@@ -32,6 +34,13 @@ class DeployRequest:
     background: list[dict[str, Any]] | None
     metrics: dict[str, float] | None
     task_type: str | None
+    """A task name, or a decision task's validated options as JSON
+    (:mod:`mlserve.converters.tabular.decisions`)."""
+
+    @property
+    def decision(self) -> DecisionOptions | None:
+        """The causal or recommender options this deploy declares, if any."""
+        return parse_task(self.task_type)[1]
 
 
 def _json_field(field: str, text: str | None, example: str) -> Any:
@@ -54,7 +63,9 @@ def parse_deploy_form(
     background_data: str | None,
     metrics: str | None,
     task_type: str | None,
+    task_options: str | None = None,
 ) -> DeployRequest:
+    from mlserve.converters.tabular.decisions import DECISION_TASKS, check_features
     from mlserve.repository.store import validate_model_name
 
     if not model_bytes:
@@ -103,10 +114,15 @@ def parse_deploy_form(
                 'metrics must be a JSON object of finite numbers, e.g. {"accuracy": 0.91}'
             )
         metric_map = {str(k): float(v) for k, v in metric_map.items()}
-    task = task_type or None
-    if task is not None and task not in TASK_TYPES:
+    task, decision = parse_task(task_type, task_options)
+    if decision is not None:
+        if feature_list is not None:
+            check_features(decision, feature_list)
+        task = json.dumps(decision.model_dump(mode="json"))  # travels as task_type
+    elif task is not None and task not in TASK_TYPES:
         raise InvalidInputError(
-            f"task_type {task_type!r} is not supported: use {' or '.join(TASK_TYPES)}"
+            f"task_type {task_type!r} is not supported: use {', '.join(TASK_TYPES)} or "
+            f"{' or '.join(DECISION_TASKS)} (with task_options)"
         )
     return DeployRequest(
         model_bytes=model_bytes,

@@ -33,6 +33,7 @@ from mlserve.dataplane.request import Prediction
 from mlserve.dataplane.request import PredictRequest as CoreRequest
 from mlserve.errors import InvalidInputError, ServiceUnavailableError
 from mlserve.kinds import Inputs, RecordInputs, TextInputs
+from mlserve.kinds.recommender import parse_ranking
 from mlserve.kinds.tabular import label_value
 from mlserve.platform.materialize import MaterializedRow, Materializer
 from mlserve.platform.prediction_log import PredictionLog, PredictionRecord
@@ -122,7 +123,10 @@ class PredictionService:
         self._webhooks = webhooks
 
     async def predict(self, name: str, version: int | None, body: Any) -> dict[str, Any]:
-        """``version=None`` routes each record (A/B weights, sticky per entity id)."""
+        """``version=None`` routes each record (A/B weights, sticky per entity id); a body
+        of ``user`` and ``candidates`` asks a recommender for a ranking (:meth:`rank`)."""
+        if isinstance(body, Mapping) and ("candidates" in body or "user" in body):
+            return await self.rank(name, version, body)
         request = parse_predict_body(body)
         started = time.perf_counter()
         batch = await self._core.predict(
@@ -171,8 +175,66 @@ class PredictionService:
         scores = [p.score for p in batch.predictions]
         if any(score is not None for score in scores):
             answer["scores"] = scores
+        decisions = [p.details for p in batch.predictions]
+        if any(decision is not None for decision in decisions):
+            answer["decisions"] = decisions
         if request.entity_ids is not None:
             answer["entity_ids"] = request.entity_ids
+        if warnings:
+            answer["warnings"] = warnings
+        return answer
+
+    async def rank(self, name: str, version: int | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A recommender's ranking of ``body``'s candidates for its user, one version (A/B
+        weights pick it for the whole request when ``version`` is None). Answer: ``ranking``
+        (``id``, ``score``, ``rank``, ``cached``, best first, ``top_k`` of them), and as for
+        records ``predictions`` (the ranked ids), ``scores`` and ``prediction_ids`` (one per
+        ranked candidate, for feedback)."""
+        for unsupported in ("materialize", "explain", "fs_url", "inputs"):
+            if body.get(unsupported):
+                raise InvalidInputError(
+                    f"{unsupported} does not go with user/candidates: a ranking request is "
+                    '{"user": {...}, "candidates": [{...}, ...], "top_k": k}'
+                )
+        inputs = parse_ranking(body, max_candidates=MAX_RECORDS)
+        started = time.perf_counter()
+        batch = await self._core.predict(
+            CoreRequest(inputs, model=name, version=version, endpoint="api_v1")
+        )
+        if batch.ranking is None:  # kinds that rank nothing refuse RankingInputs first
+            raise InvalidInputError(f"{name} is a {batch.kind} model: it ranks no candidates")
+        latency_ms = (time.perf_counter() - started) * 1000
+        now, request_id = time.time(), uuid.uuid4().hex
+        # the candidates in ranked order, as the kind sorted them (data quality reads them)
+        scores = [float(p.score or 0.0) for p in batch.predictions]
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        records = [
+            PredictionRecord(
+                prediction_id=uuid.uuid4().hex,
+                request_id=request_id,
+                model=name,
+                version=batch.version,
+                ts=now,
+                latency_ms=latency_ms,
+                output=entry["id"],
+                probabilities=None,
+                entity_id=None,
+                inputs={**inputs.user, **inputs.candidates[i]},
+            )
+            for entry, i in zip(batch.ranking, order, strict=False)
+        ]
+        warnings = await self._log_records(records)
+        answer: dict[str, Any] = {
+            "model": name,
+            "version": version_label(batch.version),
+            "versions": [version_label(batch.version)],
+            "predictions": [entry["id"] for entry in batch.ranking],
+            "scores": [entry["score"] for entry in batch.ranking],
+            "ranking": batch.ranking,
+            "prediction_ids": [r.prediction_id for r in records],
+            "latency_ms": round(latency_ms, 3),
+            "routed_by": batch.routed_by,
+        }
         if warnings:
             answer["warnings"] = warnings
         return answer

@@ -61,8 +61,17 @@ class UploadSandbox:
         ConversionError (400) / PayloadTooLargeError (413) naming the problem."""
         if not model_bytes:
             raise ConversionError("model file is empty: upload a .skops, joblib or pickle file")
+        return self.inspect(model_bytes)[0]
+
+    def inspect(self, model_bytes: bytes) -> tuple[str, list[str] | None]:
+        """:meth:`screen`, and the feature names the estimator was fitted on (None when it
+        kept none: fitted on an array), for checks a deploy can make before it starts."""
+        if not model_bytes:
+            raise ConversionError("model file is empty: upload a .skops, joblib or pickle file")
         result, _ = self._run({"action": "screen"}, model_bytes, None)
-        return str(result["loaded"])
+        features = result.get("features")
+        names = [str(f) for f in features] if isinstance(features, list) else None
+        return str(result["loaded"]), names
 
     def export(
         self,

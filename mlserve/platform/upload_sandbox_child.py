@@ -52,7 +52,7 @@ def run(work: Path) -> dict[str, Any]:
             "(an object with predict), " + model_screening.SKOPS_HINT
         )
     if job["action"] == "screen":
-        return {"ok": True, "loaded": loaded, "enforced": enforced}
+        return {"ok": True, "loaded": loaded, "enforced": enforced, "features": _features(obj)}
     _say(f"loaded {loaded}; exporting to ONNX")
     from mlserve.converters.loading import export_native_model
     from mlserve.platform import exported_wire
@@ -66,7 +66,7 @@ def run(work: Path) -> dict[str, Any]:
         task_type=job.get("task_type"),
         input_dtype=job.get("input_dtype", "float64"),
     )
-    if exported.input_kind != "tabular":
+    if exported.input_kind not in ("tabular", "causal", "recommender"):
         raise ConversionError(
             f"{job['name']}: /api/v1/deploy serves models that take feature records; this is "
             f"a {exported.input_kind} model — publish it with `mlserve load` instead"
@@ -75,6 +75,17 @@ def run(work: Path) -> dict[str, Any]:
     (work / "model.onnx").write_bytes(onnx_bytes)
     (work / "metadata.json").write_bytes(metadata)
     return {"ok": True, "loaded": loaded, "enforced": enforced}
+
+
+def _features(obj: Any) -> list[str] | None:
+    """The column names the estimator was fitted on (``feature_names_in_``), if it kept them."""
+    names = getattr(obj, "feature_names_in_", None)
+    if names is None:
+        return None
+    try:
+        return [str(n) for n in list(names)][:10_000]
+    except TypeError:
+        return None
 
 
 def main() -> None:

@@ -191,7 +191,7 @@ class TritonDeployer:
             log=log,
             input_dtype=existing_input_dtype(self.publisher.repository, name),
         )
-        if exported.input_kind != "tabular":
+        if exported.input_kind not in ("tabular", "causal", "recommender"):
             raise ConversionError(
                 f"{name}: /api/v1/deploy serves models that take feature records; this is a "
                 f"{exported.input_kind} model — publish it with `mlserve load` instead"

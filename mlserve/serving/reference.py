@@ -34,13 +34,16 @@ def reference_profile(exported: ExportedModel) -> dict[str, Any] | None:
     if len(rows) < MIN_REFERENCE_SAMPLES:
         return None
     try:
-        if exported.input_kind in ("tabular", "custom"):
+        if exported.input_kind in ("tabular", "custom", "causal", "recommender"):
+            # a causal model's requests carry no action: drift compares the features only
+            action = exported.extra.get("causal", {}).get("action")
+            features = [f for f in exported.features if f != action]
             scores = (
                 _anomaly_scores(exported, rows)
                 if exported.task == "anomaly-detection" and exported.input_kind == "tabular"
                 else None
             )
-            return compute_tabular_profile(rows, exported.features, scores=scores)
+            return compute_tabular_profile(rows, features, scores=scores)
         probabilities = _text_probabilities(exported, [str(r) for r in rows])
         labels = exported.labels if exported.task == "classification" else []
         if probabilities is None or not labels:

@@ -351,3 +351,59 @@ def test_a_new_version_takes_the_input_type_of_the_earlier_ones(
     refused = runner.invoke(app, ["load", str(scaled), "--name", "churn"])
     assert refused.exit_code != 0
     assert "earlier versions of this model take float32 input" in refused.stderr
+
+
+def test_load_with_task_options_publishes_a_causal_model(repo: Path, tmp_path: Path) -> None:
+    from mlserve.repository.metadata import ModelMetadata
+    from tests.support.decision_models import causal_model
+
+    model, background = causal_model()
+    path, rows = tmp_path / "promo.joblib", tmp_path / "rows.csv"
+    joblib.dump(model, path)
+    background.to_csv(rows, index=False)
+    options = '{"action": "offer", "actions": [0, 1, 2], "baseline": 0, "objective": "max"}'
+    result = runner.invoke(
+        app,
+        [
+            "load",
+            str(path),
+            "--background",
+            str(rows),
+            "--task-type",
+            "causal",
+            "--task-options",
+            options,
+            "--json",
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    metadata = ModelMetadata.model_validate_json(
+        (repo / "promo" / "1" / "metadata.json").read_text()
+    )
+    assert metadata.input_kind == "causal"
+    assert metadata.extra["causal"]["actions"] == [0, 1, 2]
+
+
+def test_load_refuses_a_causal_model_without_its_action_column(repo: Path, tmp_path: Path) -> None:
+    from tests.support.decision_models import causal_model
+
+    model, _ = causal_model()
+    path = tmp_path / "promo.joblib"
+    joblib.dump(model, path)
+    before = tree_digest(repo)
+    result = runner.invoke(
+        app,
+        [
+            "load",
+            str(path),
+            "--task-type",
+            "causal",
+            "--task-options",
+            '{"action": "channel", "actions": [0, 1]}',
+        ],
+    )
+
+    assert result.exit_code != 0
+    assert "action column 'channel' is not one of" in result.output
+    assert tree_digest(repo) == before

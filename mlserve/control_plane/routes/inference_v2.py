@@ -8,6 +8,11 @@ data plane as ``/predict``. Tensors, per kind:
 * text and token models take one ``BYTES`` input (``[n]`` or ``[n, 1]``, any name; ``text``
   in the metadata) and answer ``probabilities`` (FP32 ``[n, classes]``) and ``label``
   (BYTES ``[n, 1]``);
+* causal models take what tabular ones take, without the action column, and answer
+  ``outcomes`` and ``effects`` (FP64 ``[n, actions]``, columns in the declared order of
+  actions) and ``next_best_action`` (BYTES ``[n, 1]``, the action as text);
+* recommenders are refused (422): ranking one user's candidates is no tensor mapping; use
+  ``/predict`` or ``/api/v1/predict`` with ``user`` and ``candidates``;
 * tabular and custom models take ``input`` (FP32 or FP64 ``[n, numeric features]`` in
   feature order; the metadata names the version's own type) and ``input_str`` (BYTES,
   string features) as Triton's own model does, or one tensor per feature named by the
@@ -50,8 +55,9 @@ from mlserve.control_plane.open_inference_schemas import (
 from mlserve.control_plane.openapi_schema import inline_schema
 from mlserve.control_plane.stack import ServingStack
 from mlserve.dataplane.request import PredictionBatch, PredictRequest
-from mlserve.errors import BadRequestError, NotFoundError
+from mlserve.errors import BadRequestError, InvalidInputError, NotFoundError
 from mlserve.kinds import Inputs, RecordInputs, TextInputs
+from mlserve.kinds.causal import ServedCausal
 from mlserve.kinds.tabular import ServedTabular
 from mlserve.serving.registry import ResolvedModel
 
@@ -131,8 +137,7 @@ def _inputs(model: ResolvedModel, request: InferRequest) -> Inputs:
                 f"(got {sorted(request.inputs)})"
             )
         return TextInputs([_text(v) for v in _rows(texts[0], "text")])
-    served = model.served
-    assert isinstance(served, ServedTabular)
+    served = _records_view(model)
     tensors = request.inputs
     if set(tensors) <= set(served.names) and tensors:
         columns = {name: _rows(array, name) for name, array in tensors.items()}
@@ -170,6 +175,19 @@ def _inputs(model: ResolvedModel, request: InferRequest) -> Inputs:
     return RecordInputs(records or [])
 
 
+def _records_view(model: ResolvedModel) -> ServedTabular | ServedCausal:
+    """What a record of ``model`` carries (names, numeric and string columns); 422 for a
+    kind no tensor mapping fits."""
+    served = model.served
+    if isinstance(served, ServedTabular | ServedCausal):
+        return served
+    raise InvalidInputError(
+        f"{model.name} is a {model.kind.name} model: it ranks one user's candidates, which "
+        "the Open Inference Protocol's tensors do not express; POST /predict (or "
+        '/api/v1/predict) {"user": {...}, "candidates": [{"id": ..., ...}], "top_k": 10}'
+    )
+
+
 def _rows(array: npt.NDArray[Any], name: str) -> list[Any]:
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
@@ -203,7 +221,17 @@ def _outputs(
     n = len(predictions)
     available: dict[str, npt.NDArray[Any]] = {}
     task = model.metadata.task
-    if task == "regression":
+    if isinstance(model.served, ServedCausal):
+        causal = model.served
+        for key in ("outcomes", "effects"):
+            available[key] = np.array(
+                [[(p.details or {})[key][k] for k in causal.keys] for p in predictions],
+                dtype=np.float64,
+            ).reshape(n, len(causal.keys))
+        available["next_best_action"] = np.array(
+            [[(p.label or "").encode()] for p in predictions], dtype=np.object_
+        )
+    elif task == "regression":
         values = [p.value if isinstance(p.value, list) else [p.value] for p in predictions]
         available["prediction"] = np.array(values, dtype=np.float64).reshape(n, -1)
     elif task == "anomaly-detection":
@@ -232,8 +260,7 @@ def _tensor_specs(model: ResolvedModel) -> tuple[list[dict[str, Any]], list[dict
     if model.kind.input_form == "text":
         inputs = [{"name": "text", "datatype": "BYTES", "shape": [-1, 1]}]
     else:
-        served = model.served
-        assert isinstance(served, ServedTabular)
+        served = _records_view(model)
         inputs = []
         if served.numeric:
             inputs.append(
@@ -247,7 +274,14 @@ def _tensor_specs(model: ResolvedModel) -> tuple[list[dict[str, Any]], list[dict
             inputs.append(
                 {"name": "input_str", "datatype": "BYTES", "shape": [-1, len(served.strings)]}
             )
-    if task == "regression":
+    if isinstance(model.served, ServedCausal):
+        actions = len(model.served.keys)
+        outputs = [
+            {"name": "outcomes", "datatype": "FP64", "shape": [-1, actions]},
+            {"name": "effects", "datatype": "FP64", "shape": [-1, actions]},
+            {"name": "next_best_action", "datatype": "BYTES", "shape": [-1, 1]},
+        ]
+    elif task == "regression":
         outputs = [{"name": "prediction", "datatype": "FP64", "shape": [-1, -1]}]
     elif task == "anomaly-detection":
         outputs = [

@@ -27,6 +27,7 @@ from mlserve.control_plane.schemas import (
     BatchPredictResponse,
     PredictRequest,
     PredictResponse,
+    RankingResponse,
 )
 from mlserve.control_plane.stack import ServingStack
 from mlserve.dataplane.request import Prediction, PredictionBatch
@@ -62,6 +63,12 @@ async def predict_answer(stack: ServingStack, body: bytes, headers: Headers = ()
     body carries several rows (seed S3). Raises MLServeError subclasses: 422 bad input,
     404 unknown model, 409, 429, 503, 504."""
     batch = await _answer(stack, "predict", body, headers, batch=False)
+    if batch.ranking is not None:
+        ranking = _served_by(batch)
+        ranking["ranking"] = batch.ranking
+        ranking["candidates"] = len(batch.predictions)
+        ranking["latency_ms"] = _rounded(batch.latency_ms, 3)
+        return ranking
     if len(batch.predictions) != 1:
         return _batch_payload(batch)
     payload = _prediction(batch.predictions[0])
@@ -114,13 +121,13 @@ def _header(headers: Headers, name: bytes) -> str | None:
 
 @router.post(
     "/predict",
-    response_model=PredictResponse | BatchPredictResponse,
+    response_model=PredictResponse | BatchPredictResponse | RankingResponse,
     responses=PREDICT_ERRORS,
     openapi_extra=_request_body(PredictRequest),
 )
 async def predict(request: Request) -> Response:
     """Predict with the default or named model: a text, or a record (several rows answer
-    in the batch shape)."""
+    in the batch shape), or one user's candidates for a recommender (ranked)."""
     answer = await predict_answer(stack_of(request), await request.body(), request.headers.raw)
     return json_response(answer)
 
@@ -156,6 +163,8 @@ def _prediction(p: Prediction) -> dict[str, Any]:
     }
     if p.score is not None:
         payload["score"] = _rounded(p.score, 6)
+    if p.details is not None:  # a causal model's outcomes, effects, next best action
+        payload.update(p.details)
     return payload
 
 

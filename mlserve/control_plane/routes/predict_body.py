@@ -8,6 +8,8 @@ Inputs, for every kind (the model decides whether it takes texts or records):
 * ``{"features": {"name": value, ...}}``: one record by feature name;
 * ``{"features": [[v1, v2, ...], ...]}``: positional rows in the model's feature order
   (seed S3), or ``{"features": [{...}, ...]}`` / ``{"records": [{...}, ...]}``;
+* ``{"user": {...}, "candidates": [{"id": ..., ...}, ...], "top_k": k}``: one user's
+  candidates for a recommender to rank (``/predict`` only);
 * ``{"model": "iris", "sepal_length": 5.1, ...}``: seed S4's flat record (any key that is
   not one of the fields below is a feature).
 
@@ -27,6 +29,7 @@ import orjson
 from mlserve.dataplane.request import PredictRequest
 from mlserve.errors import InvalidInputError
 from mlserve.kinds import Inputs, RecordInputs, TextInputs
+from mlserve.kinds.recommender import parse_ranking
 
 CONTROL_FIELDS = frozenset(
     {
@@ -39,6 +42,9 @@ CONTROL_FIELDS = frozenset(
         "version",
         "timeout_ms",
         "entity_id",
+        "user",
+        "candidates",
+        "top_k",
     }
 )
 _EXAMPLES = '{"text": "great product"} or {"features": {"age": 31, "income": 4.2}}'
@@ -78,6 +84,13 @@ def parse_predict_body(
 
 
 def _inputs(data: dict[str, Any], *, batch: bool, max_items: int, max_text_length: int) -> Inputs:
+    if "candidates" in data or "user" in data:
+        if batch:
+            raise InvalidInputError(
+                "user/candidates: /batch-predict takes texts or records; send one user's "
+                "candidates to /predict to rank them"
+            )
+        return parse_ranking(data, max_candidates=max_items)
     if "text" in data:
         if batch:
             raise InvalidInputError(

@@ -57,6 +57,9 @@ class CachedPrediction:
     truncated: bool
     value: Any = None
     score: float | None = None
+    details: dict[str, Any] | None = None
+    """A decision kind's answer beyond the value (a causal model's outcome and effect per
+    action); plain JSON."""
 
     def to_bytes(self) -> bytes:
         """orjson-encoded; ``from_bytes`` reverses it."""
@@ -84,6 +87,7 @@ class CachedPrediction:
                 truncated=bool(decoded["truncated"]),
                 value=decoded.get("value"),
                 score=None if score is None else float(score),
+                details=details if isinstance(details := decoded.get("details"), dict) else None,
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"cached value lacks a field: {exc}") from exc

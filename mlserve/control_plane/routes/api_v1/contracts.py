@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlserve.control_plane.schemas import CausalDecision, RankedCandidate
 from mlserve.platform.abtest import MAX_VERSIONS_IN_TEST
 from mlserve.platform.auth import MAX_NAME_LENGTH, MAX_PASSWORD_LENGTH, Role
 from mlserve.platform.deployments import DeploymentStatus
@@ -135,7 +136,18 @@ class DeployForm(BaseModel):
     features: str | None = Field(default=None, description='JSON list, e.g. ["age", "income"]')
     background_data: str | None = Field(default=None, description="JSON records (drift base).")
     metrics: str | None = Field(default=None, description='JSON object, e.g. {"auc": 0.91}')
-    task_type: Literal["classification", "regression"] | None = None
+    task_type: str | None = Field(
+        default=None,
+        description="classification, regression, causal or recommender (with task_options), "
+        'or a decision task\'s options as JSON: {"task": "causal", "action": "offer", '
+        '"actions": [0, 1], "baseline": 0, "objective": "max"} / {"task": "recommender", '
+        '"user_features": [...], "item_features": [...], "item_id": "id"}',
+        examples=["classification"],
+    )
+    task_options: str | None = Field(
+        default=None,
+        description="JSON options of task_type causal or recommender (see task_type).",
+    )
     requirements_file: bytes | None = Field(
         default=None,
         json_schema_extra={"format": "binary"},
@@ -390,10 +402,21 @@ class DataQuality(_Answer):
 class PredictRecordsRequest(BaseModel):
     """``/api/v1/predict``'s body (the route parses it itself, naming each bad field)."""
 
-    inputs: list[dict[str, Any] | str] = Field(
-        description="Records of feature: value (tabular and custom models), or texts (text "
-        "models).",
+    inputs: list[dict[str, Any] | str] | None = Field(
+        default=None,
+        description="Records of feature: value (tabular, causal and custom models), or texts "
+        "(text models). Required, except in a recommender's ranking request.",
         examples=[[{"age": 31, "income": 4.2}]],
+    )
+    user: dict[str, Any] | None = Field(
+        default=None, description="Recommenders (instead of inputs): the user's features."
+    )
+    candidates: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Recommenders: the items to rank, each with its id and item features.",
+    )
+    top_k: int | None = Field(
+        default=None, ge=1, description="Recommenders: how many candidates to answer."
     )
     entity_ids: list[str | int] | None = Field(
         default=None, description="One per input: sticky A/B routing and materialization keys."
@@ -426,3 +449,13 @@ class PredictRecordsAnswer(_Answer):
     prediction_ids: list[str] | None = None
     routed_by: str | None = None
     latency_ms: float | None = None
+    decisions: list[CausalDecision] | None = Field(
+        default=None,
+        description="Causal models, per input: outcomes and effects per action and the next "
+        "best action (which is also the input's prediction).",
+    )
+    ranking: list[RankedCandidate] | None = Field(
+        default=None,
+        description="Recommenders: the candidates by score, best first (predictions holds "
+        "their ids, scores their scores).",
+    )

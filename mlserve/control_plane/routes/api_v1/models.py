@@ -24,6 +24,7 @@ from mlserve.control_plane.routes.api_v1.contracts import (
 from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.api_v1.http_input import form_text, read_form
 from mlserve.control_plane.routes.api_v1.mlflow_deploy import start_mlflow_deploy
+from mlserve.converters.tabular.decisions import check_features
 from mlserve.errors import ConflictError, InvalidInputError, PayloadTooLargeError
 from mlserve.platform.auth import User
 from mlserve.platform.deploy_request import parse_deploy_form
@@ -98,8 +99,12 @@ def models_router(services: PlatformServices, guards: Guards) -> APIRouter:
             background_data=form_text(form, "background_data"),
             metrics=form_text(form, "metrics"),
             task_type=form_text(form, "task_type"),
+            task_options=form_text(form, "task_options"),
         )
-        await asyncio.to_thread(services.upload_sandbox.screen, model_bytes)
+        _, fitted_on = await asyncio.to_thread(services.upload_sandbox.inspect, model_bytes)
+        decision = deploy_request.decision
+        if decision is not None and fitted_on is not None:
+            check_features(decision, fitted_on)  # 422 before anything is stored
         name, version = deploy_request.name, deploy_request.version
         existing = await views.catalog.versions(name)
         if any(v.version == version for v in existing):
