@@ -44,7 +44,8 @@ from mlserve.repository.store import CONFIG_FILE, ModelRepository, validate_mode
 from mlserve.serving.publisher import Publisher
 from mlserve.triton.client import TritonClient
 
-REGRESSION_TASKS = ("regression",)
+LISTED_TASKS = ("classification", "regression", "anomaly-detection")
+"""Tasks listings name as they are; any other is listed as classification."""
 
 
 def catalog_version(
@@ -52,7 +53,7 @@ def catalog_version(
 ) -> CatalogVersion:
     """The platform's view of one version's metadata."""
     declared = metadata.extra.get("task_type")
-    task = "regression" if metadata.task in REGRESSION_TASKS else "classification"
+    task = metadata.task if metadata.task in LISTED_TASKS else "classification"
     shown = metadata.model_dump(mode="json", exclude={"reference_profile"})
     signals = (metadata.reference_profile or {}).get("signals")
     reference = anomaly_reference(signals) if isinstance(signals, dict) else None

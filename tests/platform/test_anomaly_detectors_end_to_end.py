@@ -155,6 +155,8 @@ def test_api_v1_predict_through_the_sdk_answers_scores(
     assert answer["predictions"] == labels
     np.testing.assert_allclose(answer["scores"], scores, rtol=1e-4, atol=1e-4)
     assert len(answer["prediction_ids"]) == len(PROBES)
+    listed = {m["name"]: m for m in sdk.list_models()}
+    assert listed[name]["task_type"] == "anomaly-detection"
 
 
 @pytest.mark.parametrize("name", NAMES)
