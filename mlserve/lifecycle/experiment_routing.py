@@ -88,9 +88,14 @@ class ExperimentRouting:
         return pick_version(split, point)
 
     async def mirror_for(self, model: str) -> int | None:
-        """The version that gets a copy of the request (its answer dropped), or None."""
+        """The version that gets a copy of this request (its answer dropped), or None: no
+        mirror, or the request is outside the mirror's ``mirror_percentage`` draw."""
         experiment = (await self.running()).get(model)
-        return experiment.mirror_version() if experiment is not None else None
+        mirror = experiment.mirror_version() if experiment is not None else None
+        if mirror is None:
+            return None
+        version, share = mirror
+        return version if share >= 1 or self._rng.random() < share else None
 
     def observe(self, model: str, version: int, status: int, seconds: float) -> None:
         """One answered request of ``model`` ``version``: a 5xx (or a status 0: no

@@ -58,6 +58,14 @@ class Variant(BaseModel):
     mirror: bool = Field(
         default=False, description="Receives a copy of the traffic; its answers are dropped."
     )
+    mirror_percentage: float = Field(
+        default=100,
+        gt=0,
+        le=100,
+        description="A mirror variant's share of requests copied (each copy is a second "
+        "inference: on CPU, 100 roughly doubles the work per request).",
+        examples=[25],
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -144,10 +152,11 @@ class Experiment(BaseModel):
                 split.append((int(v.version), share))
         return split
 
-    def mirror_version(self) -> int | None:
+    def mirror_version(self) -> tuple[int, float] | None:
+        """The mirror variant's version and the share of requests (0-1) it gets a copy of."""
         for v in self.variants:
             if v.mirror and v.name not in self.rolled_back:
-                return int(v.version)
+                return int(v.version), v.mirror_percentage / 100
         return None
 
     def iso(self, ts: float | None) -> str | None:
@@ -212,6 +221,11 @@ class ExperimentStore:
         if any(v.traffic_percentage != 0 for v in mirrors):
             raise InvalidInputError(
                 "variants[].traffic_percentage: a mirror variant takes 0 (it gets a copy)"
+            )
+        if any(v.mirror_percentage != 100 for v in serving):
+            raise InvalidInputError(
+                "variants[].mirror_percentage applies to a mirror variant (mirror: true) only; "
+                "leave it out of serving variants"
             )
         total = sum(v.traffic_percentage for v in serving)
         if not math.isclose(total, 100.0, abs_tol=1e-6):

@@ -51,6 +51,23 @@ async def test_a_mirror_variant_gets_copies_and_no_traffic(parts: Parts) -> None
     assert await parts.routing.mirror_for("churn") == 3
 
 
+async def test_a_mirror_percentage_copies_that_share_of_requests(parts: Parts) -> None:
+    variants = [
+        {"name": "control", "version": 1, "traffic_percentage": 100},
+        {
+            "name": "shadow",
+            "version": 3,
+            "traffic_percentage": 0,
+            "mirror": True,
+            "mirror_percentage": 25,
+        },
+    ]
+    await parts.experiments.create(spec(variants=variants))
+    copied = Counter([await parts.routing.mirror_for("churn") for _ in range(4000)])
+    assert set(copied) == {3, None}
+    assert 0.22 < copied[3] / 4000 < 0.28
+
+
 @pytest.mark.parametrize(
     ("overrides", "error", "field"),
     [
@@ -105,6 +122,21 @@ async def test_a_mirror_variant_gets_copies_and_no_traffic(parts: Parts) -> None
             },
             InvalidInputError,
             "mirror",
+        ),
+        (
+            {
+                "variants": [
+                    {
+                        "name": "a",
+                        "version": "1",
+                        "traffic_percentage": 100,
+                        "mirror_percentage": 50,
+                    },
+                    {"name": "m", "version": "2", "traffic_percentage": 0, "mirror": True},
+                ]
+            },
+            InvalidInputError,
+            "variants[].mirror_percentage applies to a mirror variant",
         ),
     ],
 )
