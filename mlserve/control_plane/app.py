@@ -107,7 +107,8 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         )
     )
     app.include_router(api_v1.router)
-    app.include_router(releases.releases_router(stack, api_v1))  # stages, aliases (issue 20)
+    release_manager = releases.release_manager(stack)
+    app.include_router(releases.releases_router(stack, api_v1, release_manager))  # stages
     closed = settings.auth.require_token_for
     if closed:
         key = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -117,7 +118,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
         )
     # After the gate: the request log wraps it too (its 401s are logged).
     install_addons(app, settings, stack, api_v1)  # drift reports, training, request logs
-    install_lifecycle(app, stack, api_v1)  # experiments, dashboard, custom alerts
+    install_lifecycle(app, stack, api_v1, release_manager)  # experiments, dashboard, alerts
     return app
 
 

@@ -25,9 +25,10 @@ from mlserve.control_plane.stack import ServingStack
 from mlserve.errors import MLServeError
 from mlserve.lifecycle.experiment_routing import ExperimentRouting
 from mlserve.lifecycle.experiment_stats import ExperimentStats
-from mlserve.lifecycle.experiment_supervisor import ExperimentSupervisor, Notify
+from mlserve.lifecycle.experiment_supervisor import ExperimentSupervisor, Notify, PromotionHook
 from mlserve.lifecycle.experiments import Experiment, ExperimentStore, Variant
 from mlserve.lifecycle.model_watch import ModelWatch
+from mlserve.lifecycle.release import ReleaseManager
 from mlserve.monitoring.custom_alerts import AlertRules
 from mlserve.platform.services import PlatformServices
 
@@ -41,22 +42,33 @@ class Lifecycle:
     watch: ModelWatch | None = None
 
 
-def promote_by_weights(services: PlatformServices) -> Any:
-    """The auto-promote hook until stages land: all of the model's traffic to the winner
-    through its A/B weights (``GET /api/v1/abtest/{model}`` shows it; any later weights or
-    a promotion replace it)."""
+def promote_to_production(releases: ReleaseManager) -> PromotionHook:
+    """The auto-promote hook: the winner becomes the model's Production version, as
+    ``POST /models/{name}/promote`` does (loaded and READY before requests without a version
+    move to it; the previous one Archived or kept as ``@fallback``), recorded in the history
+    as done by the experiment. A promotion the release rules refuse (e.g. a failed parity
+    check) is reported in the experiment's ``promoted`` instead of raised."""
 
     async def promote(experiment: Experiment, winner: Variant) -> str:
-        label = f"v{winner.version}"
-        await services.abtests.set_weights(
-            experiment.model, {label: 1.0}, updated_by=f"experiment {experiment.id}"
-        )
-        return f"{experiment.model} {label} ({winner.name}) now takes all traffic (A/B weights)"
+        label = f"{experiment.model} v{int(winner.version)} ({winner.name})"
+        try:
+            await releases.promote(
+                experiment.model,
+                int(winner.version),
+                "Production",
+                by=f"experiment {experiment.id}",
+                reason=f"won experiment {experiment.name!r}",
+            )
+        except MLServeError as exc:
+            return f"{label} not promoted: {exc.message}"
+        return f"{label} is now in Production"
 
     return promote
 
 
-def build_lifecycle(services: PlatformServices, *, interval_s: float = 1.0) -> Lifecycle:
+def build_lifecycle(
+    services: PlatformServices, *, promote: PromotionHook | None = None, interval_s: float = 1.0
+) -> Lifecycle:
     experiments = ExperimentStore(services.store, services.models.version_states)
     routing = ExperimentRouting(experiments, ExperimentStats(services.store))
 
@@ -67,18 +79,21 @@ def build_lifecycle(services: PlatformServices, *, interval_s: float = 1.0) -> L
         experiments,
         routing,
         services.feedback.outcomes,
-        promote=promote_by_weights(services),
+        promote=promote,
         notify=notify,
         interval_s=interval_s,
     )
     return Lifecycle(experiments, routing, supervisor, notify)
 
 
-def install_lifecycle(app: FastAPI, stack: ServingStack, api_v1: ApiV1) -> Lifecycle:
+def install_lifecycle(
+    app: FastAPI, stack: ServingStack, api_v1: ApiV1, releases: ReleaseManager
+) -> Lifecycle:
     """Include the lifecycle routes in ``app`` and run the supervisor and the model watch
-    while it runs."""
+    while it runs; experiments auto-promote through ``releases`` (the one the promote
+    route uses, so the two never move one model's stages at once)."""
     services = api_v1.services
-    lifecycle = build_lifecycle(services)
+    lifecycle = build_lifecycle(services, promote=promote_to_production(releases))
     registry = stack.router.registry
     gauges = stack.monitoring.metrics.lifecycle
 

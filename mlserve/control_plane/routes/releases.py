@@ -63,14 +63,20 @@ class HistoryView(BaseModel):
     transitions: list[Transition] = Field(description="Oldest first.")
 
 
-def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
+def release_manager(stack: ServingStack) -> ReleaseManager:
+    """The one :class:`ReleaseManager` of a control plane (the promote route and the
+    experiments' auto-promote share it, and with it the per-model locks)."""
     settings = stack.settings.publish
-    releases = ReleaseManager(
+    return ReleaseManager(
         stack.repository,
         stack.publisher.apply_release,
         previous_production=settings.previous_production,
         grace_seconds=settings.promotion_grace_seconds,
     )
+
+
+def releases_router(stack: ServingStack, api_v1: ApiV1, releases: ReleaseManager) -> APIRouter:
+    settings = stack.settings.publish
     guards = Guards(api_v1.services.users)
     router = APIRouter(tags=["releases"], route_class=JsonLimitedRoute, max_body_size=MAX_BYTES)
     changing = error_responses(401, 403, 404, 409, 422)
@@ -184,4 +190,4 @@ def releases_router(stack: ServingStack, api_v1: ApiV1) -> APIRouter:
     return router
 
 
-__all__ = ["releases_router"]
+__all__ = ["release_manager", "releases_router"]
