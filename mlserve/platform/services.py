@@ -118,7 +118,14 @@ class PlatformServices:
             max_attempts=config.webhook_max_attempts,
             resolver=resolver,
         )
-        worker = WebhookWorker(webhooks, **(worker_options or {}))
+        worker = WebhookWorker(
+            webhooks,
+            **{
+                "timeout_s": config.webhook_timeout_s,
+                "lease_s": config.webhook_lease_s,
+                **(worker_options or {}),
+            },
+        )
         predictions = PredictionLog(store, max_size=config.prediction_log_size)
         data_quality = DataQualityService(store, predictions)
         return cls(

@@ -1,0 +1,179 @@
+"""Every Triton that serves the shared model repository, driven as one.
+
+Replicas share one model repository (a folder every Triton and control plane mounts: a
+host path, NFS, a ReadWriteMany PVC). Triton runs in EXPLICIT mode (no polling: POLL picks
+up half-written versions), so a publish must reach each Triton: ``triton.replicas`` lists
+their gRPC addresses, and the control plane that publishes (or ``mlserve load``) asks each
+of them to load the model and waits until every one serves the new version.
+
+Routing follows the same rule: a version is routed to only when every reachable replica
+that serves the model has loaded it (:meth:`TritonReplicas.ready_versions` is the
+intersection), so during a hot swap no control plane sends a request to a version one
+Triton does not have yet, and clients behind a load balancer never see a version appear,
+vanish and come back. A replica that is down, or that serves no version of the model yet
+(restarting, loading), does not hold the others back; it loads what the repository says
+when it comes back (each control plane's start-up and every publish load it).
+
+:func:`check_repository` refuses, at start, a Triton that does not see the repository's
+models: a control plane or replica pointed at another repository (inconsistent replica
+settings) would otherwise fail every publish and route nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from mlserve.errors import MLServeError, ServiceUnavailableError, SettingsError
+from mlserve.triton.client import ModelState, TritonClient
+
+_ROUTING_FIX = (
+    "start every Triton with --model-repository on the folder MLSERVE_MODELS_DIR names "
+    "(shared by all replicas), or point MLSERVE_TRITON_URL / MLSERVE_TRITON__REPLICAS at "
+    "Tritons that serve it"
+)
+
+
+class RepositoryControl(Protocol):
+    """What publishing and routing need from Triton: one server (:class:`TritonClient`)
+    or all replicas (:class:`TritonReplicas`)."""
+
+    @property
+    def url(self) -> str: ...
+
+    async def load_model(self, name: str) -> None: ...
+
+    async def unload_model(self, name: str) -> None: ...
+
+    async def model_index(self) -> list[ModelState]: ...
+
+    async def ready_versions(self, name: str) -> list[int]: ...
+
+
+class TritonReplicas:
+    """The control plane's own Triton (``primary``, which it sends inference to) and the
+    other replicas serving the same repository, for repository control and readiness."""
+
+    def __init__(self, primary: TritonClient, others: Sequence[TritonClient] = ()) -> None:
+        self.primary = primary
+        self.others = list(others)
+
+    @classmethod
+    def of(cls, primary: TritonClient, replica_urls: Iterable[str]) -> TritonReplicas:
+        """``primary`` plus a client for each of ``replica_urls`` (gRPC ``host:port``) that
+        is not the primary itself; duplicates are dropped."""
+        seen = {primary.url}
+        others = []
+        for url in replica_urls:
+            address = url.removeprefix("grpc://")
+            if address not in seen:
+                seen.add(address)
+                others.append(TritonClient(address, timeout_s=primary.timeout_s))
+        return cls(primary, others)
+
+    @property
+    def url(self) -> str:
+        return self.primary.url
+
+    @property
+    def clients(self) -> list[TritonClient]:
+        """Every replica, the primary first."""
+        return [self.primary, *self.others]
+
+    @property
+    def urls(self) -> list[str]:
+        return [client.url for client in self.clients]
+
+    async def load_model(self, name: str) -> None:
+        """(Re)load ``name`` on every replica at once; raises the first failure, naming
+        the replica (the others keep what they loaded; the publisher rolls back)."""
+        await self._on_all(lambda client: client.load_model(name), f"load {name!r}")
+
+    async def unload_model(self, name: str) -> None:
+        await self._on_all(lambda client: client.unload_model(name), f"unload {name!r}")
+
+    async def model_index(self) -> list[ModelState]:
+        """The primary's repository index (what :meth:`ready_versions` narrows down)."""
+        return await self.primary.model_index()
+
+    async def ready_versions(self, name: str) -> list[int]:
+        """Versions of ``name`` that every reachable replica serving the model has READY
+        (ascending). Raises the primary's error when no replica answers."""
+        answers = await asyncio.gather(
+            *(client.ready_versions(name) for client in self.clients), return_exceptions=True
+        )
+        ready: set[int] | None = None
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                if not isinstance(answer, MLServeError):
+                    raise answer
+                continue  # a replica that is down serves nothing and holds nobody back
+            if not answer:
+                continue  # restarting or still loading the model: not serving it yet
+            ready = set(answer) if ready is None else ready & set(answer)
+        if ready is None:
+            if isinstance(answers[0], BaseException):
+                raise answers[0]
+            return []
+        return sorted(ready)
+
+    async def close(self) -> None:
+        """Close the other replicas' clients (the primary belongs to the caller)."""
+        for client in self.others:
+            await client.close()
+
+    async def _on_all(self, action: Callable[[TritonClient], Awaitable[None]], what: str) -> None:
+        results = await asyncio.gather(
+            *(action(client) for client in self.clients), return_exceptions=True
+        )
+        for client, result in zip(self.clients, results, strict=True):
+            if isinstance(result, MLServeError):
+                raise ServiceUnavailableError(
+                    f"Triton replica {client.url} could not {what}: {result.message}"
+                )
+            if isinstance(result, BaseException):
+                raise result
+
+
+def replicas_of(triton: RepositoryControl) -> list[TritonClient]:
+    """The single servers behind ``triton`` (one, or every replica)."""
+    if isinstance(triton, TritonReplicas):
+        return triton.clients
+    assert isinstance(triton, TritonClient)
+    return [triton]
+
+
+async def check_repository(
+    triton: RepositoryControl, active: Iterable[str], every: Iterable[str], models_dir: Path
+) -> list[str]:
+    """Raise :class:`SettingsError` (one line: which Triton, what differs, what to change)
+    when a reachable Triton does not see the repository at ``models_dir``: a model with
+    active versions (``active``) is missing from its index, or the repository holds no
+    model at all (``every`` is empty) while the Triton lists some. Returns the addresses of
+    replicas that did not answer (they load the models when they come back)."""
+    expected, known = set(active), set(every)
+    unreachable = []
+    for client in replicas_of(triton):
+        if not await client.server_ready():
+            unreachable.append(client.url)
+            continue
+        try:
+            listed = {row.name for row in await client.model_index()}
+        except MLServeError:
+            unreachable.append(client.url)
+            continue
+        shown = ", ".join(sorted(listed)) or "none"
+        missing = sorted(expected - listed)
+        if missing:
+            raise SettingsError(
+                f"Triton at {client.url} does not see model(s) {', '.join(missing)} of the "
+                f"model repository {models_dir} (it lists: {shown}): {_ROUTING_FIX}"
+            )
+        if not known and listed:
+            raise SettingsError(
+                f"Triton at {client.url} serves another model repository (it lists: {shown};"
+                f" {models_dir} holds no model): {_ROUTING_FIX}"
+            )
+    return unreachable
