@@ -3,7 +3,8 @@
 There is no default account. ``MLSERVE_ADMIN_USER`` + ``MLSERVE_ADMIN_PASSWORD`` create an
 active admin at start when no user of that name exists (an existing user is left alone:
 changing the variable never resets a password; replicas starting at once create it once).
-``mlserve user create --admin`` calls :func:`create_user_from_cli`; ``mlserve user activate`` calls :func:`activate_user_from_cli`.
+``mlserve user create --admin`` calls :func:`create_user_from_cli`; ``mlserve user activate``
+calls :func:`activate_user_from_cli`.
 """
 
 from __future__ import annotations
