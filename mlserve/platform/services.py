@@ -8,11 +8,13 @@ evict or forget), creates the first admin from the settings and starts the webho
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 
+from mlserve.errors import ServiceUnavailableError
 from mlserve.platform.abtest import ABTestService
 from mlserve.platform.account_flows import AccountFlows
 from mlserve.platform.account_links import AccountLinks
@@ -156,10 +158,22 @@ class PlatformServices:
         )
 
     async def startup(self) -> None:
-        await self.store.ping()
+        await self._reach_store()
         await self.store.check_durable()
         await ensure_initial_admin(self.users, self.config)
         await self.webhook_worker.start()
+
+    async def _reach_store(self, attempts: int = 3, pause_s: float = 1.0) -> None:
+        """Ping the state store, a few times before giving up: replicas often start beside
+        their store, and a busy host can stall a connection past its short timeout."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.store.ping()
+                return
+            except ServiceUnavailableError:
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(pause_s)
 
     async def shutdown(self) -> None:
         await self.deploy_runner.cancel_all()

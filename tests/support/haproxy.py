@@ -6,11 +6,11 @@ Usage::
         httpx.get(f"{lb.url}/health")
 
 It writes its own config into a temp folder, listens on a free loopback port, checks each
-backend's ``health_path`` every 300 ms (down after 2 failed or 3 s slow checks, up
-after 1 success), balances
-round robin, and re-dispatches a request whose connection to a backend fails to another one
-(``option redispatch``, ``retries 2``). Requests already sent to a backend that dies are
-not replayed: the client sees a 502 and retries itself. Stopped (and the folder removed) in
+backend's ``health_path`` every 300 ms (down after 2 failed or 3 s slow checks, up after 1
+success), balances round robin (``X-Served-By`` names the backend that answered), and
+re-dispatches a request whose connection to a backend fails to another one (``option
+redispatch``, ``retries 2``). Requests already sent to a backend that dies are not
+replayed: the client sees a 502 and retries itself. Stopped (and the folder removed) in
 ``finally``.
 """
 
@@ -53,6 +53,7 @@ backend control_planes
     balance roundrobin
     option httpchk GET {health_path}
     default-server check inter 300ms fall 2 rise 1
+    http-response set-header X-Served-By %s
 {servers}
 """
 
