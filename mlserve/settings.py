@@ -105,7 +105,9 @@ class TritonSettings(SettingsSection):
     for replicas (README, Scaling): a publish loads the model on each and waits until all
     serve the new version, and a version is routed to only once every reachable replica
     serving the model has it. Inference still goes to ``url`` (this control plane's own
-    Triton; listing it here too is fine). Empty: only ``url`` (or the embedded Triton)."""
+    Triton; listing it here too is fine). ``dns:host:port`` stands for every address
+    ``host`` resolves to, looked up on each use (a Kubernetes headless Service: one address
+    per ready Triton pod). Empty: only ``url`` (or the embedded Triton)."""
     host: str = "127.0.0.1"
     """Address the embedded Triton binds to."""
     http_port: int = 8000

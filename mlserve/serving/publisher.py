@@ -102,7 +102,7 @@ class Publisher:
         control-plane start)."""
         names = [n for n in self.repository.model_names() if self.repository.active_versions(n)]
         changed = {name for name in names if await asyncio.to_thread(self._rewrite_config, name)}
-        primary, *others = replicas_of(self.triton)
+        primary, *others = await replicas_of(self.triton)
         for client in (primary, *others):
             serving = await _serving_versions(client)
             if serving is None and client is not primary:

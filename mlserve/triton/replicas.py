@@ -22,6 +22,8 @@ settings) would otherwise fail every publish and route nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +31,10 @@ from typing import Protocol
 from mlserve.errors import MLServeError, ServiceUnavailableError, SettingsError
 from mlserve.triton.client import ModelState, TritonClient
 
+log = logging.getLogger(__name__)
+
+DNS_PREFIX = "dns:"
+"""A ``triton.replicas`` entry ``dns:host:port``: every address ``host`` resolves to."""
 _ROUTING_FIX = (
     "start every Triton with --model-repository on the folder MLSERVE_MODELS_DIR names "
     "(shared by all replicas), or point MLSERVE_TRITON_URL / MLSERVE_TRITON__REPLICAS at "
@@ -54,24 +60,40 @@ class RepositoryControl(Protocol):
 
 class TritonReplicas:
     """The control plane's own Triton (``primary``, which it sends inference to) and the
-    other replicas serving the same repository, for repository control and readiness."""
+    other replicas serving the same repository, for repository control and readiness.
 
-    def __init__(self, primary: TritonClient, others: Sequence[TritonClient] = ()) -> None:
+    ``discover`` names (``host:port``) stand for every address their host resolves to,
+    looked up on each use: a Kubernetes headless Service lists one address per ready
+    Triton pod, so pods that come and go are replicas without a restart."""
+
+    def __init__(
+        self,
+        primary: TritonClient,
+        others: Sequence[TritonClient] = (),
+        *,
+        discover: Sequence[str] = (),
+    ) -> None:
         self.primary = primary
         self.others = list(others)
+        self.discover = list(discover)
+        self._found: dict[str, TritonClient] = {}
 
     @classmethod
     def of(cls, primary: TritonClient, replica_urls: Iterable[str]) -> TritonReplicas:
-        """``primary`` plus a client for each of ``replica_urls`` (gRPC ``host:port``) that
-        is not the primary itself; duplicates are dropped."""
+        """``primary`` plus a client for each of ``replica_urls`` (gRPC ``host:port``, or
+        ``dns:host:port`` for every address of ``host``) that is not the primary itself;
+        duplicates are dropped."""
         seen = {primary.url}
-        others = []
+        others, discover = [], []
         for url in replica_urls:
+            if url.startswith(DNS_PREFIX):
+                discover.append(url.removeprefix(DNS_PREFIX))
+                continue
             address = url.removeprefix("grpc://")
             if address not in seen:
                 seen.add(address)
                 others.append(TritonClient(address, timeout_s=primary.timeout_s))
-        return cls(primary, others)
+        return cls(primary, others, discover=discover)
 
     @property
     def url(self) -> str:
@@ -79,12 +101,39 @@ class TritonReplicas:
 
     @property
     def clients(self) -> list[TritonClient]:
-        """Every replica, the primary first."""
+        """The primary and the fixed replicas (:meth:`current` adds discovered ones)."""
         return [self.primary, *self.others]
 
     @property
     def urls(self) -> list[str]:
         return [client.url for client in self.clients]
+
+    async def current(self) -> list[TritonClient]:
+        """Every replica now, the primary first: the fixed ones and one per address the
+        ``discover`` names resolve to (a name that does not resolve adds none)."""
+        clients = self.clients
+        if not self.discover:
+            return clients
+        seen = {client.url for client in clients}
+        loop = asyncio.get_running_loop()
+        for name in self.discover:
+            host, _, port = name.rpartition(":")
+            try:
+                infos = await loop.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+            except (OSError, ValueError) as exc:
+                log.warning("Triton replicas %s: %s", name, exc)
+                continue
+            for info in infos:
+                ip = str(info[4][0])
+                address = f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+                if address not in seen:
+                    seen.add(address)
+                    found = self._found.get(address)
+                    if found is None:
+                        found = TritonClient(address, timeout_s=self.primary.timeout_s)
+                        self._found[address] = found
+                    clients.append(found)
+        return clients
 
     async def load_model(self, name: str) -> None:
         """(Re)load ``name`` on every replica at once; raises the first failure, naming
@@ -102,7 +151,8 @@ class TritonReplicas:
         """Versions of ``name`` that every reachable replica serving the model has READY
         (ascending). Raises the primary's error when no replica answers."""
         answers = await asyncio.gather(
-            *(client.ready_versions(name) for client in self.clients), return_exceptions=True
+            *(client.ready_versions(name) for client in await self.current()),
+            return_exceptions=True,
         )
         ready: set[int] | None = None
         for answer in answers:
@@ -121,14 +171,15 @@ class TritonReplicas:
 
     async def close(self) -> None:
         """Close the other replicas' clients (the primary belongs to the caller)."""
-        for client in self.others:
+        for client in [*self.others, *self._found.values()]:
             await client.close()
 
     async def _on_all(self, action: Callable[[TritonClient], Awaitable[None]], what: str) -> None:
+        clients = await self.current()
         results = await asyncio.gather(
-            *(action(client) for client in self.clients), return_exceptions=True
+            *(action(client) for client in clients), return_exceptions=True
         )
-        for client, result in zip(self.clients, results, strict=True):
+        for client, result in zip(clients, results, strict=True):
             if isinstance(result, MLServeError):
                 raise ServiceUnavailableError(
                     f"Triton replica {client.url} could not {what}: {result.message}"
@@ -137,10 +188,10 @@ class TritonReplicas:
                 raise result
 
 
-def replicas_of(triton: RepositoryControl) -> list[TritonClient]:
-    """The single servers behind ``triton`` (one, or every replica)."""
+async def replicas_of(triton: RepositoryControl) -> list[TritonClient]:
+    """The single servers behind ``triton`` (one, or every replica now)."""
     if isinstance(triton, TritonReplicas):
-        return triton.clients
+        return await triton.current()
     assert isinstance(triton, TritonClient)
     return [triton]
 
@@ -155,7 +206,7 @@ async def check_repository(
     replicas that did not answer (they load the models when they come back)."""
     expected, known = set(active), set(every)
     unreachable = []
-    for client in replicas_of(triton):
+    for client in await replicas_of(triton):
         if not await client.server_ready():
             unreachable.append(client.url)
             continue

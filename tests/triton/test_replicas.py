@@ -73,6 +73,22 @@ async def test_a_version_is_ready_when_every_replica_serving_the_model_has_it(
     await primary.close()
 
 
+async def test_dns_replicas_are_every_address_of_the_name_looked_up_on_use(
+    triton_server: TritonServer, other_triton: TritonServer
+) -> None:
+    port = other_triton.grpc_url.rsplit(":", 1)[1]
+    primary = TritonClient(triton_server.grpc_url)
+    replicas = TritonReplicas.of(primary, [f"dns:localhost:{port}", "dns:no-such-host.invalid:1"])
+    assert replicas.urls == [triton_server.grpc_url]
+    current = [client.url for client in await replicas.current()]
+    assert current[0] == triton_server.grpc_url
+    assert f"127.0.0.1:{port}" in current  # localhost's address; the unknown name adds none
+    assert len(current) == len(set(current)) <= 3  # (and [::1] where localhost has it)
+    assert await replicas.ready_versions(SAMPLE_NAME) == []  # v1 here, v2 there
+    await replicas.close()
+    await primary.close()
+
+
 async def test_a_replica_on_another_repository_is_refused(
     triton_server: TritonServer, other_triton: TritonServer, tmp_path: Path
 ) -> None:
