@@ -180,7 +180,7 @@ class ServingStack:
             loaded = await self.publisher.load_all()
             for name in loaded:
                 self.embedded.remember(name)
-        elif await self.triton.server_ready():
+        elif await self.triton.answers():  # (server_ready is false while any model loads)
             await self.check_replicas()
             # An external Triton may have started before these versions were published.
             try:

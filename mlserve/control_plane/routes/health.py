@@ -21,7 +21,7 @@ Stack = Annotated[ServingStack, Depends(get_stack)]
 async def health(stack: Stack) -> HealthAnswer:
     """Liveness: the control plane runs; says whether Triton and the cache are reachable
     (Triton by its model index: its server-ready flag is false while any model loads)."""
-    triton_ready = await _triton_answers(stack)
+    triton_ready = await stack.triton.answers()
     return HealthAnswer(
         status="ok" if triton_ready else "degraded",
         triton="ready" if triton_ready else "unavailable",
@@ -54,11 +54,3 @@ async def ready(stack: Stack) -> Response:
             )
         return json_response({"status": "ready", "model": name, "versions": versions})
     return json_response({"status": "ready", "model": None, "versions": []})
-
-
-async def _triton_answers(stack: ServingStack) -> bool:
-    try:
-        await stack.triton.model_index()
-    except MLServeError:
-        return False
-    return True
