@@ -307,7 +307,10 @@ def test_a_killed_control_plane_loses_nothing(replicas: ReplicaStack) -> None:
         for delivery_id, times in again.items():
             attempts = deliveries[delivery_id]["attempts"]
             assert len(times) == 2, (delivery_id, times)
-            assert attempts == 2 or times[0] <= killed_at < times[1], (attempts, times)
+            # (the receiver records a request a little after the dead replica sent it; the
+            # resend waits for the lease)
+            by_the_killed = times[0] <= killed_at + 0.5 and times[1] > killed_at + 1.0
+            assert attempts == 2 or by_the_killed, (attempts, [t - killed_at for t in times])
         announced = {json.loads(r.body)["prediction_id"] for r in receiver.requests}
         assert set(acked["materialize"]) <= announced
 
