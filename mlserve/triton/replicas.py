@@ -175,7 +175,15 @@ class TritonReplicas:
             await client.close()
 
     async def _on_all(self, action: Callable[[TritonClient], Awaitable[None]], what: str) -> None:
-        clients = await self.current()
+        """``action`` on the primary and every other replica that answers; one that does
+        not is skipped (down or restarting: started with ``--load-model=*`` it loads the
+        repository itself when it is back), so one dead replica does not stop publishing."""
+        primary, *others = await self.current()
+        answering = await asyncio.gather(*(client.answers() for client in others))
+        for client, up in zip(others, answering, strict=True):
+            if not up:
+                log.warning("Triton replica %s does not answer; skipped (%s)", client.url, what)
+        clients = [primary, *(c for c, up in zip(others, answering, strict=True) if up)]
         results = await asyncio.gather(
             *(action(client) for client in clients), return_exceptions=True
         )

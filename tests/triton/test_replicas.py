@@ -23,6 +23,7 @@ from mlserve.errors import SettingsError
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.samples.sentiment_model import SAMPLE_NAME, train_sentiment
+from mlserve.serving.publisher import Publisher
 from mlserve.triton.client import TritonClient
 from mlserve.triton.replicas import TritonReplicas, check_repository
 from tests.support.triton_server import TritonServer
@@ -85,6 +86,17 @@ async def test_dns_replicas_are_every_address_of_the_name_looked_up_on_use(
     assert f"127.0.0.1:{port}" in current  # localhost's address; the unknown name adds none
     assert len(current) == len(set(current)) <= 3  # (and [::1] where localhost has it)
     assert await replicas.ready_versions(SAMPLE_NAME) == []  # v1 here, v2 there
+    await replicas.close()
+    await primary.close()
+
+
+async def test_a_publish_skips_a_replica_that_is_down(triton_server: TritonServer) -> None:
+    primary = TritonClient(triton_server.grpc_url)
+    replicas = TritonReplicas.of(primary, ["127.0.0.1:9"])  # nothing listens there
+    publisher = Publisher(triton_server.repository, replicas)
+    metadata = await publisher.publish(train_sentiment(1), "replica-down")
+    assert await primary.ready_versions("replica-down") == [metadata.version]
+    assert await replicas.ready_versions("replica-down") == [metadata.version]
     await replicas.close()
     await primary.close()
 
