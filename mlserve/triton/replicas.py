@@ -11,8 +11,9 @@ that serves the model has loaded it (:meth:`TritonReplicas.ready_versions` is th
 intersection), so during a hot swap no control plane sends a request to a version one
 Triton does not have yet, and clients behind a load balancer never see a version appear,
 vanish and come back. A replica that is down, or that serves no version of the model yet
-(restarting, loading), does not hold the others back; it loads what the repository says
-when it comes back (each control plane's start-up and every publish load it).
+(restarting, loading), does not hold the others back, and a publish skips a replica that
+does not answer: started with ``--load-model=*`` it loads the folder when it comes back
+(control planes starting and later publishes load it too).
 
 :func:`check_repository` refuses, at start, a Triton that does not see the repository's
 models: a control plane or replica pointed at another repository (inconsistent replica

@@ -1,7 +1,9 @@
 """Replica settings: readiness over several Tritons, and inconsistent settings refused.
 
 * ``TritonReplicas.ready_versions`` is what every replica serving the model has READY
-  (real tritonservers: the session one and a second one on another repository).
+  (real tritonservers: the session one and a second one on another repository);
+  ``dns:host:port`` replicas are every address of the host; a publish skips a listed
+  replica that is down.
 * ``mlserve up`` pointed at a Triton that does not see its model repository is refused at
   start with one line saying what to change, before anything is published or served:
   a model of the repository missing from that Triton, or an empty repository (where
