@@ -27,7 +27,7 @@ from mlserve.platform.deployments import DeploymentService
 from mlserve.platform.feedback import FeedbackService
 from mlserve.platform.login_limits import LoginThrottle, PasswordWork
 from mlserve.platform.mail import Mailer, SmtpMailer
-from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
+from mlserve.platform.materialize import Materializer
 from mlserve.platform.mlflow_deploys import MlflowDeploys
 from mlserve.platform.model_views import ModelViews
 from mlserve.platform.oidc import OidcLogin
@@ -108,11 +108,10 @@ class PlatformServices:
 
         abtests = ABTestService(store, states)
         models = ModelViews(model_catalog, lifecycle, abtests, deployments)
-        kv: ExpiringKV = store if config.redis_url else MemoryKV()
+        # In the state store (Redis or SQLite), so every worker and replica fetches what
+        # another one materialized.
         materializer = Materializer(
-            kv,
-            ttl_seconds=config.materialize_ttl_seconds,
-            backend=store.backend if config.redis_url else "memory",
+            store, ttl_seconds=config.materialize_ttl_seconds, backend=store.backend
         )
         webhooks = WebhookService(
             store,
