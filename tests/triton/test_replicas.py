@@ -4,10 +4,12 @@
   (real tritonservers: the session one and a second one on another repository);
   ``dns:host:port`` replicas are every address of the host; a publish skips a listed
   replica that is down.
-* ``mlserve up`` pointed at a Triton that does not see its model repository is refused at
-  start with one line saying what to change, before anything is published or served:
-  a model of the repository missing from that Triton, or an empty repository (where
-  ``mlserve up`` would publish the samples) in front of a Triton that serves another one.
+* A control plane whose own Triton or a listed replica does not see its model repository
+  is refused at start with one line saying what to change: a model of the repository
+  missing from that Triton (``mlserve up`` exits 2 before anything is published or
+  served; a control plane built by ``create_app`` fails its start-up), or an empty
+  repository (where ``mlserve up`` would publish the samples) in front of a Triton that
+  serves another one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from mlserve.control_plane.stack import ServingStack
 from mlserve.errors import SettingsError
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
@@ -28,6 +31,7 @@ from mlserve.samples.sentiment_model import SAMPLE_NAME, train_sentiment
 from mlserve.serving.publisher import Publisher
 from mlserve.triton.client import TritonClient
 from mlserve.triton.replicas import TritonReplicas, check_repository
+from tests.conftest import stack_settings
 from tests.support.triton_server import TritonServer
 
 FIX = (
@@ -103,28 +107,30 @@ async def test_a_publish_skips_a_replica_that_is_down(triton_server: TritonServe
     await primary.close()
 
 
-async def test_a_replica_on_another_repository_is_refused(
+async def test_a_control_plane_with_a_replica_on_another_repository_is_refused_at_start(
     triton_server: TritonServer, other_triton: TritonServer, tmp_path: Path
 ) -> None:
-    repository = ModelRepository(tmp_path / "models", ServingOptions())
-    repository.publish_version(train_sentiment(1), "reviews", 1)
-    primary = TritonClient(other_triton.grpc_url)
-    replicas = TritonReplicas.of(primary, [triton_server.grpc_url])
+    # Its own Triton serves its repository; the listed replica serves another one.
+    primary = TritonClient(triton_server.grpc_url)
+    await Publisher(triton_server.repository, primary).publish(train_sentiment(1), "only-here")
+    await primary.close()
+    settings = stack_settings(triton_server, tmp_path, triton={"replicas": [other_triton.grpc_url]})
+    stack = ServingStack.build(settings)
     with pytest.raises(SettingsError) as refused:
-        await check_repository(replicas, ["reviews"], ["reviews"], repository.root)
-    assert str(refused.value.message).startswith(
-        f"Triton at {other_triton.grpc_url} does not see model(s) reviews of the model "
-        f"repository {repository.root} (it lists: "
-    )
-    assert str(refused.value.message).endswith(FIX)
-    # The replica that does not answer is reported, not refused: it loads later.
+        await stack.start()
+    await stack.stop()
+    message = refused.value.message
+    assert message.startswith(f"Triton at {other_triton.grpc_url} does not see model(s) ")
+    assert "only-here" in message.split(" of the model repository ", 1)[0]
+    assert f"of the model repository {triton_server.repository_path} (it lists: " in message
+    assert message.endswith(FIX)
+    # A replica that does not answer is reported, not refused: it loads the folder later.
     unreachable = TritonReplicas.of(TritonClient(triton_server.grpc_url), ["127.0.0.1:9"])
     assert await check_repository(unreachable, [SAMPLE_NAME], [SAMPLE_NAME], tmp_path) == [
         "127.0.0.1:9"
     ]
     await unreachable.close()
-    await replicas.close()
-    await primary.close()
+    await unreachable.primary.close()
 
 
 def test_up_against_a_triton_without_the_repositorys_model_is_refused(
