@@ -19,13 +19,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # redis-server (tests start their own), prometheus (the observability test), chromium and
-# its driver (drift reports are opened in a real headless browser).
+# its driver (drift reports are opened in a real headless browser), haproxy (the replica
+# test puts two control planes behind it).
 system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

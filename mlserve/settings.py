@@ -100,6 +100,14 @@ class TritonSettings(SettingsSection):
     benchmark statistics; default: the gRPC address's host with ``http_port``."""
     metrics_url: str | None = None
     """External Triton metrics URL (``http://host:8002/metrics``)."""
+    replicas: list[str] = Field(default_factory=list)
+    """gRPC addresses (``host:port``) of every Triton serving the shared model repository,
+    for replicas (README, Scaling): a publish loads the model on each and waits until all
+    serve the new version, and a version is routed to only once every reachable replica
+    serving the model has it. Inference still goes to ``url`` (this control plane's own
+    Triton; listing it here too is fine). ``dns:host:port`` stands for every address
+    ``host`` resolves to, looked up on each use (a Kubernetes headless Service: one address
+    per ready Triton pod). Empty: only ``url`` (or the embedded Triton)."""
     host: str = "127.0.0.1"
     """Address the embedded Triton binds to."""
     http_port: int = 8000
@@ -235,6 +243,13 @@ class AuthSettings(SettingsSection):
     ``MLSERVE_WEBHOOK_ALLOW_PRIVATE``); off by default to prevent SSRF."""
     webhook_max_attempts: int = Field(default=6, ge=1, le=20)
     """Delivery attempts per webhook event (exponential backoff) before it is marked failed."""
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """How long one webhook delivery attempt may take (connect, send, answer)."""
+    webhook_lease_seconds: float = Field(default=60.0, gt=0)
+    """A control plane claims a due delivery for this long before sending it (a lease in the
+    state store), so replicas never send one delivery twice at once; a replica killed
+    mid-delivery leaves it to another once the lease runs out. Raised to at least twice
+    ``webhook_timeout_s``, so a slow attempt is never overtaken."""
     materialize_ttl_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
     """How long a materialized prediction can be fetched."""
     prediction_log_size: int = Field(default=100_000, ge=100)

@@ -26,6 +26,7 @@ from mlserve.repository.store import ModelRepository, validate_model_name
 from mlserve.serving.publisher import Publisher
 from mlserve.settings import Settings, get_settings
 from mlserve.triton.client import TritonClient
+from mlserve.triton.replicas import TritonReplicas
 
 MAX_MODEL_BYTES = 200 * 1024 * 1024
 MAX_BACKGROUND_BYTES = 100 * 1024 * 1024
@@ -148,7 +149,9 @@ def load_command(
         if gate and validation_set is None:
             load_validation_set(repository, name)  # the 404 saying how to give one
         grpc = settings.external_triton or f"{settings.triton.host}:{settings.triton.grpc_port}"
-        metadata, served = asyncio.run(_publish(repository, grpc, exported, name, version))
+        metadata, served = asyncio.run(
+            _publish(repository, grpc, settings.triton.replicas, exported, name, version)
+        )
         if validation_set is not None:
             store_validation_set(repository, name, validation_set)
     except MLServeError as exc:
@@ -307,14 +310,16 @@ def _refuse(path: Path, parity: ParityReport, json_out: bool) -> NoReturn:
 async def _publish(
     repository: ModelRepository,
     grpc: str,
+    replica_urls: list[str],
     exported: ExportedModel,
     name: str,
     version: int | None,
 ) -> tuple[ModelMetadata, bool]:
     triton = TritonClient(grpc)
+    replicas = TritonReplicas.of(triton, replica_urls)  # a publish reaches every Triton
     try:
         if await triton.server_ready():
-            metadata = await Publisher(repository, triton).publish(exported, name, version)
+            metadata = await Publisher(repository, replicas).publish(exported, name, version)
             return metadata, True
         from mlserve.serving.reference import reference_profile
 
@@ -327,6 +332,7 @@ async def _publish(
         )
         return metadata, False
     finally:
+        await replicas.close()
         await triton.close()
 
 

@@ -15,6 +15,7 @@ from mlserve.repository.store import ModelRepository, validate_model_name
 from mlserve.serving.publisher import Publisher
 from mlserve.settings import Settings, get_settings
 from mlserve.triton.client import TritonClient
+from mlserve.triton.replicas import TritonReplicas
 
 
 def load_from_mlflow(
@@ -87,9 +88,10 @@ async def _publish(
     repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
     grpc = settings.external_triton or f"{settings.triton.host}:{settings.triton.grpc_port}"
     triton = TritonClient(grpc)
+    replicas = TritonReplicas.of(triton, settings.triton.replicas)  # a publish reaches all
     try:
         if await triton.server_ready():
-            publisher = Publisher(repository, triton)
+            publisher = Publisher(repository, replicas)
             return await publisher.publish(imported.exported, name, version), True
         from mlserve.serving.reference import reference_profile
 
@@ -102,4 +104,5 @@ async def _publish(
         )
         return metadata, False
     finally:
+        await replicas.close()
         await triton.close()

@@ -24,6 +24,7 @@ from mlserve.repository.store import ModelRepository
 from mlserve.serving.publisher import Publisher
 from mlserve.settings import Settings, get_settings
 from mlserve.triton.client import TritonClient
+from mlserve.triton.replicas import TritonReplicas
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the history).")]
@@ -112,6 +113,7 @@ async def change_release(
     judged as Triton serves them)."""
     grpc = settings.external_triton or f"{settings.triton.host}:{settings.triton.grpc_port}"
     triton = TritonClient(grpc, http_url=settings.inference_http_url)
+    replicas: TritonReplicas | None = None
     stack = None
     try:
         served = await triton.server_ready()
@@ -120,7 +122,8 @@ async def change_release(
                 f"--gate judges versions as Triton serves them, and no Triton answers at "
                 f"{grpc}: start it with `mlserve up` (or set MLSERVE_TRITON_URL)"
             )
-        publisher = Publisher(repository, triton) if served else None
+        replicas = TritonReplicas.of(triton, settings.triton.replicas)  # stages reach all
+        publisher = Publisher(repository, replicas) if served else None
         releases = ReleaseManager(
             repository,
             publisher.apply_release if publisher else None,
@@ -142,6 +145,8 @@ async def change_release(
     finally:
         if stack is not None:
             await stack.cache.close()
+        if replicas is not None:
+            await replicas.close()
         await triton.close()
 
 

@@ -57,6 +57,8 @@ def up_command(
     prepare_workers(workers)  # scale: refuse more than the cores; one /metrics for all
     repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
     check_state_store(PlatformConfig.from_settings(settings))  # harden F1: refuse evicting state
+    if settings.external_triton:
+        check_tritons(settings, repository)  # replicas: refuse a Triton on another repository
     if samples and not repository.model_names():
         publish_samples(repository, transformer=transformer)
     _check_port_free(host, port, "control plane (--port or MLSERVE_SERVER__PORT)")
@@ -87,6 +89,29 @@ def up_command(
         if embedded is not None:
             console.print("stopping Triton ...")
             embedded.stop()
+
+
+def check_tritons(settings: Settings, repository: ModelRepository) -> None:
+    """Before anything is published or served: raise SettingsError (one line) when the
+    external Triton or a replica (``triton.replicas``) that answers does not serve
+    ``repository`` (see :func:`mlserve.triton.replicas.check_repository`)."""
+    import asyncio
+
+    from mlserve.triton.client import TritonClient
+    from mlserve.triton.replicas import TritonReplicas, check_repository
+
+    async def check() -> None:
+        primary = TritonClient(settings.external_triton or "")
+        replicas = TritonReplicas.of(primary, settings.triton.replicas)
+        try:
+            every = repository.model_names()
+            active = [name for name in every if repository.active_versions(name)]
+            await check_repository(replicas, active, every, repository.root)
+        finally:
+            await replicas.close()
+            await primary.close()
+
+    asyncio.run(check())
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -21,7 +21,7 @@ from mlserve.dataplane.inference import SharedCalls
 from mlserve.dataplane.mirror import Mirror
 from mlserve.dataplane.observer import Observer
 from mlserve.dataplane.routing import Router
-from mlserve.errors import MLServeError
+from mlserve.errors import MLServeError, SettingsError
 from mlserve.monitoring.hub import MonitoringHub
 from mlserve.monitoring.metrics_listener import MetricsListener
 from mlserve.monitoring.recorder import PredictionRecorder, RecorderMetrics
@@ -36,6 +36,7 @@ from mlserve.settings import Settings
 from mlserve.triton.client import TritonClient
 from mlserve.triton.launcher import EmbeddedTriton
 from mlserve.triton.metrics import snapshot_from_metrics_text
+from mlserve.triton.replicas import RepositoryControl, TritonReplicas, check_repository
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class ServingStack:
 
     settings: Settings
     triton: TritonClient
+    """This control plane's own Triton: inference, health, metrics."""
+    control: RepositoryControl
+    """What publishes and readiness go through: ``triton``, or every replica
+    (``triton.replicas``)."""
     repository: ModelRepository
     registry: ModelRegistry
     publisher: Publisher
@@ -85,8 +90,13 @@ class ServingStack:
                     http_url=embedded.http_url if over_http else None,
                     unavailable=embedded.unavailable_reason,
                 )
+        control: RepositoryControl = (
+            TritonReplicas.of(triton, settings.triton.replicas)
+            if settings.triton.replicas
+            else triton
+        )
         repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
-        registry = ModelRegistry(repository, triton, settings.default_model)
+        registry = ModelRegistry(repository, control, settings.default_model)
         metrics_registry = CollectorRegistry()
         monitoring = MonitoringHub(
             settings.monitoring,
@@ -138,10 +148,11 @@ class ServingStack:
             if cache.backend == "memory" and settings.cache.replay_max_body_bytes > 0
             else None
         )
-        publisher = Publisher(repository, triton, on_change=registry.invalidate)
+        publisher = Publisher(repository, control, on_change=registry.invalidate)
         return cls(
             settings=settings,
             triton=triton,
+            control=control,
             repository=repository,
             registry=registry,
             publisher=publisher,
@@ -166,10 +177,13 @@ class ServingStack:
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.start)
             self.embedded.supervise()
+            if isinstance(self.control, TritonReplicas):
+                await self.check_replicas()
             loaded = await self.publisher.load_all()
             for name in loaded:
                 self.embedded.remember(name)
-        elif await self.triton.server_ready():
+        elif await self.triton.answers():  # (server_ready is false while any model loads)
+            await self.check_replicas()
             # An external Triton may have started before these versions were published.
             try:
                 await self.publisher.load_all()
@@ -187,6 +201,19 @@ class ServingStack:
             recorder = self.recorder.run()
             self._tasks.append(asyncio.create_task(recorder, name="prediction-recorder"))
 
+    async def check_replicas(self) -> None:
+        """Refuse to start (:class:`SettingsError`, one line) when a Triton this control
+        plane drives does not see the repository's models: inconsistent replica settings."""
+        every = self.repository.model_names()
+        active = [name for name in every if self.repository.active_versions(name)]
+        try:
+            unreachable = await check_repository(self.control, active, every, self.repository.root)
+        except SettingsError as exc:
+            log.error("%s", exc.message)  # one line above the server's traceback
+            raise
+        for url in unreachable:
+            log.warning("Triton replica %s is not ready; it loads the models later", url)
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -199,6 +226,8 @@ class ServingStack:
             await self.metrics_listener.stop()
         await self.cache.close()
         await self.triton.close()
+        if isinstance(self.control, TritonReplicas):
+            await self.control.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
 

@@ -2,15 +2,16 @@
 
 There is no default account. ``MLSERVE_ADMIN_USER`` + ``MLSERVE_ADMIN_PASSWORD`` create an
 active admin at start when no user of that name exists (an existing user is left alone:
-changing the variable never resets a password). ``mlserve user create --admin`` calls
-:func:`create_user_from_cli`; ``mlserve user activate`` calls :func:`activate_user_from_cli`.
+changing the variable never resets a password; replicas starting at once create it once).
+``mlserve user create --admin`` calls :func:`create_user_from_cli`; ``mlserve user activate``
+calls :func:`activate_user_from_cli`.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from mlserve.errors import InvalidInputError, NotFoundError
+from mlserve.errors import ConflictError, InvalidInputError, NotFoundError
 from mlserve.platform.auth import User, UserService
 from mlserve.platform.config import PlatformConfig
 from mlserve.platform.store import open_store
@@ -28,9 +29,16 @@ async def ensure_initial_admin(users: UserService, config: PlatformConfig) -> Us
         )
     if await users.find(config.admin_user) is not None:
         return None
-    return await users.create_user(
-        config.admin_user, config.admin_password, role="admin", active=True
-    )
+    try:
+        return await users.create_user(
+            config.admin_user, config.admin_password, role="admin", active=True
+        )
+    except ConflictError:
+        # Replicas starting together on one state store: another one created it first
+        # (user names are claimed atomically, so there is exactly one).
+        if await users.find(config.admin_user) is None:
+            raise
+        return None
 
 
 def create_user_from_cli(

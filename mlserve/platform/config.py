@@ -37,6 +37,8 @@ class PlatformConfig:
     admin_password: str | None = None
     webhook_allow_private: bool = False
     webhook_max_attempts: int = 6
+    webhook_timeout_s: float = 10.0
+    webhook_lease_s: float = 60.0
     materialize_ttl_seconds: float = 7 * 24 * 3600.0
     prediction_log_size: int = 100_000
     max_upload_bytes: int = MAX_MODEL_UPLOAD_BYTES
@@ -77,6 +79,8 @@ class PlatformConfig:
             admin_password=password.get_secret_value() if password else None,
             webhook_allow_private=settings.webhook_allow_private or auth.webhook_allow_private,
             webhook_max_attempts=auth.webhook_max_attempts,
+            webhook_timeout_s=auth.webhook_timeout_s,
+            webhook_lease_s=auth.webhook_lease_seconds,
             materialize_ttl_seconds=auth.materialize_ttl_seconds,
             prediction_log_size=auth.prediction_log_size,
             public_url=(

@@ -2,11 +2,11 @@
 
 ``predict(..., materialize=true)`` stores each record's prediction under its entity id
 instead of returning it; consumers read it back with ``fetch-materialized`` (and a webhook
-tells them when it is there). Storage is Redis when configured (shared by all replicas), or
-an in-process dictionary with the same TTL semantics — which is single-process only: another
-replica or a restart does not see it.
+tells them when it is there). The platform stores them in its state store (Redis or
+SQLite: shared by every worker and replica, kept across restarts); :class:`MemoryKV` is an
+in-process dictionary with the same TTL semantics, single-process only.
 
-Writes are all-or-nothing: when Redis is down, :meth:`Materializer.materialize` raises
+Writes are all-or-nothing: when the store is down, :meth:`Materializer.materialize` raises
 ServiceUnavailableError saying nothing was stored.
 """
 

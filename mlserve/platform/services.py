@@ -8,11 +8,13 @@ evict or forget), creates the first admin from the settings and starts the webho
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 
+from mlserve.errors import ServiceUnavailableError
 from mlserve.platform.abtest import ABTestService
 from mlserve.platform.account_flows import AccountFlows
 from mlserve.platform.account_links import AccountLinks
@@ -25,7 +27,7 @@ from mlserve.platform.deployments import DeploymentService
 from mlserve.platform.feedback import FeedbackService
 from mlserve.platform.login_limits import LoginThrottle, PasswordWork
 from mlserve.platform.mail import Mailer, SmtpMailer
-from mlserve.platform.materialize import ExpiringKV, Materializer, MemoryKV
+from mlserve.platform.materialize import Materializer
 from mlserve.platform.mlflow_deploys import MlflowDeploys
 from mlserve.platform.model_views import ModelViews
 from mlserve.platform.oidc import OidcLogin
@@ -107,11 +109,10 @@ class PlatformServices:
 
         abtests = ABTestService(store, states)
         models = ModelViews(model_catalog, lifecycle, abtests, deployments)
-        kv: ExpiringKV = store if config.redis_url else MemoryKV()
+        # In the state store (Redis or SQLite), so every worker and replica fetches what
+        # another one materialized.
         materializer = Materializer(
-            kv,
-            ttl_seconds=config.materialize_ttl_seconds,
-            backend=store.backend if config.redis_url else "memory",
+            store, ttl_seconds=config.materialize_ttl_seconds, backend=store.backend
         )
         webhooks = WebhookService(
             store,
@@ -119,7 +120,14 @@ class PlatformServices:
             max_attempts=config.webhook_max_attempts,
             resolver=resolver,
         )
-        worker = WebhookWorker(webhooks, **(worker_options or {}))
+        worker = WebhookWorker(
+            webhooks,
+            **{
+                "timeout_s": config.webhook_timeout_s,
+                "lease_s": config.webhook_lease_s,
+                **(worker_options or {}),
+            },
+        )
         predictions = PredictionLog(store, max_size=config.prediction_log_size)
         data_quality = DataQualityService(store, predictions, model_catalog)
         return cls(
@@ -150,10 +158,22 @@ class PlatformServices:
         )
 
     async def startup(self) -> None:
-        await self.store.ping()
+        await self._reach_store()
         await self.store.check_durable()
         await ensure_initial_admin(self.users, self.config)
         await self.webhook_worker.start()
+
+    async def _reach_store(self, attempts: int = 3, pause_s: float = 1.0) -> None:
+        """Ping the state store, a few times before giving up: replicas often start beside
+        their store, and a busy host can stall a connection past its short timeout."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.store.ping()
+                return
+            except ServiceUnavailableError:
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(pause_s)
 
     async def shutdown(self) -> None:
         await self.deploy_runner.cancel_all()

@@ -34,7 +34,7 @@ with the configured prefix (default ``mlserve:``). Key layout::
     pred:idx:<model>:<version>      zset prediction id -> ts
     feedback                        hash prediction id -> feedback JSON
     dq:ref:<model>:<version>        string: reference profile from background data
-    mat:<model>:<entity id>         string (TTL): materialized prediction (Redis only)
+    mat:<model>:<entity id>         string (TTL): materialized prediction
 
 A store that cannot reach its backend raises :class:`~mlserve.errors.ServiceUnavailableError`.
 """

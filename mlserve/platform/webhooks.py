@@ -8,7 +8,9 @@ Contract:
   secret is stored as given (it is needed to sign) and never returned.
 - ``enqueue(event)`` writes one :class:`Delivery` per active webhook into the store and the
   outbox (a sorted set by due time) *before* anything is sent, so a restart loses nothing:
-  the next :class:`~mlserve.platform.webhook_worker.WebhookWorker` resumes the outbox.
+  the next :class:`~mlserve.platform.webhook_worker.WebhookWorker` resumes the outbox. The
+  outbox entry is written first (due after ``enqueue_grace_s``), so a replica killed
+  mid-enqueue never leaves a pending delivery no worker will find.
   Every active webhook receives every event (one organisation per server).
 - Deliveries carry ``X-MLServe-Delivery`` (the delivery id, stable across retries, for
   de-duplication: delivery is at least once) and, with a secret,
@@ -45,6 +47,10 @@ MAX_SECRET_LENGTH = 256
 CONFIG_KEY = "webhook:config"
 DELIVERY_KEY = "webhook:delivery"
 OUTBOX_KEY = "webhook:outbox"
+
+ENQUEUE_GRACE_S = 10.0
+"""An event's outbox entries exist this long before it is due when its process dies while
+writing it: long enough for the rest of the writes, short enough to be sent soon."""
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "cancelled"]
 
@@ -120,8 +126,10 @@ class WebhookService:
         max_attempts: int,
         log_size: int = 1000,
         resolver: Resolver | None = None,
+        enqueue_grace_s: float = ENQUEUE_GRACE_S,
     ) -> None:
         self.store = store
+        self.enqueue_grace_s = enqueue_grace_s
         self.allow_private = allow_private
         self.max_attempts = max_attempts
         self.log_size = log_size
@@ -197,6 +205,11 @@ class WebhookService:
             for event in events
             for hook in hooks
         ]
+        # Outbox first, due only after a grace period, then the deliveries, then due now: a
+        # process killed between the writes leaves no pending delivery outside the outbox
+        # (it is sent when the grace ends); one killed before the deliveries were written
+        # leaves entries the worker drops (nothing was acknowledged for them).
+        await self.store.zadd(OUTBOX_KEY, {d.id: now + self.enqueue_grace_s for d in deliveries})
         await self.store.hset(DELIVERY_KEY, {d.id: d.model_dump_json() for d in deliveries})
         for hook in hooks:
             mine = {d.id: now for d in deliveries if d.user_id == hook.user_id}

@@ -20,6 +20,7 @@ from mlserve.repository.metadata import ModelMetadata
 from mlserve.repository.store import CONFIG_FILE, ModelRepository
 from mlserve.serving.reference import reference_profile
 from mlserve.triton.client import TritonClient
+from mlserve.triton.replicas import RepositoryControl, replicas_of
 
 log = logging.getLogger(__name__)
 _READY_TIMEOUT_S = 120.0
@@ -30,7 +31,9 @@ class Publisher:
     """Publishes, enables, disables and removes versions in the repository and Triton."""
 
     repository: ModelRepository
-    triton: TritonClient
+    triton: RepositoryControl
+    """One Triton, or every replica serving the repository (:class:`TritonReplicas`): a
+    publish loads on each and waits until all of them serve the new version."""
     on_change: Callable[[str], None] | None = None
     """Called with the model name after its serving set changed (cache invalidation)."""
 
@@ -91,32 +94,25 @@ class Publisher:
         self._changed(name)
 
     async def load_all(self) -> list[str]:
-        """Make Triton serve every model with an active version (at start-up); returns their
-        names. A model Triton already serves with exactly the active versions and an
-        unchanged config is left alone: several control planes (workers, replicas) starting
-        against one Triton do not reload its models each time."""
-        serving = await self._serving_versions()
-        loaded = []
-        for name in self.repository.model_names():
-            active = self.repository.active_versions(name)
-            if not active:
+        """Make Triton (every replica) serve every model with an active version (at
+        start-up); returns their names. A model a Triton already serves with exactly the
+        active versions and an unchanged config is left alone there: several control planes
+        (workers, replicas) starting against one Triton do not reload its models each
+        time. A replica that does not answer is skipped (it loads on the next publish or
+        control-plane start)."""
+        names = [n for n in self.repository.model_names() if self.repository.active_versions(n)]
+        changed = {name for name in names if await asyncio.to_thread(self._rewrite_config, name)}
+        primary, *others = await replicas_of(self.triton)
+        for client in (primary, *others):
+            serving = await _serving_versions(client)
+            if serving is None and client is not primary:
+                log.warning("Triton replica %s did not answer; it loads later", client.url)
                 continue
-            changed = await asyncio.to_thread(self._rewrite_config, name)
-            if changed or serving.get(name) != set(active):
-                await self.triton.load_model(name)
-            loaded.append(name)
-        return loaded
-
-    async def _serving_versions(self) -> dict[str, set[int]]:
-        try:
-            index = await self.triton.model_index()
-        except MLServeError:
-            return {}
-        serving: dict[str, set[int]] = {}
-        for row in index:
-            if row.state == "READY" and row.version is not None:
-                serving.setdefault(row.name, set()).add(row.version)
-        return serving
+            for name in names:
+                active = set(self.repository.active_versions(name))
+                if name in changed or (serving or {}).get(name) != active:
+                    await client.load_model(name)
+        return names
 
     def _rewrite_config(self, name: str) -> bool:
         """Regenerate ``name``'s config.pbtxt; True when its text changed."""
@@ -155,3 +151,16 @@ class Publisher:
     def _changed(self, name: str) -> None:
         if self.on_change is not None:
             self.on_change(name)
+
+
+async def _serving_versions(triton: TritonClient) -> dict[str, set[int]] | None:
+    """The versions ``triton`` has READY per model; None when it does not answer."""
+    try:
+        index = await triton.model_index()
+    except MLServeError:
+        return None
+    serving: dict[str, set[int]] = {}
+    for row in index:
+        if row.state == "READY" and row.version is not None:
+            serving.setdefault(row.name, set()).add(row.version)
+    return serving

@@ -21,7 +21,7 @@ from mlserve.kinds import ModelKind, ServedModel, kind_named
 from mlserve.repository.metadata import METADATA_FILE, ModelMetadata
 from mlserve.repository.release_state import CHAMPION, ReleaseState
 from mlserve.repository.store import ModelRepository, check_requested_name
-from mlserve.triton.client import TritonClient
+from mlserve.triton.replicas import RepositoryControl
 
 _VERSIONED = re.compile(r"^(?P<name>.+)-v(?P<version>\d{1,9})$")
 _BARE_VERSION = re.compile(r"^v(?P<version>\d{1,9})$")
@@ -74,8 +74,10 @@ class ModelRegistry:
     """Resolves model references against the repository and Triton's ready versions."""
 
     def __init__(
-        self, repository: ModelRepository, triton: TritonClient, default_model: str
+        self, repository: ModelRepository, triton: RepositoryControl, default_model: str
     ) -> None:
+        """``triton``: one Triton, or every replica (:class:`TritonReplicas`: a version is
+        ready once every reachable replica serving the model has loaded it)."""
         self.repository = repository
         self.triton = triton
         self.default_model = default_model
@@ -191,7 +193,8 @@ class ModelRegistry:
                 self._resolved_cache.pop(key, None)
 
     async def ready_versions(self, name: str) -> list[int]:
-        """Triton's ready versions of ``name``, cached for a second."""
+        """Triton's ready versions of ``name`` (with replicas: the ones all of them serve),
+        cached for a second."""
         now = time.monotonic()
         cached = self._ready.get(name)
         if cached and now - cached[0] < _READY_TTL_S:

@@ -200,6 +200,16 @@ class TritonClient:
             return False
         return bool(answer.ready)
 
+    async def answers(self) -> bool:
+        """True when Triton answers its repository index; never raises. Unlike
+        :meth:`server_ready`, true while a model loads (Triton's strict readiness reports
+        the server not ready then, although the loaded versions keep serving)."""
+        try:
+            await self.model_index()
+        except MLServeError:
+            return False
+        return True
+
     async def model_index(self) -> list[ModelState]:
         """Every model/version Triton knows in its repository, with its state."""
         try:

@@ -10,6 +10,7 @@ Services through Secrets that exist, the HPA scales a Deployment of the chart.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -116,6 +117,18 @@ def test_the_control_plane_reaches_triton_state_and_cache_through_objects_of_the
             "containers"
         ][0]["command"]
     )
+
+
+def test_the_control_plane_publishes_to_every_triton_pod_through_a_headless_service() -> None:
+    objects = render()
+    env = env_of(one(objects, "Deployment", "demo-mlserve-control-plane"))
+    assert json.loads(env["MLSERVE_TRITON__REPLICAS"]) == ["dns:demo-mlserve-triton-pods:8001"]
+    pods = one(objects, "Service", "demo-mlserve-triton-pods")
+    assert pods["spec"]["clusterIP"] == "None"
+    assert pods["spec"]["publishNotReadyAddresses"] is True
+    triton = one(objects, "Deployment", "demo-mlserve-triton")
+    assert matches(pods["spec"]["selector"], triton["spec"]["template"]["metadata"]["labels"])
+    assert [p["port"] for p in pods["spec"]["ports"]] == [8001]
 
 
 def test_state_store_persists_and_never_evicts_while_the_cache_evicts() -> None:

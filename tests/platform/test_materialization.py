@@ -1,16 +1,19 @@
-"""Materialized predictions: Redis (real server) and the in-process store behave alike."""
+"""Materialized predictions: Redis (real server), SQLite and the in-process store behave
+alike; the platform keeps them in its state store, so workers and replicas share them."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from mlserve.errors import InvalidInputError, NotFoundError, ServiceUnavailableError
 from mlserve.platform.materialize import MaterializedRow, Materializer, MemoryKV
 from mlserve.platform.store_redis import RedisStore
-from tests.platform.conftest import unique_prefix
+from mlserve.platform.store_sqlite import SqliteStore
+from tests.platform.conftest import Harness, unique_prefix
 from tests.support.redis_server import RedisServer
 
 
@@ -27,12 +30,17 @@ def rows(*entities: str, version: int = 2) -> list[MaterializedRow]:
     ]
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "sqlite", "memory"])
 async def materializer(
-    request: pytest.FixtureRequest, platform_redis: RedisServer
+    request: pytest.FixtureRequest, platform_redis: RedisServer, tmp_path: Path
 ) -> AsyncIterator[Materializer]:
     if request.param == "memory":
         yield Materializer(MemoryKV(), ttl_seconds=0.5, backend="memory")
+        return
+    if request.param == "sqlite":
+        sqlite = SqliteStore(tmp_path / "state.sqlite3")
+        yield Materializer(sqlite, ttl_seconds=0.5, backend="sqlite")
+        await sqlite.close()
         return
     store = RedisStore.from_url(platform_redis.url, prefix=unique_prefix())
     try:
@@ -92,3 +100,19 @@ async def test_memory_store_is_bounded() -> None:
     kv = MemoryKV(max_entries=3)
     await kv.set_many({f"k{i}": str(i) for i in range(5)}, ttl_seconds=60)
     assert [await kv.get(f"k{i}") for i in range(5)] == [None, None, "2", "3", "4"]
+
+
+async def test_the_platform_keeps_them_in_its_state_store_shared_by_replicas(
+    harness: Harness,
+) -> None:
+    ack = await harness.client.post(
+        "/api/v1/predict/churn/v2",
+        headers=harness.admin,
+        json={"inputs": [{"age": 50.0, "income": 1.0}], "entity_ids": ["a1"], "materialize": True},
+    )
+    assert ack.status_code == 200, ack.text
+    # Another worker or replica on the same SQLite file reads it.
+    other = SqliteStore(harness.api.services.config.state_path)
+    fetched = await Materializer(other, ttl_seconds=60, backend="sqlite").fetch("churn", "a1")
+    assert fetched["prediction_id"] == ack.json()["prediction_ids"][0]
+    await other.close()

@@ -220,6 +220,20 @@ async def test_initial_admin_from_settings_is_created_once(store: StateStore) ->
     assert await ensure_initial_admin(users, empty) is None
 
 
+async def test_replicas_starting_together_create_the_initial_admin_once(
+    store: StateStore,
+) -> None:
+    # Two control planes on one state store run their start-up at the same moment.
+    config = PlatformConfig(
+        redis_url=None, state_path=Path("unused"), admin_user="root", admin_password="first-pass"
+    )
+    created = await asyncio.gather(
+        *(ensure_initial_admin(users_on(store), config) for _ in range(4))
+    )
+    assert sum(user is not None for user in created) == 1
+    assert (await users_on(store).login("root", "first-pass")).user.role == "admin"
+
+
 def test_admin_settings_come_from_the_documented_env_names(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

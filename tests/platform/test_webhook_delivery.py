@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from mlserve.errors import InvalidInputError
 from mlserve.platform.store_sqlite import SqliteStore
 from mlserve.platform.url_safety import check_webhook_url
 from mlserve.platform.webhook_worker import WebhookWorker
-from mlserve.platform.webhooks import WebhookService
+from mlserve.platform.webhooks import OUTBOX_KEY, WebhookService
 from tests.platform.conftest import Harness
 from tests.platform.webhook_receiver import WebhookReceiver
 
@@ -82,6 +84,39 @@ async def test_a_delivery_connects_to_the_address_its_check_resolved(tmp_path: P
     assert json.loads(received[0].body) == {"event": "ping"}
     assert dns.lookups == 1, "one resolution per attempt, and that answer is connected to"
     await store.close()
+
+
+class DiesBeforeTheOutbox(SqliteStore):
+    """A store whose process "dies" (raises) when an enqueue makes its deliveries due."""
+
+    async def zadd(self, key: str, mapping: Mapping[str, float]) -> None:
+        if key == OUTBOX_KEY and all(score <= time.time() for score in mapping.values()):
+            raise RuntimeError("killed")
+        await super().zadd(key, mapping)
+
+
+async def test_a_replica_killed_mid_enqueue_leaves_no_delivery_behind(tmp_path: Path) -> None:
+    dying = DiesBeforeTheOutbox(tmp_path / "state.sqlite3")
+    service = WebhookService(dying, allow_private=True, max_attempts=3, enqueue_grace_s=0.5)
+    with WebhookReceiver() as receiver:
+        await service.set_webhook(1, receiver.url, None, True)
+        with pytest.raises(RuntimeError, match="killed"):
+            await service.enqueue([{"event": "ping"}])
+        # Another replica on the same store sends it once the grace period ends.
+        survivor = SqliteStore(tmp_path / "state.sqlite3")
+        other = WebhookService(survivor, allow_private=True, max_attempts=3)
+        worker = WebhookWorker(other, poll_interval_s=0.05, timeout_s=2.0)
+        await worker.start()
+        try:
+            received = await receiver.wait_for_async(1, timeout_s=10)
+            await asyncio.sleep(0.3)
+        finally:
+            await worker.stop()
+    assert len(receiver.requests) == 1
+    assert json.loads(received[0].body) == {"event": "ping"}
+    assert await survivor.zcard(OUTBOX_KEY) == 0
+    await survivor.close()
+    await dying.close()
 
 
 async def wait_for_status(h: Harness) -> dict[str, object]:

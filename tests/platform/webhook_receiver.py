@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
@@ -23,6 +23,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     signature_ok: bool | None
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (``time.monotonic``)."""
 
 
 class WebhookReceiver:
