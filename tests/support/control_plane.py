@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -14,9 +13,10 @@ from mlserve.control_plane.app import create_app
 from mlserve.control_plane.slow_clients import with_deadlines
 from mlserve.control_plane.uvicorn_options import fastest_loop_and_parser
 from mlserve.settings import Settings
+from tests.support.service import StartedService
 
 
-class ControlPlaneServer:
+class ControlPlaneServer(StartedService):
     """``create_app(settings)`` served by uvicorn until :meth:`stop`."""
 
     def __init__(self, settings: Settings, *, protocol: type[Any] | None = None) -> None:
@@ -63,18 +63,3 @@ class ControlPlaneServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
-
-    def __enter__(self) -> ControlPlaneServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

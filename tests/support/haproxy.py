@@ -22,9 +22,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 from tests.support.redis_server import free_port
+from tests.support.service import StartedService
 
 HAPROXY_BINARY = "haproxy"
 
@@ -58,7 +58,7 @@ backend control_planes
 """
 
 
-class HaProxy:
+class HaProxy(StartedService):
     """``haproxy`` on a free port balancing ``backends`` (name, port on 127.0.0.1)."""
 
     def __init__(self, backends: list[tuple[str, int]], *, health_path: str = "/ready") -> None:
@@ -114,18 +114,3 @@ class HaProxy:
                 process.kill()
                 process.wait()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> HaProxy:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -13,15 +13,15 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.triton.launcher import EmbeddedTriton
 from tests.support.redis_server import free_port
+from tests.support.service import StartedService
 
 
-class TritonServer:
+class TritonServer(StartedService):
     """tritonserver from the pytriton wheel on free loopback ports, stopped in ``finally``."""
 
     def __init__(self, root: Path | None = None, options: ServingOptions | None = None) -> None:
@@ -62,18 +62,3 @@ class TritonServer:
         finally:
             if self._own_root:
                 shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> TritonServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
