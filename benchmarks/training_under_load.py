@@ -127,6 +127,7 @@ async def one_repeat(
             "estimator": "auto",
             "time_budget_s": "600",
             "auto_promote": "true",
+            "seed": str(seed),
         },
         files={"dataset": ("train.csv", io.BytesIO(dataset(args.rows)), "text/csv")},
     )
