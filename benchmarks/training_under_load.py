@@ -67,6 +67,12 @@ async def load(base: str, stop: asyncio.Event, concurrency: int) -> list[float]:
     return latencies
 
 
+def _median(values: list[float | None]) -> float | None:
+    """Median of the known values (an older server reports no ``cpu_seconds``)."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
 def summary(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
@@ -90,7 +96,7 @@ async def run(base: str, args: argparse.Namespace) -> dict[str, Any]:
         "rows": args.rows,
         "repeats": args.repeats,
         "median": {
-            key: statistics.median(r[key] for r in repeats)
+            key: _median([r[key] for r in repeats])
             for key in (
                 "training_seconds",
                 "cpu_seconds",

@@ -67,8 +67,10 @@ def search_rows(x: Any, y: Any, classify: bool, seed: int) -> SearchRows:
     import numpy as np
     from sklearn.model_selection import train_test_split
 
+    # stratified where every class can be split (a class of one row cannot)
+    stratify = y if classify and np.unique(y, return_counts=True)[1].min() >= 2 else None
     x_fit, x_valid, y_fit, y_valid = train_test_split(
-        x, y, test_size=VALID_SHARE, random_state=seed, stratify=y if classify else None
+        x, y, test_size=VALID_SHARE, random_state=seed, stratify=stratify
     )
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(y_fit))

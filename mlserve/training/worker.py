@@ -141,7 +141,8 @@ def run_job(spec: JobSpec) -> JobOutcome:
     if options.task == "classification":
         labels = sorted({str(v) for v in y_all})
         y_all = np.array([labels.index(str(v)) for v in y_all])
-    stratify = y_all if options.task == "classification" else None
+    splittable = labels is not None and np.unique(y_all, return_counts=True)[1].min() >= 2
+    stratify = y_all if splittable else None  # a class of one row cannot be stratified
     x_train, x_test, y_train, y_test = train_test_split(
         features.to_numpy(),
         y_all,

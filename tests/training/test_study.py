@@ -171,3 +171,13 @@ def test_no_completed_trial_is_a_clear_error() -> None:
 
     with pytest.raises(InvalidInputError, match="no trial completed"):
         run(options, rows)
+
+
+def test_a_class_of_one_row_is_not_stratified() -> None:
+    x, y = xor_rows(400)
+    y[0] = 2  # a third class with a single row
+
+    rows = search_rows(x, y, classify=True, seed=0)
+
+    assert len(rows.y_fit) + len(rows.y_valid) == 400
+    assert rows.sizes[-1] == len(rows.y_fit)
