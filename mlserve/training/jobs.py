@@ -40,8 +40,8 @@ from mlserve.errors import (
 from mlserve.serving.publisher import Publisher
 from mlserve.settings import TrainingSettings
 from mlserve.training.options import TrainingOptions
+from mlserve.training.study import JobCancelledError
 from mlserve.training.worker import (
-    JobCancelledError,
     JobOutcome,
     JobSpec,
     limit_process,
@@ -205,7 +205,9 @@ class TrainingJobs:
                 await self.publisher.set_enabled(job.model, job.version, False)
             job.result = {
                 "best_params": outcome.best_params,
-                "cv_score": outcome.best_score,
+                "search_score": outcome.best_score,
+                "full_fits": outcome.full_fits,
+                "cpu_seconds": outcome.cpu_seconds,
                 "holdout": outcome.holdout,
                 "trials": outcome.trials,
                 "pruned": outcome.pruned,

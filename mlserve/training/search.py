@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlserve.training.options import ESTIMATORS
+from mlserve.training.options import AUTO_FAMILIES
 
 
 def suggest(trial: Any, task: str, family: str) -> dict[str, Any]:
-    """Hyperparameters of ``family`` drawn by ``trial`` (``family`` may be ``auto``)."""
+    """Hyperparameters of ``family`` drawn by ``trial`` (``auto``: one of ``AUTO_FAMILIES``)."""
     if family == "auto":
-        family = trial.suggest_categorical("estimator", list(ESTIMATORS[task]))
+        family = trial.suggest_categorical("estimator", list(AUTO_FAMILIES[task]))
     params: dict[str, Any] = {"estimator": family}
     if family == "logistic_regression":
         params["C"] = trial.suggest_float("C", 1e-3, 1e2, log=True)
@@ -32,8 +32,8 @@ def suggest(trial: Any, task: str, family: str) -> dict[str, Any]:
 
 
 def default_params(task: str, family: str) -> dict[str, Any]:
-    """One reasonable configuration, for ``optimize: false``."""
-    chosen = ESTIMATORS[task][1] if family == "auto" else family
+    """One reasonable configuration, for ``optimize: false`` (``auto``: LightGBM)."""
+    chosen = "lightgbm" if family == "auto" else family
     return {"estimator": chosen}
 
 

@@ -1,35 +1,29 @@
 """The training job itself, run inside a training process (never the serving process).
 
-:func:`run_job` reads the dataset, searches hyperparameters with Optuna (TPE sampler,
-median pruner over cross-validation folds, a trial budget and a time budget), refits the
-best configuration, measures it on held-out rows and exports it to ONNX with the parity
+:func:`run_job` reads the dataset, holds out ``test_size`` of the rows, searches
+hyperparameters on the rest (:mod:`mlserve.training.study`: Optuna, successive halving on
+data fractions, a trial budget and a time budget), refits the best configuration on all
+training rows, measures it on the held-out rows and exports it to ONNX with the parity
 check on those rows. Progress goes to the job's log file, one line per event; a
-``cancel`` file beside it stops the search at the next fold. Each trial is logged to
+``cancel`` file beside it stops the search before the next fit. Each trial is logged to
 MLflow as a child run when a tracking server is configured.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from mlserve.converters.base import ExportedModel
-from mlserve.errors import InvalidInputError, MLServeError
-from mlserve.training.options import LOWER_IS_BETTER, TrainingOptions
+from mlserve.errors import InvalidInputError
+from mlserve.training.options import TrainingOptions
+from mlserve.training.study import JobCancelledError, score, search, search_rows
 
-CV_FOLDS = 3
 MIN_ROWS = 50
 MAX_BACKGROUND_ROWS = 1000
-
-
-class JobCancelledError(MLServeError):
-    """The job was cancelled."""
-
-    status_code = 409
 
 
 @dataclass(frozen=True)
@@ -54,6 +48,10 @@ class JobOutcome:
     best_score: float
     trials: int
     pruned: int
+    full_fits: int = 0
+    cpu_seconds: float = 0.0
+    """CPU time the training process spent on the job (the search's real cost: its wall
+    time depends on what serving and the machine leave it)."""
     holdout: dict[str, float] = field(default_factory=dict)
     mlflow_run_id: str | None = None
 
@@ -133,6 +131,7 @@ def run_job(spec: JobSpec) -> JobOutcome:
     import numpy as np
     from sklearn.model_selection import train_test_split
 
+    cpu_started = time.process_time()
     log = JobLog(spec.log_path)
     options = spec.options
     features, target = read_dataset(spec.dataset, options, spec.max_rows)
@@ -142,7 +141,8 @@ def run_job(spec: JobSpec) -> JobOutcome:
     if options.task == "classification":
         labels = sorted({str(v) for v in y_all})
         y_all = np.array([labels.index(str(v)) for v in y_all])
-    stratify = y_all if options.task == "classification" else None
+    splittable = labels is not None and np.unique(y_all, return_counts=True)[1].min() >= 2
+    stratify = y_all if splittable else None  # a class of one row cannot be stratified
     x_train, x_test, y_train, y_test = train_test_split(
         features.to_numpy(),
         y_all,
@@ -155,13 +155,21 @@ def run_job(spec: JobSpec) -> JobOutcome:
         f"target {options.target!r}"
     )
     tracker = _Tracker(spec)
-    best_params, best_score, trials, pruned = _search(spec, x_train, y_train, log, tracker)
+    rows = search_rows(x_train, y_train, options.task == "classification", options.seed)
+    found = search(
+        options, rows, cancelled=spec.cancel_path.exists, log=log, on_trial=tracker.trial
+    )
+    best_params = found.params
     if spec.cancel_path.exists():
         raise JobCancelledError("cancelled")
+    log(
+        f"search: {found.trials} trials, {found.pruned} pruned, {found.full_fits} fitted on "
+        f"all {len(rows.y_fit)} search rows; refitting the best on {len(y_train)} rows"
+    )
     from mlserve.training.search import build
 
     model = build(options.task, best_params, options.seed).fit(x_train, y_train)
-    holdout = {options.metric_name: _score(options, model, x_test, y_test)}
+    holdout = {options.metric_name: score(options, model, x_test, y_test)}
     log(f"best {best_params} -> holdout {options.metric_name} {holdout[options.metric_name]:.4f}")
     tracker.finish(best_params, holdout)
     from mlserve.converters.loading import export_native_model
@@ -181,123 +189,27 @@ def run_job(spec: JobSpec) -> JobOutcome:
         exported.labels = labels
     exported.training = {
         **exported.training,
-        "trials": trials,
-        "pruned": pruned,
+        "trials": found.trials,
+        "pruned": found.pruned,
+        "full_fits": found.full_fits,
         "best_params": best_params,
-        "cv_score": best_score,
+        "search_score": found.score,
         "rows": len(features),
         "target": options.target,
     }
-    log(f"exported to ONNX; {exported.parity.summary()}")
+    cpu_s = round(time.process_time() - cpu_started, 2)
+    log(f"exported to ONNX; {exported.parity.summary()}; training process CPU {cpu_s} s")
     return JobOutcome(
         exported=exported,
         best_params=best_params,
-        best_score=best_score,
-        trials=trials,
-        pruned=pruned,
+        best_score=found.score,
+        trials=found.trials,
+        pruned=found.pruned,
+        full_fits=found.full_fits,
+        cpu_seconds=cpu_s,
         holdout=holdout,
         mlflow_run_id=tracker.parent_run,
     )
-
-
-def _search(
-    spec: JobSpec, x: Any, y: Any, log: JobLog, tracker: _Tracker
-) -> tuple[dict[str, Any], float, int, int]:
-    options = spec.options
-    from mlserve.training.search import default_params, suggest
-
-    if not options.optimize:
-        params = default_params(options.task, options.estimator)
-        return params, _cross_validate(spec, params, x, y, None), 1, 0
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    direction: Literal["minimize", "maximize"] = (
-        "minimize" if options.metric_name in LOWER_IS_BETTER else "maximize"
-    )
-    study = optuna.create_study(
-        direction=direction,
-        sampler=optuna.samplers.TPESampler(seed=options.seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=0),
-    )
-
-    def objective(trial: Any) -> float:
-        params = suggest(trial, options.task, options.estimator)
-        trial.set_user_attr("params", params)
-        return _cross_validate(spec, params, x, y, trial)
-
-    def after_trial(study: Any, trial: Any) -> None:
-        state = trial.state.name.lower()
-        value = "" if trial.value is None else f" {options.metric_name} {trial.value:.4f}"
-        log(f"trial {trial.number}: {state}{value} {trial.user_attrs.get('params', {})}")
-        tracker.trial(trial)
-        if spec.cancel_path.exists():
-            study.stop()
-
-    study.optimize(
-        objective,
-        n_trials=options.n_optimization_trials,
-        timeout=options.time_budget_s,
-        callbacks=[after_trial],
-        catch=(ValueError,),
-    )
-    done = [t for t in study.trials if t.state.name == "COMPLETE"]
-    pruned = sum(t.state.name == "PRUNED" for t in study.trials)
-    if not done:
-        if spec.cancel_path.exists():
-            raise JobCancelledError("cancelled")
-        raise InvalidInputError("no trial completed: check the dataset and the time budget")
-    best = study.best_trial
-    return dict(best.user_attrs["params"]), float(best.values[0]), len(study.trials), pruned
-
-
-def _cross_validate(spec: JobSpec, params: dict[str, Any], x: Any, y: Any, trial: Any) -> float:
-    from sklearn.model_selection import KFold, StratifiedKFold
-
-    from mlserve.training.search import build
-
-    options = spec.options
-    splitter = (
-        StratifiedKFold(CV_FOLDS, shuffle=True, random_state=options.seed)
-        if options.task == "classification"
-        else KFold(CV_FOLDS, shuffle=True, random_state=options.seed)
-    )
-    scores: list[float] = []
-    for step, (train, valid) in enumerate(splitter.split(x, y)):
-        if spec.cancel_path.exists():
-            raise JobCancelledError("cancelled")
-        model = build(options.task, params, options.seed).fit(x[train], y[train])
-        scores.append(_score(options, model, x[valid], y[valid]))
-        if trial is not None:
-            import optuna
-
-            trial.report(sum(scores) / len(scores), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned
-    return sum(scores) / len(scores)
-
-
-def _score(options: TrainingOptions, model: Any, x: Any, y: Any) -> float:
-    from sklearn import metrics
-
-    name = options.metric_name
-    if name in ("roc_auc", "log_loss"):
-        proba = model.predict_proba(x)
-        if name == "log_loss":
-            return float(metrics.log_loss(y, proba, labels=list(range(proba.shape[1]))))
-        if proba.shape[1] == 2:
-            return float(metrics.roc_auc_score(y, proba[:, 1]))
-        return float(metrics.roc_auc_score(y, proba, multi_class="ovr"))
-    predicted = model.predict(x)
-    if name == "accuracy":
-        return float(metrics.accuracy_score(y, predicted))
-    if name == "f1":
-        return float(metrics.f1_score(y, predicted, average="macro"))
-    if name == "r2":
-        return float(metrics.r2_score(y, predicted))
-    if name == "rmse":
-        return math.sqrt(float(metrics.mean_squared_error(y, predicted)))
-    return float(metrics.mean_absolute_error(y, predicted))
 
 
 class _Tracker:
@@ -335,7 +247,11 @@ class _Tracker:
         for key, value in trial.user_attrs.get("params", {}).items():
             self.client.log_param(child.info.run_id, key, str(value))
         if trial.value is not None:
-            self.client.log_metric(child.info.run_id, "cv_score", float(trial.value))
+            self.client.log_metric(child.info.run_id, "validation_score", float(trial.value))
+        for step, value in trial.intermediate_values.items():
+            self.client.log_metric(child.info.run_id, "rung_score", float(value), step=step)
+        if "rows" in trial.user_attrs:
+            self.client.log_param(child.info.run_id, "fit_rows", str(trial.user_attrs["rows"]))
         self.client.set_terminated(child.info.run_id)
 
     def finish(self, params: dict[str, Any], holdout: dict[str, float]) -> None:

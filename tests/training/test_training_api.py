@@ -84,6 +84,8 @@ def test_optuna_search_publishes_and_serves(
     assert job["status"] == "succeeded", job
     assert job["serving"] is True
     assert job["result"]["trials"] == 8
+    assert job["result"]["full_fits"] == 8 - job["result"]["pruned"]
+    assert job["result"]["cpu_seconds"] > 0
     assert job["result"]["holdout"]["accuracy"] > 0.8
     logs = "\n".join(job["logs"])
     assert "trial 0:" in logs
