@@ -19,11 +19,13 @@ from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.drift_report import drift_report_router
 from mlserve.control_plane.routes.training import training_router
 from mlserve.control_plane.stack import ServingStack
+from mlserve.lifecycle.release import ReleaseManager
 from mlserve.monitoring.drift_report.compare import DriftPolicy
 from mlserve.monitoring.drift_report.live import LiveDriftReports
 from mlserve.platform.mlflow_deploys import MlflowDeploys
 from mlserve.settings import Settings
 from mlserve.training.jobs import TrainingJobs
+from mlserve.training.promotion import gated_promotion
 
 
 def _training_dir(settings: Settings) -> Path:
@@ -32,9 +34,14 @@ def _training_dir(settings: Settings) -> Path:
 
 
 def install_addons(
-    app: ControlPlaneApp, settings: Settings, stack: ServingStack, api_v1: ApiV1
+    app: ControlPlaneApp,
+    settings: Settings,
+    stack: ServingStack,
+    api_v1: ApiV1,
+    releases: ReleaseManager,
 ) -> None:
-    """Include the drift-report and training routes; let ``/api/v1/deploy`` import from
+    """Include the drift-report and training routes (``auto_promote`` releases through
+    ``releases`` and the champion/challenger gate); let ``/api/v1/deploy`` import from
     MLflow; stop training jobs and imports at shutdown; log every request (one line)."""
     reports = LiveDriftReports(
         stack.repository,
@@ -56,6 +63,13 @@ def install_addons(
         _training_dir(settings),
         stack.publisher,
         tracking_uri=settings.mlflow.tracking_uri,
+        promote=gated_promotion(
+            releases,
+            stack.dataplane.predict,
+            stack.repository,
+            default_metric=settings.publish.gate_metric,
+            max_recall_drop=settings.publish.gate_max_recall_drop,
+        ),
     )
     app.include_router(training_router(jobs, Guards(api_v1.services.users)))
     _stop_on_shutdown(app, jobs, api_v1.services.mlflow)

@@ -117,7 +117,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
             lambda entry: TokenGate(entry, groups=closed, users=users, static_tokens=[key])
         )
     # After the gate: the request log wraps it too (its 401s are logged).
-    install_addons(app, settings, stack, api_v1)  # drift reports, training, request logs
+    install_addons(app, settings, stack, api_v1, release_manager)  # reports, training, logs
     install_lifecycle(app, stack, api_v1, release_manager)  # experiments, dashboard, alerts
     return app
 

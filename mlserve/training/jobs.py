@@ -6,7 +6,8 @@ so a search never runs in the serving event loop and gets the CPU serving leaves
 serving process only waits on the job's future, reads its log file and, once the job
 returns its ONNX export, publishes it with the
 :class:`~mlserve.serving.publisher.Publisher` (the usual parity-checked path). With
-``auto_promote`` the version goes through :func:`auto_promote`; without, it is published
+``auto_promote`` the version is published and released through the champion/challenger gate
+(:mod:`mlserve.training.promotion`); without, it is published
 stopped (a candidate an admin starts).
 
 Job records live in memory (the newest ``MAX_JOBS``); a restart forgets them.
@@ -23,6 +24,7 @@ import os
 import shutil
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -67,6 +69,8 @@ class TrainingJob:
     error: str | None = None
     version: int | None = None
     serving: bool = False
+    promotion: str | None = None
+    """With ``auto_promote``: what the release gate decided."""
     result: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -85,14 +89,10 @@ class TrainingJob:
         return lines[-MAX_LOG_LINES:]
 
 
-async def auto_promote(publisher: Publisher, job: TrainingJob, outcome: JobOutcome) -> int:
-    """The promotion hook for ``auto_promote: true``.
-
-    For now it publishes the version and serves it at once. The champion/challenger gate
-    (issue 20) plugs in here: it will compare the new version with the serving champion
-    and only then route traffic to it."""
-    metadata = await publisher.publish(outcome.exported, job.model)
-    return metadata.version
+Promotion = Callable[[TrainingJob, JobOutcome], Awaitable[str]]
+"""How ``auto_promote`` releases a trained version (:func:`mlserve.control_plane.addons`
+builds it over the release manager and the champion/challenger gate): its message says
+what happened; ConflictError when the gate keeps the version out of Production."""
 
 
 class TrainingJobs:
@@ -105,11 +105,13 @@ class TrainingJobs:
         publisher: Publisher,
         *,
         tracking_uri: str | None = None,
+        promote: Promotion | None = None,
     ) -> None:
         self.settings = settings
         self.work_dir = work_dir
         self.publisher = publisher
         self.tracking_uri = tracking_uri
+        self.promote = promote
         self._jobs: OrderedDict[str, TrainingJob] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor: ProcessPoolExecutor | None = None
@@ -197,8 +199,10 @@ class TrainingJobs:
                 raise ParityError(f"not published: {outcome.exported.parity.summary()}")
             job.status = "publishing"
             if job.options.auto_promote:
-                job.version = await auto_promote(self.publisher, job, outcome)
+                job.version = (await self.publisher.publish(outcome.exported, job.model)).version
                 job.serving = True
+                if self.promote is not None:
+                    self._log(job, await self._promoted(job, outcome))
             else:
                 metadata = await self.publisher.publish(outcome.exported, job.model)
                 job.version = metadata.version
@@ -234,6 +238,18 @@ class TrainingJobs:
                 self._log(job, f"failed: {job.error}")
             for data in job.folder.glob("dataset*"):
                 data.unlink(missing_ok=True)
+
+    async def _promoted(self, job: TrainingJob, outcome: JobOutcome) -> str:
+        """Release the published version through :attr:`promote`; a version the gate keeps
+        out stays published (by explicit version only) and the job still succeeds."""
+        assert self.promote is not None
+        try:
+            message = await self.promote(job, outcome)
+        except ConflictError as exc:
+            job.promotion = f"not promoted: {exc.message}"
+            return job.promotion
+        job.promotion = message
+        return message
 
     @staticmethod
     def _log(job: TrainingJob, line: str) -> None:

@@ -19,11 +19,14 @@ from typing import Any
 
 from mlserve.converters.base import ExportedModel
 from mlserve.errors import InvalidInputError
+from mlserve.lifecycle.validation import ValidationSet
 from mlserve.training.options import TrainingOptions
 from mlserve.training.study import JobCancelledError, score, search, search_rows
 
 MIN_ROWS = 50
 MAX_BACKGROUND_ROWS = 1000
+MAX_VALIDATION_ROWS = 5000
+"""Held-out rows kept for the gate (its predictions go through Triton)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class JobOutcome:
     time depends on what serving and the machine leave it)."""
     holdout: dict[str, float] = field(default_factory=dict)
     mlflow_run_id: str | None = None
+    validation: ValidationSet | None = None
+    """The held-out rows and their labels: the champion/challenger gate's data when the
+    model has no validation set of its own."""
 
 
 class JobLog:
@@ -199,6 +205,12 @@ def run_job(spec: JobSpec) -> JobOutcome:
     }
     cpu_s = round(time.process_time() - cpu_started, 2)
     log(f"exported to ONNX; {exported.parity.summary()}; training process CPU {cpu_s} s")
+    held_out = x_test[:MAX_VALIDATION_ROWS].tolist()
+    truths = y_test[:MAX_VALIDATION_ROWS].tolist()
+    validation = ValidationSet(
+        records=[dict(zip(names, row, strict=True)) for row in held_out],
+        labels=[labels[int(t)] for t in truths] if labels is not None else truths,
+    )
     return JobOutcome(
         exported=exported,
         best_params=best_params,
@@ -209,6 +221,7 @@ def run_job(spec: JobSpec) -> JobOutcome:
         cpu_seconds=cpu_s,
         holdout=holdout,
         mlflow_run_id=tracker.parent_run,
+        validation=validation,
     )
 
 

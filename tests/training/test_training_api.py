@@ -83,6 +83,10 @@ def test_optuna_search_publishes_and_serves(
 
     assert job["status"] == "succeeded", job
     assert job["serving"] is True
+    assert job["promotion"] == (
+        f"churn-trained v{job['version']} passed the gate on accuracy and is in Production"
+    )
+    assert admin.get("/models/churn-trained/versions").json()["production"] == job["version"]
     assert job["result"]["trials"] == 8
     assert job["result"]["full_fits"] == 8 - job["result"]["pruned"]
     assert job["result"]["cpu_seconds"] > 0
@@ -110,6 +114,38 @@ def test_optuna_search_publishes_and_serves(
     ]
     assert len(children) == 8
     assert all("estimator" in r.data.params for r in children)
+
+
+def test_the_gate_keeps_a_worse_trained_version_out_of_production(admin: httpx.Client) -> None:
+    first = start(
+        admin,
+        "churn-gated",
+        dataset(seed=6),
+        optimize=False,
+        estimator="logistic_regression",
+        auto_promote=True,
+    )
+    champion = wait(admin, "churn-gated", first.json()["job_id"])
+    noise = dataset(seed=7)
+    noise["churned"] = np.random.default_rng(7).permutation(noise["churned"].to_numpy())
+    second = start(
+        admin,
+        "churn-gated",
+        noise,
+        optimize=False,
+        estimator="logistic_regression",
+        auto_promote=True,
+    )
+    worse = wait(admin, "churn-gated", second.json()["job_id"])
+    versions = admin.get("/models/churn-gated/versions").json()
+
+    assert champion["promotion"].endswith("is in Production"), champion
+    assert worse["status"] == "succeeded", worse
+    assert worse["promotion"].startswith(
+        f"not promoted: the gate kept churn-gated v{worse['version']} out of Production"
+    ), worse
+    assert versions["production"] == champion["version"]  # the champion still serves
+    assert any("not promoted" in line for line in worse["logs"])
 
 
 def test_without_auto_promote_the_version_is_published_stopped(

@@ -72,6 +72,11 @@ class TrainingJobView(BaseModel):
     options: TrainingOptions
     version: int | None = None
     serving: bool = False
+    promotion: str | None = Field(
+        default=None,
+        description="With auto_promote: what the champion/challenger gate decided (the "
+        "version in Production, or why it stays out).",
+    )
     error: str | None = None
     result: dict[str, Any] = {}
     created_at: float
@@ -87,6 +92,7 @@ class TrainingJobView(BaseModel):
             options=job.options,
             version=job.version,
             serving=job.serving,
+            promotion=job.promotion,
             error=job.error,
             result=job.result,
             created_at=job.created_at,
