@@ -45,7 +45,9 @@ def test_fixture_was_pickled_by_numpy_1(name: str) -> None:
 @pytest.mark.parametrize("loader", ["cli", "sandbox"])
 def test_numpy_126_pickle_loads_and_predicts_as_saved(name: str, loader: str) -> None:
     path = FIXTURES / f"numpy126_{name}.joblib"
-    model: Any = load_model_file(path, max_bytes=LIMIT) if loader == "cli" else load_restricted(path)
+    model: Any = (
+        load_model_file(path, max_bytes=LIMIT) if loader == "cli" else load_restricted(path)
+    )
 
     got = model.predict_proba(np.array(EXPECTED["rows"]))
 
