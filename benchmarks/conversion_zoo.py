@@ -28,7 +28,6 @@ import json
 import math
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -54,7 +53,25 @@ TOPICS = {
     "tech": "ordinateur logiciel écran batterie téléphone application mise à jour wifi 電池",
     "finance": "banque crédit taux épargne prêt bourse euros dépense budget impôt",
 }
-NOISE = "le la les un une et ou mais avec pour sur très bien pas du de des".split()
+NOISE = [
+    "le",
+    "la",
+    "les",
+    "un",
+    "une",
+    "et",
+    "ou",
+    "mais",
+    "avec",
+    "pour",
+    "sur",
+    "très",
+    "bien",
+    "pas",
+    "du",
+    "de",
+    "des",
+]
 UNICODE_EXTRAS = [
     "  espaces  au début et à la fin  ",
     "TOUT EN MAJUSCULES ÉCOLE CRÈME",
@@ -174,9 +191,14 @@ def _dump(model: Any, folder: Path) -> Path:
 
 
 def text_entry(
-    case_id: str, vectorizer: Any, classifier: Any, dataset: str = "topic", *,
-    middle: tuple[Any, ...] = (), samples: bool = True,
-) -> Entry:  # fmt: skip
+    case_id: str,
+    vectorizer: Any,
+    classifier: Any,
+    dataset: str = "topic",
+    *,
+    middle: tuple[Any, ...] = (),
+    samples: bool = True,
+) -> Entry:
     def build(folder: Path) -> dict[str, Any]:
         from sklearn.pipeline import make_pipeline
 
@@ -194,9 +216,14 @@ def text_entry(
 
 
 def tabular_entry(
-    case_id: str, make: Callable[[], Any], target: str = "class", *, columns: str = "numeric",
-    background: bool = True, arrays: bool = False,
-) -> Entry:  # fmt: skip
+    case_id: str,
+    make: Callable[[], Any],
+    target: str = "class",
+    *,
+    columns: str = "numeric",
+    background: bool = True,
+    arrays: bool = False,
+) -> Entry:
     numeric = ["montant (€)", "durée mois", "âge", "revenu/an", "ratio"]
 
     def build(folder: Path) -> dict[str, Any]:
@@ -399,7 +426,7 @@ def zoo() -> list[Entry]:
                 StandardScaler(),
                 LogisticRegression(penalty="l1", solver="saga", C=0.5, max_iter=3000),
             ),
-        ),  # fmt: skip
+        ),
         t("rf-100-leaf3", lambda: RandomForestClassifier(100, min_samples_leaf=3, random_state=1)),
         t("et-60", lambda: ExtraTreesClassifier(60, max_depth=10, random_state=2)),
         t(
@@ -407,18 +434,18 @@ def zoo() -> list[Entry]:
             lambda: GradientBoostingClassifier(
                 n_estimators=40, max_depth=5, subsample=0.8, random_state=3
             ),
-        ),  # fmt: skip
+        ),
         t("hgb-60", lambda: HistGradientBoostingClassifier(max_iter=60, learning_rate=0.2)),
         t("adaboost", lambda: AdaBoostClassifier(n_estimators=30, random_state=0)),
         t("bagging-trees", lambda: BaggingClassifier(n_estimators=10, random_state=0)),
         t(
             "knn-distance",
             lambda: make_pipeline(MinMaxScaler(), KNeighborsClassifier(7, weights="distance")),
-        ),  # fmt: skip
+        ),
         t(
             "svc-rbf-robust",
             lambda: make_pipeline(RobustScaler(), SVC(C=3, probability=True, random_state=0)),
-        ),  # fmt: skip
+        ),
         t("linearsvc-tab", lambda: make_pipeline(StandardScaler(), LinearSVC(C=0.3))),
         t("lda", LinearDiscriminantAnalysis),
         t("pca-lr", lambda: make_pipeline(StandardScaler(), PCA(3), LogisticRegression())),
@@ -427,7 +454,7 @@ def zoo() -> list[Entry]:
             lambda: make_pipeline(
                 StandardScaler(), MLPClassifier((64, 32), max_iter=400, random_state=0)
             ),
-        ),  # fmt: skip
+        ),
         t("tree-regressor", lambda: DecisionTreeRegressor(max_depth=7, random_state=0), "value"),
         t("et-regressor", lambda: ExtraTreesRegressor(40, random_state=0), "value"),
         t("elasticnet", lambda: ElasticNet(alpha=0.1), "value"),
@@ -437,7 +464,7 @@ def zoo() -> list[Entry]:
             "poly-ridge",
             lambda: make_pipeline(StandardScaler(), PolynomialFeatures(2), BayesianRidge()),
             "value",
-        ),  # fmt: skip
+        ),
         t(
             "mlp-regressor",
             lambda: make_pipeline(
@@ -445,88 +472,88 @@ def zoo() -> list[Entry]:
                 MLPRegressor(hidden_layer_sizes=(32,), max_iter=500, random_state=0),
             ),
             "value",
-        ),  # fmt: skip
+        ),
         t("rf-arrays", lambda: RandomForestClassifier(40, random_state=5), arrays=True),
         t(
             "lr-arrays-no-background",
             lambda: make_pipeline(StandardScaler(), LogisticRegression()),
             arrays=True,
             background=False,
-        ),  # fmt: skip
+        ),
         t("rf-no-background", lambda: RandomForestClassifier(30, random_state=6), background=False),
         t("columns-hgb", mixed(HistGradientBoostingClassifier(max_iter=40)), columns="mixed"),
         t(
             "columns-rf-noscale",
             mixed(RandomForestClassifier(50, random_state=0), scale=False),
             columns="mixed",
-        ),  # fmt: skip
+        ),
         t("columns-lr", mixed(LogisticRegression(C=0.3, max_iter=500)), columns="mixed"),
         t(
             "columns-gb",
             mixed(GradientBoostingClassifier(n_estimators=30, random_state=0)),
             columns="mixed",
-        ),  # fmt: skip
+        ),
         t(
             "columns-lgbm",
             mixed(LGBMClassifier(n_estimators=40, n_jobs=1, verbose=-1)),
             columns="mixed",
-        ),  # fmt: skip
+        ),
         t(
             "columns-xgb-no-background",
             mixed(XGBClassifier(n_estimators=40, n_jobs=1)),
             columns="mixed",
             background=False,
-        ),  # fmt: skip
+        ),
         t("xgb-deep", lambda: XGBClassifier(n_estimators=80, max_depth=7, n_jobs=1)),
         t(
             "xgb-binary-hist",
             lambda: XGBClassifier(n_estimators=50, tree_method="hist", n_jobs=1),
             columns="numeric",
-        ),  # fmt: skip
+        ),
         t(
             "xgb-regressor-deep",
             lambda: XGBRegressor(n_estimators=60, max_depth=6, n_jobs=1),
             "value",
-        ),  # fmt: skip
+        ),
         t(
             "lgbm-leaves63",
             lambda: LGBMClassifier(n_estimators=60, num_leaves=63, n_jobs=1, verbose=-1),
-        ),  # fmt: skip
+        ),
         t(
             "lgbm-regressor-l1",
             lambda: LGBMRegressor(n_estimators=50, objective="l1", n_jobs=1, verbose=-1),
             "value",
-        ),  # fmt: skip
+        ),
         t(
             "catboost-depth4",
             lambda: CatBoostClassifier(
                 iterations=60, depth=4, verbose=False, thread_count=1, allow_writing_files=False
             ),
-        ),  # fmt: skip
+        ),
         t(
             "catboost-regressor-rmse",
             lambda: CatBoostRegressor(
                 iterations=50, depth=5, verbose=False, thread_count=1, allow_writing_files=False
             ),
             "value",
-        ),  # fmt: skip
+        ),
         t(
             "isolation-forest-10pct",
             lambda: IsolationForest(n_estimators=60, contamination=0.1, random_state=0),
             "none",
-        ),  # fmt: skip
+        ),
         t(
             "one-class-svm-nu",
             lambda: make_pipeline(StandardScaler(), OneClassSVM(nu=0.05)),
             "none",
-        ),  # fmt: skip
+        ),
         t(
             "lof-10",
             lambda: make_pipeline(
                 StandardScaler(), LocalOutlierFactor(n_neighbors=10, novelty=True)
             ),
             "none",
-        ),  # fmt: skip
+        ),
         t("elliptic-5pct", lambda: EllipticEnvelope(contamination=0.05, random_state=0), "none"),
     ]
     entries += torch_entries()
@@ -703,9 +730,13 @@ def run_entry(entry: Entry, root: Path) -> Outcome:
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}"
         return Outcome(
-            entry.id, entry.family, "CRASH", time.perf_counter() - start, detail[:300],
+            entry.id,
+            entry.family,
+            "CRASH",
+            time.perf_counter() - start,
+            detail[:300],
             {"traceback": traceback.format_exc()},
-        )  # fmt: skip
+        )
     seconds = time.perf_counter() - start
     if not exported.parity.passed:
         return Outcome(entry.id, entry.family, "refused", seconds, exported.parity.summary())
@@ -718,9 +749,13 @@ def run_entry(entry: Entry, root: Path) -> Outcome:
         problem = compare(args["task"], served, native)
     except Exception as exc:
         return Outcome(
-            entry.id, entry.family, "CRASH", seconds, f"serving check: {type(exc).__name__}: {exc}",
+            entry.id,
+            entry.family,
+            "CRASH",
+            seconds,
+            f"serving check: {type(exc).__name__}: {exc}",
             {"traceback": traceback.format_exc()},
-        )  # fmt: skip
+        )
     if problem:
         return Outcome(entry.id, entry.family, "WRONG", seconds, problem)
     note = f"{len(served)} held-out inputs"
