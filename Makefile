@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 	# torch is pinned first so nothing can pull a CUDA build in its place.
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/pip install --quiet -e ".[torch,tabular,tracking,dev]"
+	# tritonserver's wheel without its numpy<2 requirement (only its binaries run), and
+	# numpy 1.26 alone for Triton's Python backend stub (mlserve/triton/stub_env.py).
+	$(BIN)/pip install --quiet --no-deps "nvidia-pytriton==0.7.0"
+	$(BIN)/pip install --quiet --no-deps --upgrade --target $(VENV)/triton-stub-site "numpy==1.26.4"
 	touch $(STAMP)
 
 # redis-server (tests start their own), prometheus (the observability test), chromium and

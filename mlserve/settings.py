@@ -142,6 +142,10 @@ class TritonSettings(SettingsSection):
     for transformer models on bigger machines."""
     startup_timeout_s: float = Field(default=120.0, gt=0)
     """How long to wait for the embedded Triton to become ready."""
+    stub_site: Path | None = None
+    """Folder holding numpy 1.x alone, put first on the embedded Triton's Python-backend stub
+    path (its Triton 2.51 build misreads tensors under numpy 2; ``mlserve.triton.stub_env``).
+    Default: ``<venv>/triton-stub-site``, which ``make install`` fills."""
     infer_protocol: Literal["http", "grpc"] = "http"
     """How the control plane sends inference to Triton: ``http`` (KServe v2 REST with binary
     tensors on keep-alive connections; measured 3-5x less control-plane CPU per call than

@@ -184,8 +184,50 @@ def check_parity(
         check_variety=True,
     )
     if report.label_mismatches or report.over_tolerance:
-        report.likely_cause = TOKENIZATION_CAUSE
+        if _counts_agree(pipeline, onnx_model, batch):
+            estimator = pipeline.steps[-1][1]
+            report.likely_cause = (
+                f"the {type(estimator).__name__} step's ONNX conversion: the exported "
+                "tokenizer counts the same n-grams as scikit-learn on these texts, the "
+                "estimator answers differently (see the worst inputs); use another "
+                "estimator (e.g. CalibratedClassifierCV(method='sigmoid') instead of "
+                "'isotonic')"
+            )
+        else:
+            report.likely_cause = TOKENIZATION_CAUSE
     return report
+
+
+def _counts_agree(pipeline: Any, onnx_model: onnx.ModelProto, batch: Any) -> bool:
+    """Whether the graph's ``TfIdfVectorizer`` node counts what the pipeline's vectorizer
+    counts on ``batch``; False when that cannot be told (no single such node, another
+    layout), so a failed parity keeps the tokenization cause."""
+    import onnxruntime as ort
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    nodes = [n for n in onnx_model.graph.node if n.op_type == "TfIdfVectorizer"]
+    vectorizer = pipeline.steps[0][1]
+    if len(nodes) != 1 or not isinstance(vectorizer, CountVectorizer):
+        return False
+    try:
+        probe = onnx.ModelProto()
+        probe.CopyFrom(onnx_model)
+        probe.graph.output.append(
+            onnx.helper.make_tensor_value_info(nodes[0].output[0], onnx.TensorProto.FLOAT, None)
+        )
+        session = ort.InferenceSession(
+            probe.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        (counts,) = session.run([nodes[0].output[0]], {INPUT_NAME: batch})
+        native = CountVectorizer.transform(vectorizer, list(batch.ravel())).toarray()
+    except Exception:
+        return False
+    counts = np.asarray(counts).reshape(native.shape[0], -1)
+    if counts.shape != native.shape:
+        return False
+    if vectorizer.binary:
+        return bool(((counts > 0) == (native > 0)).all())
+    return bool(np.allclose(counts, native))
 
 
 def _vocabulary(pipeline: Any) -> list[str] | None:

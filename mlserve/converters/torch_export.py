@@ -318,4 +318,4 @@ def check_sample_inputs(spec: Sequence[TensorSpec], samples: Mapping[str, npt.ND
         sizes.add(array.shape[0])
     if len(sizes) != 1 or 0 in sizes:
         raise ConversionError(f"sample inputs need one non-zero batch size, got {sorted(sizes)}")
-    return sizes.pop()
+    return int(sizes.pop())

@@ -95,6 +95,9 @@ RECONSTRUCTORS = frozenset(
         "numpy.random._pickle.__randomstate_ctor",
         "numpy.random._pickle.__bit_generator_ctor",
         "numpy.random._pickle.__generator_ctor",
+        # numpy 2 pickles a RandomState's bit generator with its SeedSequence (GradientBoosting,
+        # HistGradientBoosting and MLP models hold one): Cython's unpickler of that class.
+        "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
         "pandas._libs.internals._unpickle_block",
         "pandas.core.internals.blocks.new_block",
         "pandas.core.indexes.base._new_Index",

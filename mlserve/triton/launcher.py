@@ -35,6 +35,7 @@ import httpx
 
 from mlserve.errors import MLServeError, ServiceUnavailableError
 from mlserve.settings import Settings
+from mlserve.triton.stub_env import stub_paths
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class EmbeddedTriton:
         startup_timeout_s: float = 120.0,
         log_path: Path | None = None,
         ort_threads: int = 1,
+        stub_site: Path | None = None,
     ) -> None:
         self.repository = repository.resolve()
         self.workdir = workdir.resolve()
@@ -86,6 +88,7 @@ class EmbeddedTriton:
         self.log_path = (log_path or self.workdir / "tritonserver.log").resolve()
         self.restarts = 0
         self.ort_threads = ort_threads
+        self.stub_site = stub_site
         self._restarting: str | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._models: set[str] = set()
@@ -111,6 +114,7 @@ class EmbeddedTriton:
             startup_timeout_s=triton.startup_timeout_s,
             log_path=(triton.log_dir / "tritonserver.log") if triton.log_dir else None,
             ort_threads=triton.ort_threads,
+            stub_site=triton.stub_site,
         )
 
     # -- addresses ----------------------------------------------------------------------
@@ -196,6 +200,7 @@ class EmbeddedTriton:
 
     def _spawn(self) -> None:
         home = pytriton_home()
+        env = self._environment(home)
         if self._backends is None:
             self._backends = self._assemble_backends(home / "tritonserver")
         backends = self._backends
@@ -224,7 +229,7 @@ class EmbeddedTriton:
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=self._environment(home),
+            env=env,
             start_new_session=True,
         )
         log_file.close()
@@ -261,8 +266,10 @@ class EmbeddedTriton:
         if env.get("LD_LIBRARY_PATH"):
             libs.append(env["LD_LIBRARY_PATH"])
         env["LD_LIBRARY_PATH"] = os.pathsep.join(libs)
+        # The stub's numpy 1.x (when this environment has numpy 2) goes first; see stub_env.
+        stub = [str(p) for p in stub_paths(self.stub_site)]
         paths = [p for p in sys.path if p and Path(p).is_dir()]
-        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env["PYTHONPATH"] = os.pathsep.join(stub + paths)
         env["MLSERVE_ORT_THREADS"] = str(self.ort_threads)
         return env
 

@@ -394,8 +394,9 @@ NUMPY2_RANDOM_STATE = (
     b"\x80\x02cnumpy.random._pickle\n__randomstate_ctor\nX\x07\x00\x00\x00MT19937"
     b"cnumpy.random._mt19937\nMT19937\n\x86R."
 )
-"""How numpy 2 pickles a RandomState (inside GradientBoosting, MLP, ...): numpy 1.26's
-constructor takes the class for a seed and fails."""
+"""A RandomState stream (crafted: the bit generator's class where its name belongs) that
+numpy's constructor rejects, as numpy 1.26 rejected numpy 2's. Whole models pickled under
+numpy 1.26 and 2 load: test_numpy_pickles.py."""
 
 
 def test_a_pickle_from_another_numpy_names_the_version_mismatch(tmp_path: Path) -> None:

@@ -84,6 +84,8 @@ def convert_to_onnx(
     except Exception as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise ConversionError(f"could not convert {anatomy.type_name} to ONNX: {reason}") from exc
+    if double:
+        double_imputers(converted)
     exact_tree_thresholds(converted, anatomy.model)
     if anatomy.layout == "columns":
         _split_inputs(converted, anatomy, TensorProto.DOUBLE if double else TensorProto.FLOAT)
@@ -334,6 +336,17 @@ def exact_tree_thresholds(model: onnx.ModelProto, native: Any) -> None:
         if node.op_type in _TREE_OPS:
             values = next((a for a in node.attribute if a.name == "nodes_values"), None)
             if exact and values is not None:
+                # The input may be float32 (e.g. a ColumnTransformer's Concat): ONNX
+                # Runtime's float tree kernel cannot read double thresholds and refused to
+                # load the graph. A Cast to double (a no-op on a double input) selects the
+                # double kernel; parity judges whether the comparisons are still exact.
+                cast = f"{node.name or node.output[0]}_mlserve_float64"
+                nodes.append(
+                    helper.make_node(
+                        "Cast", [node.input[0]], [cast], name=cast, to=TensorProto.DOUBLE
+                    )
+                )
+                node.input[0] = cast
                 doubles = np.array([exact.get(v, v) for v in values.floats], dtype=np.float64)
                 kept = [a for a in node.attribute if a.name != "nodes_values"]
                 del node.attribute[:]
@@ -363,6 +376,53 @@ def exact_tree_thresholds(model: onnx.ModelProto, native: Any) -> None:
         for opset in model.opset_import:
             if opset.domain == "ai.onnx.ml":
                 opset.version = max(opset.version, 3)
+
+
+def double_imputers(model: onnx.ModelProto) -> None:
+    """Replace each float ``Imputer`` node (ai.onnx.ml) with ``Where(IsNaN(x), values, x)``
+    in double precision.
+
+    skl2onnx emits ``Imputer`` for ``SimpleImputer`` on a double input too, but ONNX
+    Runtime implements it for float only: the double export failed to load and the float32
+    export took its place, rounding the scaled values trees compare (a ColumnTransformer
+    with an imputer + XGBoost then served wrong answers). Only NaN placeholders are
+    rewritten (``missing_values=np.nan``, scikit-learn's default); others keep the node,
+    and a double export that cannot load still falls back.
+    """
+    import math
+
+    import numpy as np
+
+    graph = model.graph
+    nodes = []
+    for node in graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        replaced = attrs.get("replaced_value_float")
+        values = attrs.get("imputed_value_floats")
+        if node.op_type != "Imputer" or values is None or not values.floats:
+            nodes.append(node)
+            continue
+        if replaced is not None and not math.isnan(replaced.f):
+            nodes.append(node)
+            continue
+        stem = f"{node.name or node.output[0]}_mlserve_double"
+        constant = onnx.numpy_helper.from_array(
+            np.array(list(values.floats), dtype=np.float64).reshape(1, -1), f"{stem}_values"
+        )
+        graph.initializer.append(constant)
+        nodes.append(
+            helper.make_node("IsNaN", [node.input[0]], [f"{stem}_nan"], name=f"{stem}_nan")
+        )
+        nodes.append(
+            helper.make_node(
+                "Where",
+                [f"{stem}_nan", constant.name, node.input[0]],
+                [node.output[0]],
+                name=stem,
+            )
+        )
+    del graph.node[:]
+    graph.node.extend(nodes)
 
 
 def _prune(model: onnx.ModelProto) -> None:

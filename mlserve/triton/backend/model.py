@@ -26,6 +26,17 @@ import numpy as np  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
 
+# Triton 2.51's stub (pybind11 reading numpy 1.x's dtype layout) misreads every tensor under
+# numpy 2: values repeat the first element, outputs come back empty. The launcher gives the
+# stub numpy 1.26 (mlserve/triton/stub_env.py); refuse to load rather than answer wrongly.
+# A Triton whose stub is built with pybind11 >= 2.12 may set MLSERVE_STUB_NUMPY2_OK=1.
+_NUMPY_MAJOR = int(np.__version__.split(".")[0])
+_NUMPY2_REFUSAL = (
+    f"the Python backend stub runs numpy {np.__version__}, under which Triton 2.51's stub "
+    "misreads tensors; give it numpy 1.x first on PYTHONPATH (MLSERVE_TRITON__STUB_SITE, "
+    "make install creates <venv>/triton-stub-site)"
+)
+
 
 def _providers(kind: str | None) -> list[str]:
     available = ort.get_available_providers()
@@ -65,6 +76,8 @@ class TritonPythonModel:
     """One instance of one version of one model."""
 
     def initialize(self, args: dict[str, Any]) -> None:
+        if _NUMPY_MAJOR >= 2 and not os.environ.get("MLSERVE_STUB_NUMPY2_OK"):
+            raise RuntimeError(_NUMPY2_REFUSAL)
         config = json.loads(args["model_config"])
         path = os.path.join(args["model_repository"], args["model_version"], "model.onnx")
         options = ort.SessionOptions()

@@ -25,6 +25,17 @@ for _path in reversed([p for p in os.environ.get("PYTHONPATH", "").split(os.path
 import numpy as np  # noqa: E402
 import triton_python_backend_utils as pb_utils  # noqa: E402
 
+# Triton 2.51's stub (pybind11 reading numpy 1.x's dtype layout) misreads every tensor under
+# numpy 2: values repeat the first element, outputs come back empty. The launcher gives the
+# stub numpy 1.26 (mlserve/triton/stub_env.py); refuse to load rather than answer wrongly.
+# A Triton whose stub is built with pybind11 >= 2.12 may set MLSERVE_STUB_NUMPY2_OK=1.
+_NUMPY_MAJOR = int(np.__version__.split(".")[0])
+_NUMPY2_REFUSAL = (
+    f"the Python backend stub runs numpy {np.__version__}, under which Triton 2.51's stub "
+    "misreads tensors; give it numpy 1.x first on PYTHONPATH (MLSERVE_TRITON__STUB_SITE, "
+    "make install creates <venv>/triton-stub-site)"
+)
+
 
 def _load_entry(version_dir: str, entry_point: str, unique: str) -> Any:
     spec = importlib.util.spec_from_file_location(
@@ -40,6 +51,8 @@ class TritonPythonModel:
     """One instance of one version of a custom model."""
 
     def initialize(self, args: dict[str, Any]) -> None:
+        if _NUMPY_MAJOR >= 2 and not os.environ.get("MLSERVE_STUB_NUMPY2_OK"):
+            raise RuntimeError(_NUMPY2_REFUSAL)
         version_dir = os.path.join(args["model_repository"], args["model_version"])
         with open(os.path.join(version_dir, "metadata.json")) as handle:
             metadata = json.load(handle)
