@@ -135,6 +135,9 @@ def _booster_frame(estimator: Any) -> list[tuple[int, float]] | None:
     module = type(estimator).__module__.split(".")[0]
     try:
         if module == "xgboost":
+            splits_of_json = _xgboost_splits(estimator.get_booster())
+            if splits_of_json is not None:
+                return splits_of_json
             frame = estimator.get_booster().trees_to_dataframe()
             splits = frame[frame["Feature"] != "Leaf"]
             names = estimator.get_booster().feature_names
@@ -154,3 +157,24 @@ def _booster_frame(estimator: Any) -> list[tuple[int, float]] | None:
     except Exception:
         return None
     return None
+
+
+def _xgboost_splits(booster: Any) -> list[tuple[int, float]] | None:
+    """(column, threshold) of every split from the booster's JSON model: the exact float32
+    thresholds, ~5x faster than ``trees_to_dataframe`` (which parses a text dump rounded to
+    9 digits); None when the JSON has another layout."""
+    import orjson
+
+    try:
+        document = orjson.loads(bytes(booster.save_raw("json")))
+        trees = document["learner"]["gradient_booster"]["model"]["trees"]
+        found: set[tuple[int, float]] = set()
+        for tree in trees:
+            for left, column, threshold in zip(
+                tree["left_children"], tree["split_indices"], tree["split_conditions"], strict=True
+            ):
+                if left != -1:  # thresholds are float32, printed in their shortest form
+                    found.add((int(column), float(np.float32(threshold))))
+    except (KeyError, TypeError, ValueError, orjson.JSONDecodeError):
+        return None
+    return sorted(found)
