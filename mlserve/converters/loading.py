@@ -187,7 +187,7 @@ def export_file(
     from mlserve.converters.pytorch_file import export_pytorch_file, looks_like_pytorch_file
 
     if looks_like_pytorch_file(path):
-        return export_pytorch_file(path, sample_texts=_texts(sample_texts))
+        return export_pytorch_file(path, sample_texts=_texts(sample_texts), background=background)
     obj = load_model_file(path, max_bytes=max_bytes)
     return export_native_model(
         obj,

@@ -118,12 +118,15 @@ def export_pytorch_file(
     spec: PyTorchFileSpec | Path | None = None,
     *,
     sample_texts: Sequence[str] | None = None,
+    background: Sequence[Mapping[str, Any]] | None = None,
 ) -> ExportedModel:
     """Export a PyTorch file (TorchScript, state dict + factory, or pickled module).
 
     ``spec`` is a :class:`PyTorchFileSpec` or its JSON file, by default the sidecar
     :func:`spec_path_for`. Token models are checked on ``sample_texts`` (or built-in
-    texts) tokenized per the spec's preprocessing. Raises :class:`ConversionError` when
+    texts) tokenized per the spec's preprocessing; tabular models on ``background``
+    records (``mlserve load --background``; they are also the drift reference), else the
+    spec's ``sample_inputs``, else generated rows. Raises :class:`ConversionError` when
     the file, the spec, or forward's signature/outputs do not match the declaration; a
     failed parity check is returned in ``parity`` (publishing refuses it).
     """
@@ -135,9 +138,12 @@ def export_pytorch_file(
     preprocessing, extra_files = _ship_tokenizer(declared.preprocessing, spec_file.parent)
     samples = _file_samples(declared, input_spec, preprocessing, extra_files, sample_texts)
     tokens = input_kind(input_spec) == "tokens"
-    texts_kept = list(sample_texts) if sample_texts and tokens else None
+    kept: list[Any] | None = list(sample_texts) if sample_texts and tokens else None
     if not tokens:
         _check_tabular_declaration(declared)
+        if background:
+            samples = {declared.inputs[0].name: _background_rows(background, declared.features)}
+            kept = list(background)
     exported = export_pytorch(
         module,
         input_spec=input_spec,
@@ -148,9 +154,31 @@ def export_pytorch_file(
         features=declared.features,
         extra_files=extra_files,
         training={"source": str(path), "form": type(source).__name__},
-        reference_data=texts_kept,
+        reference_data=kept,
     )
     return exported if tokens else _served_as_tabular(exported, declared)
+
+
+def _background_rows(
+    background: Sequence[Mapping[str, Any]], features: Sequence[str]
+) -> npt.NDArray[Any]:
+    """The ``--background`` records as the model's FP32 input rows, in feature order."""
+    rows = []
+    for i, record in enumerate(background):
+        missing = [f for f in features if f not in record]
+        if missing:
+            raise ConversionError(
+                f"background row {i} lacks feature(s) {missing}: every row needs the "
+                f"spec's features {list(features)}"
+            )
+        try:
+            rows.append([float(record[f]) for f in features])
+        except (TypeError, ValueError):
+            raise ConversionError(
+                f"background row {i} has a value that is not a number: a tabular PyTorch "
+                f"model takes numbers for {list(features)}"
+            ) from None
+    return np.asarray(rows, dtype=np.float32)
 
 
 def _check_tabular_declaration(declared: PyTorchFileSpec) -> None:

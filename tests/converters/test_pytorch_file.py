@@ -144,6 +144,15 @@ def test_tabular_file_is_checked_on_generated_or_given_rows(
         model_file, spec.model_copy(update={"sample_inputs": {"features": rows}})
     )
     assert given.parity.n_samples == 3
+    background = [dict(zip("abcd", row, strict=True)) for row in rows * 4]
+    from_background = export_pytorch_file(model_file, spec, background=background)
+    assert from_background.parity.passed
+    assert from_background.parity.n_samples == 12
+    assert from_background.reference_data == background  # drift compares with the user's rows
+    with pytest.raises(ConversionError, match=r"background row 1 lacks feature\(s\) \['d'\]"):
+        export_pytorch_file(model_file, spec, background=[background[0], {"a": 1, "b": 2, "c": 3}])
+    with pytest.raises(ConversionError, match="background row 0 has a value that is not a number"):
+        export_pytorch_file(model_file, spec, background=[{**background[0], "a": "x"}])
 
     ragged = spec.model_copy(update={"sample_inputs": {"features": [[1.0], [1.0, 2.0]]}})
     with pytest.raises(ConversionError, match=r"sample_inputs\.features is not a rectangular"):
