@@ -90,9 +90,10 @@ class TrainingJob:
 
 
 Promotion = Callable[[TrainingJob, JobOutcome], Awaitable[str]]
-"""How ``auto_promote`` releases a trained version (:func:`mlserve.control_plane.addons`
-builds it over the release manager and the champion/challenger gate): its message says
-what happened; ConflictError when the gate keeps the version out of Production."""
+"""How ``auto_promote`` releases a published trained version
+(:func:`mlserve.training.promotion.gated_promotion`: the release manager and the
+champion/challenger gate): its message says what happened; an MLServeError (a 409 from the
+gate) when the version stays out of Production."""
 
 
 class TrainingJobs:
@@ -202,7 +203,7 @@ class TrainingJobs:
                 job.version = (await self.publisher.publish(outcome.exported, job.model)).version
                 job.serving = True
                 if self.promote is not None:
-                    self._log(job, await self._promoted(job, outcome))
+                    self._log(job, await self._promoted(self.promote, job, outcome))
             else:
                 metadata = await self.publisher.publish(outcome.exported, job.model)
                 job.version = metadata.version
@@ -239,13 +240,14 @@ class TrainingJobs:
             for data in job.folder.glob("dataset*"):
                 data.unlink(missing_ok=True)
 
-    async def _promoted(self, job: TrainingJob, outcome: JobOutcome) -> str:
-        """Release the published version through :attr:`promote`; a version the gate keeps
-        out stays published (by explicit version only) and the job still succeeds."""
-        assert self.promote is not None
+    @staticmethod
+    async def _promoted(promote: Promotion, job: TrainingJob, outcome: JobOutcome) -> str:
+        """Release the published version through ``promote``; a version kept out (the
+        gate's 409, or no validation set) stays published, served by explicit version
+        only, and the job still succeeds, its ``promotion`` saying why."""
         try:
-            message = await self.promote(job, outcome)
-        except ConflictError as exc:
+            message = await promote(job, outcome)
+        except MLServeError as exc:
             job.promotion = f"not promoted: {exc.message}"
             return job.promotion
         job.promotion = message
