@@ -32,7 +32,7 @@ from mlserve.converters.tabular.decisions import CAUSAL, CausalOptions, action_k
 from mlserve.converters.tabular.spec import PREDICTION, PROBABILITIES
 from mlserve.errors import InvalidInputError, TritonError
 from mlserve.kinds.base import Inputs, ModelKind, RecordInputs, ServedModel
-from mlserve.kinds.tabular import ServedTabular, example_record
+from mlserve.kinds.tabular import ServedTabular, example_record, record_by_name
 from mlserve.repository.metadata import ModelMetadata
 from mlserve.serving.cache.keys import CachedPrediction
 
@@ -82,25 +82,14 @@ class ServedCausal(ServedModel):
         return [row[:at] + row[at + 1 :] for row in self.full.items(RecordInputs(records))]
 
     def _by_name(self, record: Mapping[str, Any] | Sequence[Any], i: int) -> Mapping[str, Any]:
-        if isinstance(record, Mapping):
-            if self.action in record:
-                raise InvalidInputError(
-                    f"features[{i}] carries the action column {self.action!r}: a causal model "
-                    f"evaluates every action {self.options.actions} itself; drop it"
-                )
-            return record
-        if isinstance(record, str) or not isinstance(record, Sequence):
+        if isinstance(record, Mapping) and self.action in record:
             raise InvalidInputError(
-                f"features[{i}] must be an object of feature: value or a list of "
-                f"{len(self.names)} values in the order {self.names}"
+                f"features[{i}] carries the action column {self.action!r}: a causal model "
+                f"evaluates every action {self.options.actions} itself; drop it"
             )
-        if len(record) != len(self.names):
-            raise InvalidInputError(
-                f"features[{i}] has {len(record)} values; {self.metadata.name} takes "
-                f"{len(self.names)} (its features without the action), in this order: "
-                f"{self.names}"
-            )
-        return dict(zip(self.names, record, strict=True))
+        return record_by_name(
+            record, i, self.names, self.metadata.name, " (its features without the action)"
+        )
 
     def cache_text(self, item: Any) -> str:
         return orjson.dumps(item).decode()

@@ -56,6 +56,30 @@ def label_value(label: str | None) -> Any:
     return number if math.isfinite(number) else label
 
 
+def record_by_name(
+    record: Mapping[str, Any] | Sequence[Any],
+    i: int,
+    names: Sequence[str],
+    model: str,
+    described: str = "",
+) -> Mapping[str, Any]:
+    """``features[i]`` as an object of feature: value; a positional row is read in the
+    order of ``names`` (``described`` says what they are, for the error message)."""
+    if isinstance(record, Mapping):
+        return record
+    if isinstance(record, str) or not isinstance(record, Sequence):
+        raise InvalidInputError(
+            f"features[{i}] must be an object of feature: value or a list of "
+            f"{len(names)} values in the order {list(names)}"
+        )
+    if len(record) != len(names):
+        raise InvalidInputError(
+            f"features[{i}] has {len(record)} values; {model} takes "
+            f"{len(names)}{described}, in this order: {list(names)}"
+        )
+    return dict(zip(names, record, strict=True))
+
+
 class ServedTabular(ServedModel):
     """A tabular version: validates records against its feature spec."""
 
@@ -140,19 +164,7 @@ class ServedTabular(ServedModel):
         return items
 
     def _by_name(self, record: Mapping[str, Any] | Sequence[Any], i: int) -> Mapping[str, Any]:
-        if isinstance(record, Mapping):
-            return record
-        if isinstance(record, str) or not isinstance(record, Sequence):
-            raise InvalidInputError(
-                f"features[{i}] must be an object of feature: value or a list of "
-                f"{len(self.names)} values in the order {self.names}"
-            )
-        if len(record) != len(self.names):
-            raise InvalidInputError(
-                f"features[{i}] has {len(record)} values; {self.metadata.name} takes "
-                f"{len(self.names)}, in this order: {self.names}"
-            )
-        return dict(zip(self.names, record, strict=True))
+        return record_by_name(record, i, self.names, self.metadata.name)
 
     def cache_text(self, item: Any) -> str:
         return orjson.dumps(item).decode()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,7 @@ from mlflow import MlflowClient
 from mlserve.errors import InvalidInputError, NotFoundError
 from mlserve.training.jobs import check_dataset_path
 from tests.conftest import ADMIN_PASSWORD, ADMIN_USER, Stack
-
-MLSERVE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "mlserve"
+from tests.support.cli import run_mlserve
 
 
 def dataset(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -162,23 +160,29 @@ def test_without_auto_promote_the_version_is_published_stopped(
     assert job["version"] in stack.repository.disabled_versions("churn-candidate")
 
 
-def test_cancel_stops_a_running_search(admin: httpx.Client, stack: Stack) -> None:
-    before = stack.repository.versions("churn-cancelled")
+def start_long_search(admin: httpx.Client, name: str, seed: int, until: str) -> tuple[str, str]:
+    """A search of 150 random-forest trials, once its log shows ``until``: (job id, logs)."""
     answer = start(
         admin,
-        "churn-cancelled",
-        dataset(3000, seed=4),
+        name,
+        dataset(3000, seed=seed),
         n_optimization_trials=150,
         estimator="random_forest",
         time_budget_s=600,
     )
     job_id = answer.json()["job_id"]
     deadline = time.monotonic() + 60
-    while "trial 1:" not in "\n".join(
-        admin.get(f"/models/churn-cancelled/train/{job_id}").json()["logs"]
-    ):
+    logs = ""
+    while until not in logs:
         assert time.monotonic() < deadline
-        time.sleep(0.5)
+        time.sleep(0.3)
+        logs = "\n".join(admin.get(f"/models/{name}/train/{job_id}").json()["logs"])
+    return job_id, logs
+
+
+def test_cancel_stops_a_running_search(admin: httpx.Client, stack: Stack) -> None:
+    before = stack.repository.versions("churn-cancelled")
+    job_id, _ = start_long_search(admin, "churn-cancelled", seed=4, until="trial 1:")
 
     cancelled = admin.post(f"/models/churn-cancelled/train/{job_id}/cancel")
     job = wait(admin, "churn-cancelled", job_id, timeout_s=60)
@@ -241,57 +245,23 @@ def test_dataset_paths_stay_under_the_root(tmp_path: Path) -> None:
 def test_cli_train_waits_for_the_job(stack: Stack, tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     dataset(400, seed=7).to_csv(data, index=False)
-    done = subprocess.run(
-        [
-            str(MLSERVE),
-            "train",
-            "churn-cli",
-            "--data",
-            str(data),
-            "--target",
-            "churned",
-            "--trials",
-            "3",
-            "--auto-promote",
-            "--wait",
-            "--json",
-            "--url",
-            stack.base_url,
-        ],
-        capture_output=True,
-        text=True,
+    env = {**os.environ, "MLSERVE_ADMIN_USER": ADMIN_USER, "MLSERVE_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    train = ("train", "churn-cli", "--data", str(data), "--url", stack.base_url)
+    done = run_mlserve(
+        *train,
+        "--target",
+        "churned",
+        "--trials",
+        "3",
+        "--auto-promote",
+        "--wait",
+        "--json",
+        env=env,
         timeout=300,
-        check=False,
-        env={
-            **os.environ,
-            "MLSERVE_ADMIN_USER": ADMIN_USER,
-            "MLSERVE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        },
     )
     assert done.returncode == 0, done.stderr
     assert '"status": "succeeded"' in done.stdout
-    bad = subprocess.run(
-        [
-            str(MLSERVE),
-            "train",
-            "churn-cli",
-            "--data",
-            str(data),
-            "--target",
-            "nope",
-            "--url",
-            stack.base_url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={
-            **os.environ,
-            "MLSERVE_ADMIN_USER": ADMIN_USER,
-            "MLSERVE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        },
-    )
+    bad = run_mlserve(*train, "--target", "nope", env=env)
     assert bad.returncode == 1
     assert "target column 'nope' is not in the dataset" in bad.stderr
 
@@ -299,21 +269,7 @@ def test_cli_train_waits_for_the_job(stack: Stack, tmp_path: Path) -> None:
 def test_a_killed_training_process_fails_the_job_and_the_next_one_runs(
     admin: httpx.Client,
 ) -> None:
-    answer = start(
-        admin,
-        "churn-killed",
-        dataset(3000, seed=6),
-        n_optimization_trials=150,
-        estimator="random_forest",
-        time_budget_s=600,
-    )
-    job_id = answer.json()["job_id"]
-    deadline = time.monotonic() + 60
-    logs = ""
-    while "training process " not in logs:
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
-        logs = "\n".join(admin.get(f"/models/churn-killed/train/{job_id}").json()["logs"])
+    job_id, logs = start_long_search(admin, "churn-killed", seed=6, until="training process ")
     os.kill(int(logs.split("training process ")[1].split(":")[0]), 9)
 
     job = wait(admin, "churn-killed", job_id, timeout_s=60)
