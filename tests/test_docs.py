@@ -16,6 +16,8 @@ DOCS = ROOT / "docs"
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 _INLINE_CODE = re.compile(r"`[^`]*`")
 _DOC_PATH = re.compile(r"docs/[A-Za-z0-9_-]+\.md")
+_REPO_PATH = re.compile(r"(?<![\w/.-])((?:mlserve|tests|benchmarks|deploy|bin)/[\w./-]*[\w/])")
+"""A file or folder of this repository the text names, e.g. ``mlserve/dataplane/core.py``."""
 
 
 def pages() -> list[Path]:
@@ -101,6 +103,20 @@ def test_docs_pages_named_in_code_exist() -> None:
                 if not (ROOT / name).exists():
                     missing.append(f"{source.relative_to(ROOT)}: {name}")
     assert missing == []
+
+
+def test_files_the_docs_cite_exist() -> None:
+    """The pages send readers to modules, tests and benchmarks by path; a rename must
+    update them (of a template such as ``mlserve/kinds/<kind>.py`` the folder is checked)."""
+    cited, missing = 0, []
+    for page in pages():
+        for number, line in enumerate(page.read_text().splitlines(), 1):
+            for path in _REPO_PATH.findall(line):
+                cited += 1
+                if not (ROOT / path).exists():
+                    missing.append(f"{page.relative_to(ROOT)}:{number}: {path}")
+    assert missing == []
+    assert cited > 50  # the pattern still finds the citations
 
 
 def test_the_link_checker_sees_dead_links_and_anchors(tmp_path: Path) -> None:
