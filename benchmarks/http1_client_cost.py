@@ -14,7 +14,7 @@ counted. The client process's CPU per call (``time.process_time``) is the figure
 matters: on a machine whose cores are shared by the control plane, Triton and the load,
 every extra microsecond of client CPU per call is throughput lost on the predict path.
 With ``--per-request-us`` (the control plane's total CPU per cold ``/predict``, all
-processes; README Performance: ~180 µs) and ``--texts-per-call`` (coalesced call size at
+processes; docs/performance.md: ~180 µs) and ``--texts-per-call`` (coalesced call size at
 concurrency 16: ~16), it prints the share of a cold request each client would cost.
 
     .venv/bin/python benchmarks/http1_client_cost.py [--calls 20000] [--concurrency 4]

@@ -102,7 +102,7 @@ class TritonSettings(SettingsSection):
     """External Triton metrics URL (``http://host:8002/metrics``)."""
     replicas: list[str] = Field(default_factory=list)
     """gRPC addresses (``host:port``) of every Triton serving the shared model repository,
-    for replicas (README, Scaling): a publish loads the model on each and waits until all
+    for replicas (docs/scaling.md, Replicas): a publish loads the model on each and waits until all
     serve the new version, and a version is routed to only once every reachable replica
     serving the model has it. Inference still goes to ``url`` (this control plane's own
     Triton; listing it here too is fine). ``dns:host:port`` stands for every address
@@ -126,8 +126,8 @@ class TritonSettings(SettingsSection):
     max_queue_size: int = Field(default=0, ge=0)
     """Requests Triton queues per model before rejecting (0 = unbounded). Default 0 with
     ``queue_timeout_ms`` 0: no queue policy is written, because the embedded Triton's batcher
-    pauses ~500 ms about once every few thousand requests with any policy (README,
-    Performance). Overload is bounded in the control plane instead: the in-flight bound
+    pauses ~500 ms about once every few thousand requests with any policy
+    (docs/performance.md). Overload is bounded in the control plane instead: the in-flight bound
     (``limits.max_inflight_per_model``, 429) caps what can wait in Triton's queue, and the
     request deadline (504 naming the stage) is the Triton call's client timeout."""
     queue_timeout_ms: int = Field(default=0, ge=0)
@@ -188,7 +188,7 @@ class ServerSettings(SettingsSection):
     """uvicorn worker processes of ``mlserve up`` (at most the cores; refused beyond). One
     ``/metrics`` scrape sums every worker's counts; the cache (unless Redis), the in-flight
     bound (``limits.max_inflight_per_model``), shared Triton calls and drift windows are per
-    worker. See README, Scaling, for what more workers bought where."""
+    worker. See docs/scaling.md, Workers, for what more workers bought where."""
     worker_metrics_dir: Path | None = None
     """Where the workers exchange metric snapshots; ``mlserve up`` sets it to a fresh folder
     when ``workers`` > 1. Not meant to be set by hand."""

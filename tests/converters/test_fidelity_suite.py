@@ -1,6 +1,6 @@
 """The fidelity suite: every model of :mod:`mlserve.converters.fidelity_cases` is served
-exactly on a Unicode-heavy held-out set, or refused with its declared reason; the README's
-table of supported models is generated from the same list."""
+exactly on a Unicode-heavy held-out set, or refused with its declared reason; the table of
+supported models in docs/publishing.md is generated from the same list."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 
 from mlserve.converters.fidelity_cases import (
-    README_BEGIN,
+    TABLE_BEGIN,
+    TABLE_DOC,
     FidelityCase,
     cases,
     held_out_texts,
-    readme_table,
+    supported_models_table,
     tabular_data,
 )
 from mlserve.converters.loading import export_file, export_native_model
 from mlserve.errors import ConversionError
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def held_out_records() -> list[dict[str, object]]:
@@ -86,9 +87,11 @@ def test_the_suite_covers_at_least_sixty_models_of_both_families() -> None:
     assert len({c.id for c in cases()}) == len(cases())
 
 
-def test_the_readme_table_is_generated_from_the_suite() -> None:
-    readme = README.read_text()
-    assert README_BEGIN in readme, "run: python -m mlserve.converters.fidelity_cases --write-readme"
-    assert readme_table() in readme, (
-        "run: python -m mlserve.converters.fidelity_cases --write-readme"
-    )
+def test_the_supported_models_table_is_generated_from_the_suite() -> None:
+    page = (ROOT / TABLE_DOC).read_text()
+    fix = "run: python -m mlserve.converters.fidelity_cases --write-docs"
+    assert TABLE_BEGIN in page, fix
+    assert supported_models_table() in page, fix
+    # One copy only: a second table on another page would go stale unchecked.
+    others = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    assert [p.name for p in others if p != ROOT / TABLE_DOC and TABLE_BEGIN in p.read_text()] == []

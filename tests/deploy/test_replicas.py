@@ -1,4 +1,4 @@
-"""Replicas: 2 control planes and 2 Tritons behind a real HAProxy (README, Scaling).
+"""Replicas: 2 control planes and 2 Tritons behind a real HAProxy (docs/scaling.md, Replicas).
 
 Both control planes share the model repository and a durable Redis (users, tokens,
 webhooks, feedback, policy updates); each sends inference to its own Triton and lists both

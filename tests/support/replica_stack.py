@@ -1,5 +1,5 @@
 """Two control planes and two Tritons behind a real HAProxy, sharing one model repository
-and one durable Redis: the replica setup of README, Scaling, on free loopback ports.
+and one durable Redis: the replica setup of docs/scaling.md, Replicas, on free loopback ports.
 
 * a Redis for platform state (``noeviction``, ``appendonly yes``: what ``mlserve up``
   accepts for state);
