@@ -10,7 +10,6 @@ or ``uvicorn --factory mlserve.control_plane.app:app_from_environment``.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from mlserve import __version__
 from mlserve.control_plane.access import TokenGate
 from mlserve.control_plane.addons import install_addons
 from mlserve.control_plane.errors import install_error_handlers
+from mlserve.control_plane.gc_policy import serving_gc
 from mlserve.control_plane.hot_routes import ControlPlaneApp
 from mlserve.control_plane.lifecycle import install_lifecycle
 from mlserve.control_plane.platform import build_platform
@@ -50,14 +50,9 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await stack.start()
         await api_v1.startup()
-        # What start-up created (libraries, models, settings) lives as long as the process:
-        # frozen, it is no longer rescanned by every full collection (~80 ms pauses of the
-        # whole loop under load, measured with gc.callbacks). Start-up garbage is collected
-        # first, or it would be frozen with the rest and never freed.
-        gc.collect()
-        gc.freeze()
         try:
-            yield
+            with serving_gc(settings.server.gc_full_collection_threshold):
+                yield
         finally:
             await api_v1.shutdown()
             await stack.stop()
