@@ -115,7 +115,8 @@ class HotRoutes:
         else:
             content = orjson.dumps(payload)
             raw_headers = [_JSON, (b"content-length", b"%d" % len(content))]
-        raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        if headers:  # an error's own headers (Retry-After)
+            raw_headers += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": content})
 

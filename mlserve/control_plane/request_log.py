@@ -110,14 +110,19 @@ class RequestLog:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
-        async def receive_copy() -> Message:
-            message = await receive()
-            if body is not None and message["type"] == "http.request":
-                body.append(message.get("body", b""))
-            return message
+        received = receive
+        if body is not None:
+            copied = body
 
+            async def receive_copy() -> Message:
+                message = await receive()
+                if message["type"] == "http.request":
+                    copied.append(message.get("body", b""))
+                return message
+
+            received = receive_copy
         try:
-            await self.app(scope, receive_copy if body is not None else receive, send_with_id)
+            await self.app(scope, received, send_with_id)
         except BaseException as exc:
             record.record_error(exc)
             raise
@@ -127,13 +132,16 @@ class RequestLog:
             payload = b"".join(body)[: self.payload_max_bytes] if body is not None else None
             if self.stream is not None:
                 line = self._line(scope, status, latency_ms, record, payload)
-                with contextlib.suppress(ValueError, OSError):  # a closed or broken stdout
+                # try/except rather than contextlib.suppress: three calls fewer per request.
+                try:
                     self.stream.write(line)
-                    self._schedule_flush()
+                except (ValueError, OSError):  # a closed or broken stdout
+                    pass
+                else:
+                    if not self._flush_pending:
+                        self._schedule_flush()
 
     def _schedule_flush(self) -> None:
-        if self._flush_pending:
-            return
         self._flush_pending = True
         try:
             asyncio.get_running_loop().call_later(FLUSH_AFTER_S, self._flush)

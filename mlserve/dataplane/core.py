@@ -167,7 +167,7 @@ class DataPlane:
     ) -> tuple[Answered | None, PredictionBatch]:
         model = route.model
         inputs = request.inputs
-        async with self.limiter.slot(model.name, cost=len(inputs)):
+        with self.limiter.slot(model.name, cost=len(inputs)):
             items, found, sent, timings = await self._run(model, inputs, deadline, started)
         predictions = _answers(model, found, sent=sent)
         self.observer.predictions(model, items, found, sent, timings)

@@ -61,16 +61,14 @@ class Observer:
         hub = self.monitoring
         if hub is None:
             return
-        metrics = hub.metrics
-        metrics.observe_preprocessing(model.name, timings.preprocess_s)
-        if timings.triton_s is not None:
-            metrics.observe_shared_call_wait(model.name, timings.queue_s)
-            metrics.observe_triton_call(model.name, model.version, timings.triton_s)
         misses = len(sent)
-        for _ in range(len(items) - misses):
-            metrics.observe_cache(model.name, hit=True)
-        for _ in range(misses):
-            metrics.observe_cache(model.name, hit=False)
+        hub.metrics.series(model.name, model.version).observe_predictions(
+            timings.preprocess_s,
+            timings.queue_s,
+            timings.triton_s,
+            hits=len(items) - misses,
+            misses=misses,
+        )
         if model.kind.input_form != "text" and items:
             # the kind's names of an item's values (a causal item has no action column)
             first = model.served.drift_input(items[0])

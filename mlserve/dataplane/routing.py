@@ -137,7 +137,7 @@ class Router:
                 return Route(await registry.resolve_version(name, released), "default")
             except (NotFoundError, ConflictError, ServiceUnavailableError):
                 pass  # stopped or still loading: the newest ready version answers
-        return Route(await registry.resolve(name), "default")
+        return Route(await registry.newest_ready(name), "default")
 
     async def _by_alias(self, ref: str, version: int | None, default_model: str | None) -> Route:
         """``name@alias``: the version the alias names (404 listing the aliases)."""

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from mlserve.monitoring.inflight_gauge import InflightGauge
 from mlserve.monitoring.lifecycle_metrics import LifecycleMetrics
 from mlserve.monitoring.loop_metrics import LoopCounter, LoopHistogram
+from mlserve.monitoring.version_series import VersionSeries
 
 if TYPE_CHECKING:
     from mlserve.monitoring.alerts import Alert
@@ -79,6 +80,7 @@ class ControlPlaneMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._models: set[str] = set()
+        self._series: dict[tuple[str, int | None], VersionSeries] = {}
         mv = ("model", "version")
         self.request_duration = LoopHistogram(
             "mlserve_request_duration_seconds",
@@ -238,18 +240,21 @@ class ControlPlaneMetrics:
 
     # -- request path -------------------------------------------------------------------
 
+    def series(self, model: str, version: int | None) -> VersionSeries:
+        """``model`` ``version``'s request-path series, found once and kept
+        (:mod:`mlserve.monitoring.version_series`)."""
+        series = self._series.get((model, version))
+        if series is None:
+            series = self._series[(model, version)] = VersionSeries(self, model, version)
+        return series
+
     def observe_request(
         self, endpoint: str, model: str, version: int | None, status: int, seconds: float
     ) -> None:
         """One answered request (any status), with its total latency."""
-        v = version_label(version)
-        self.request_duration.labels(endpoint, model, v).observe(seconds)
-        self.requests.labels(endpoint, model, str(status)).inc()
-        self._known_model(model)
-        if status == 429:
-            self.rejected.labels(model).inc()
+        self.series(model, version).observe_request(endpoint, status, seconds)
 
-    def _known_model(self, model: str) -> None:
+    def known_model(self, model: str) -> None:
         """Create a model's per-model series at 0 on first sight, so ``rate()`` and
         dashboards see "none yet" rather than "no data"."""
         if model in self._models:
@@ -265,7 +270,7 @@ class ControlPlaneMetrics:
     ) -> None:
         """One prediction returned to a client (cached ones included); ``confidence`` None
         for labels without probabilities (anomaly detectors)."""
-        self._known_model(model)
+        self.known_model(model)
         v = version_label(version)
         self.predictions.labels(model, v, label).inc()
         if confidence is not None:

@@ -67,8 +67,9 @@ class Deadline:
         return self.remaining_s() <= 0.0
 
     def check(self, stage: str) -> None:
-        """Raise ``DeadlineExceededError`` naming ``stage`` when no time is left."""
-        if self.expired:
+        """Raise ``DeadlineExceededError`` naming ``stage`` when no time is left (what
+        :attr:`expired` says, read off the clock here: every request checks, twice)."""
+        if self.expires_at - self._clock() <= 0.0:
             raise self.exceeded(stage)
 
     def exceeded(self, stage: str) -> DeadlineExceededError:

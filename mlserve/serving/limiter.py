@@ -52,7 +52,9 @@ class InflightLimiter:
         return cls(limits.max_inflight_per_model)
 
     def slot(self, model: str, cost: int = 1) -> _Slot:
-        """``async with limiter.slot(model, cost)``: hold ``cost`` units while inside.
+        """``with limiter.slot(model, cost)`` (or ``async with``): hold ``cost`` units
+        while inside. Taking a slot never waits, so the data plane enters it as a plain
+        context manager (two coroutines fewer per request).
 
         Entering raises ``OverloadedError`` at once when the units are not free. A request
         costing more than ``max_inflight`` is admitted only while the model is idle, so a
@@ -123,13 +125,13 @@ class _Slot:
         self._cost = cost
         self._started: float | None = None
 
-    async def __aenter__(self) -> None:
+    def __enter__(self) -> None:
         if self._started is not None:
             raise RuntimeError("a limiter slot cannot be entered twice")
         self._limiter._acquire(self._model, self._cost)
         self._started = self._limiter._clock()
 
-    async def __aexit__(
+    def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
@@ -138,3 +140,14 @@ class _Slot:
         assert self._started is not None
         held = self._limiter._clock() - self._started
         self._limiter._release(self._model, self._cost, held)
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)

@@ -95,6 +95,11 @@ class ModelRegistry:
         version = version if version is not None else ref_version
         if version is not None:
             return await self.resolve_version(name, version)
+        return await self.newest_ready(name)
+
+    async def newest_ready(self, name: str) -> ResolvedModel:
+        """The newest version of ``name`` (a checked name) that is served and ready: 404
+        for an unknown model, 503 while none is ready."""
         existing, active = self.published(name)
         ready = await self.ready_versions(name)
         servable = [v for v in ready if v in active]

@@ -207,6 +207,38 @@ async def test_a_member_whose_deadline_passes_in_its_call_gets_an_inference_504(
     assert labels(await roomy) == ["c"]
 
 
+async def test_waiting_members_each_expire_at_their_own_deadline_in_any_order() -> None:
+    """One timer watches every member: a later arrival with an earlier deadline moves it
+    earlier, and once it fired it is armed again for the deadlines left."""
+    calls = RecordingCalls()
+    coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)
+    first = asyncio.create_task(coalescer.predict(["a"], Deadline(5_000)))
+    await settle()
+    loop = asyncio.get_running_loop()
+    expired_at: dict[str, float] = {}
+
+    async def timed(text: str, deadline_ms: int) -> None:
+        with pytest.raises(DeadlineExceededError, match=f"{deadline_ms} ms during queue"):
+            await coalescer.predict([text], Deadline(deadline_ms))
+        expired_at[text] = loop.time()
+
+    started = loop.time()
+    late = asyncio.create_task(timed("late", 120))
+    await settle()
+    early = asyncio.create_task(timed("early", 40))  # arrives later, expires first
+    roomy = asyncio.create_task(coalescer.predict(["c"], Deadline(5_000)))
+    await asyncio.gather(late, early)
+
+    assert expired_at["early"] - started >= 0.04
+    assert expired_at["late"] - started >= 0.12
+    assert expired_at["early"] < expired_at["late"]  # not held back to the later deadline
+    calls.release()
+    assert labels(await roomy) == ["c"]
+    await first
+    assert calls.sent == [["a"], ["c"]]  # the expired ones were never sent
+    assert coalescer._timer is None  # nobody waits: no timer left behind
+
+
 async def test_a_request_with_no_time_left_is_refused_before_waiting() -> None:
     calls = RecordingCalls()
     coalescer = CallCoalescer(calls, calls_in_flight=1, max_batch_size=8)

@@ -30,6 +30,18 @@ async def test_slots_count_in_flight_work_per_model() -> None:
     assert limiter.inflight("never seen") == 0
 
 
+def test_a_slot_is_also_a_plain_context_manager() -> None:
+    limiter = InflightLimiter(2)
+    with limiter.slot("m", cost=2):
+        assert limiter.inflight("m") == 2
+        with pytest.raises(OverloadedError), limiter.slot("m"):
+            pytest.fail("admitted beyond the bound")
+    assert limiter.inflight("m") == 0
+    with pytest.raises(RuntimeError), limiter.slot("m"):
+        raise RuntimeError("inference failed")
+    assert limiter.inflight_counts() == {"m": 0}
+
+
 async def test_the_request_beyond_the_bound_is_refused_at_once() -> None:
     limiter = InflightLimiter(2)
     release = asyncio.Event()
