@@ -12,25 +12,29 @@ and at the end writes::
 
 as JSON (``logging.format: json``) or as one readable text line. Request bodies are added
 (truncated) only with ``logging.payloads: true``. Lines go to the process's standard output
-(``sys.__stdout__``, not whatever ``sys.stdout`` is redirected to while a line is written)
-or to ``stream``, flushed in batches at most ``FLUSH_AFTER_S`` after they were written.
+(its file descriptor, not whatever ``sys.stdout`` is redirected to while a line is written)
+through a :class:`~mlserve.control_plane.line_sink.LineSink`, or to ``stream``; either way
+they are written in batches at most ``FLUSH_AFTER_S`` after they were made, and at exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import itertools
 import os
 import re
 import sys
 import time
 from datetime import datetime
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mlserve.control_plane.line_sink import LineSink
 from mlserve.monitoring.request_context import RequestRecord, close_request, open_request
 from mlserve.settings import LoggingSettings
 
@@ -77,6 +81,44 @@ def resolve_format(settings: LoggingSettings, stream: TextIO | None) -> Literal[
     return "text" if stream is not None and stream.isatty() else "json"
 
 
+class LineOutput(Protocol):
+    """Where finished lines go."""
+
+    def write(self, line: bytes) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+class _TextOutput:
+    """Lines to a text stream (tests, or a stream given by the caller)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, line: bytes) -> None:
+        with contextlib.suppress(ValueError, OSError):  # a closed or broken stream
+            self.stream.write(line.decode())
+
+    def flush(self) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            self.stream.flush()
+
+
+@functools.cache
+def stdout_sink() -> LineSink | None:
+    """The process's one sink on its standard output (None without one), flushed at exit."""
+    stdout = sys.__stdout__
+    try:
+        fd = stdout.fileno() if stdout is not None else -1
+    except (OSError, ValueError):  # replaced by an object without a descriptor
+        fd = -1
+    if fd < 0:
+        return None
+    sink = LineSink(fd)
+    atexit.register(sink.flush)
+    return sink
+
+
 class RequestLog:
     """ASGI wrapper that writes the request log line of every HTTP request."""
 
@@ -84,8 +126,12 @@ class RequestLog:
         self, app: ASGIApp, settings: LoggingSettings, stream: TextIO | None = None
     ) -> None:
         self.app = app
-        self.stream = stream if stream is not None else sys.__stdout__
-        self.json = resolve_format(settings, self.stream) == "json"
+        self.output: LineOutput | None = (
+            _TextOutput(stream) if stream is not None else stdout_sink()
+        )
+        self.json = (
+            resolve_format(settings, stream if stream is not None else sys.__stdout__) == "json"
+        )
         self.payloads = settings.payloads
         self.payload_max_bytes = settings.payload_max_bytes
         self._ids = _RequestIds()
@@ -130,16 +176,10 @@ class RequestLog:
             close_request(token)
             latency_ms = (time.perf_counter() - started) * 1000
             payload = b"".join(body)[: self.payload_max_bytes] if body is not None else None
-            if self.stream is not None:
-                line = self._line(scope, status, latency_ms, record, payload)
-                # try/except rather than contextlib.suppress: three calls fewer per request.
-                try:
-                    self.stream.write(line)
-                except (ValueError, OSError):  # a closed or broken stdout
-                    pass
-                else:
-                    if not self._flush_pending:
-                        self._schedule_flush()
+            if self.output is not None:
+                self.output.write(self._line(scope, status, latency_ms, record, payload))
+                if not self._flush_pending:
+                    self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         self._flush_pending = True
@@ -150,9 +190,8 @@ class RequestLog:
 
     def _flush(self) -> None:
         self._flush_pending = False
-        if self.stream is not None:
-            with contextlib.suppress(ValueError, OSError):  # closed at interpreter exit
-                self.stream.flush()
+        if self.output is not None:
+            self.output.flush()
 
     def _line(
         self,
@@ -161,7 +200,7 @@ class RequestLog:
         latency_ms: float,
         record: RequestRecord,
         payload: bytes | None,
-    ) -> str:
+    ) -> bytes:
         if self.json:
             fields: dict[str, Any] = {
                 "ts": self._clock.now(),
@@ -181,7 +220,7 @@ class RequestLog:
                 fields["error"] = {"type": record.error_type, "message": record.error_message}
             if payload is not None:
                 fields["payload"] = payload.decode("utf-8", "replace")
-            return orjson.dumps(fields).decode() + "\n"
+            return orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         parts = [
             datetime.now().strftime("%H:%M:%S.%f")[:-3],
             scope["method"],
@@ -202,7 +241,7 @@ class RequestLog:
             parts.append(f"error={record.error_type}: {record.error_message}")
         if payload is not None:
             parts.append(f"payload={payload.decode('utf-8', 'replace')!r}")
-        return " ".join(parts) + "\n"
+        return (" ".join(parts) + "\n").encode()
 
 
 def _incoming_id(scope: Scope) -> str | None:
