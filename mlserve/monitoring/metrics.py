@@ -280,13 +280,6 @@ class ControlPlaneMetrics:
         """A regression value or anomaly score returned to a client."""
         self.scores.labels(model, version_label(version)).observe(score)
 
-    def observe_shared_call_wait(self, model: str, seconds: float) -> None:
-        """How long a request waited for a shared Triton call (0 when sent at once)."""
-        self.shared_call_wait.labels(model).observe(seconds)
-
-    def observe_cache(self, model: str, *, hit: bool) -> None:
-        (self.cache_hits if hit else self.cache_misses).labels(model).inc()
-
     def observe_cache_error(self, backend: str, operation: str) -> None:
         """A cache backend call failed (e.g. ``("redis", "get")``)."""
         self.cache_errors.labels(backend, operation).inc()
@@ -304,12 +297,6 @@ class ControlPlaneMetrics:
         """Read ``mlserve_inflight_requests`` from ``source`` at scrape time (e.g.
         ``InflightLimiter.inflight_counts``) instead of :meth:`track_in_flight` counts."""
         self.in_flight.source = source
-
-    def observe_preprocessing(self, model: str, seconds: float) -> None:
-        self.preprocessing.labels(model).observe(seconds)
-
-    def observe_triton_call(self, model: str, version: int, seconds: float) -> None:
-        self.triton_duration.labels(model, version_label(version)).observe(seconds)
 
     # -- state pushed by the monitoring hub --------------------------------------------
 

@@ -27,14 +27,14 @@ def by_labels(
     """One request as the request path recorded it before versions kept their series."""
     v = version_label(version)
     if version is not None:
-        metrics.observe_preprocessing(model, 0.0004)
+        metrics.preprocessing.labels(model).observe(0.0004)
         if triton_s is not None:
-            metrics.observe_shared_call_wait(model, 0.002)
-            metrics.observe_triton_call(model, version, triton_s)
+            metrics.shared_call_wait.labels(model).observe(0.002)
+            metrics.triton_duration.labels(model, v).observe(triton_s)
         for _ in range(hits):
-            metrics.observe_cache(model, hit=True)
+            metrics.cache_hits.labels(model).inc()
         for _ in range(misses):
-            metrics.observe_cache(model, hit=False)
+            metrics.cache_misses.labels(model).inc()
     metrics.request_duration.labels("predict", model, v).observe(0.01)
     metrics.requests.labels("predict", model, str(status)).inc()
     metrics.known_model(model)
