@@ -6,7 +6,7 @@ of work in flight, the next request gets :class:`~mlserve.errors.OverloadedError
 a ``retry_after`` estimate right away. A unit is one text: ``/batch-predict`` with 10 texts
 takes ``cost=10``.
 
-Everything runs on the event loop thread and the check-and-take in ``__aenter__`` does not
+Everything runs on the event loop thread and the check-and-take in ``__enter__`` does not
 await, so no lock is needed.
 """
 
@@ -52,9 +52,9 @@ class InflightLimiter:
         return cls(limits.max_inflight_per_model)
 
     def slot(self, model: str, cost: int = 1) -> _Slot:
-        """``with limiter.slot(model, cost)`` (or ``async with``): hold ``cost`` units
-        while inside. Taking a slot never waits, so the data plane enters it as a plain
-        context manager (two coroutines fewer per request).
+        """``with limiter.slot(model, cost)``: hold ``cost`` units while inside. Taking a
+        slot never waits, so it is a plain context manager, not an async one (two
+        coroutines fewer per request).
 
         Entering raises ``OverloadedError`` at once when the units are not free. A request
         costing more than ``max_inflight`` is admitted only while the model is idle, so a
@@ -140,14 +140,3 @@ class _Slot:
         assert self._started is not None
         held = self._limiter._clock() - self._started
         self._limiter._release(self._model, self._cost, held)
-
-    async def __aenter__(self) -> None:
-        self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
