@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 
 # redis-server (tests start their own), prometheus (the observability test), chromium and
 # its driver (drift reports are opened in a real headless browser), haproxy (the replica
-# test puts two control planes behind it).
+# test puts two control planes behind it), wrk (the C load generator of
+# benchmarks/workers_scaling.py).
 system-packages:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
@@ -32,6 +33,7 @@ system-packages:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

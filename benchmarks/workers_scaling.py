@@ -3,14 +3,21 @@
 For each worker count (interleaved over ``--rounds`` so a slow spell of a shared machine
 does not hit one count only) starts ``mlserve up --workers N`` (free ports, temp
 repository, sample models, embedded Triton), loads cold ``/predict`` (every text unique)
-at ``--concurrency`` (64) with ``mlserve benchmark``'s load generator, and reads from
-``/proc`` the CPU time of every process of the stack over the measured windows: each
-worker, the ``mlserve up`` parent, ``tritonserver``, the Python-backend stubs, and the load
-generator. Prints throughput, p50/p99, µs of CPU per request per process, the ratio of N
-workers to one, and a projection: how many workers keep a 16-core host's Triton busy, from
-the measured CPU per request of the control plane and of Triton (load generator elsewhere).
+at ``--concurrency`` (64), and reads from ``/proc`` the CPU time of every process of the
+stack over the measured run: each worker, the ``mlserve up`` parent, ``tritonserver``, the
+Python-backend stubs, and the load generator. Prints throughput, p50/p99, µs of CPU per
+request per process, the ratio of N workers to one, and a projection: how many workers keep
+a 16-core host's Triton busy, from the measured CPU per request of the control plane and of
+Triton (load generator elsewhere).
 
-    .venv/bin/python benchmarks/workers_scaling.py [--workers 1 2] [--rounds 2]
+The load generator shares the cores with the stack. ``--load-generator wrk`` (the default;
+a C program, ``make system-packages`` installs it, :mod:`mlserve.benchmarking.wrk`) runs
+``--seconds`` per measurement and costs ~25 µs of CPU per request here;
+``--load-generator mlserve`` is ``mlserve benchmark``'s Python generator (windows until
+stable), ~55-60 µs per request, which leaves a second worker less of the cores.
+
+    .venv/bin/python benchmarks/workers_scaling.py [--workers 1 2] [--rounds 3]
+        [--concurrency 64] [--load-generator wrk|mlserve] [--seconds 10]
 
 Writes ``benchmarks/results/workers_scaling.json``.
 """
@@ -21,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -28,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from rich.console import Console
 
 from mlserve.benchmarking import BenchmarkConfig, arun_benchmark
@@ -35,6 +44,7 @@ from mlserve.benchmarking.local_stack import local_stack
 from mlserve.benchmarking.measurement import STABILITY_WINDOWS
 from mlserve.benchmarking.process_cpu import PROC, descendants, parse_stat
 from mlserve.benchmarking.runner import BenchmarkProgress
+from mlserve.benchmarking.wrk import WrkRun, run_wrk, write_bodies
 
 RESULTS = Path(__file__).parent / "results"
 TICKS = float(os.sysconf("SC_CLK_TCK"))
@@ -97,7 +107,51 @@ def roles(cpu_us: dict[str, float], stack_pid: int) -> dict[str, float]:
     return {k: round(v, 1) for k, v in out.items()}
 
 
+WORDS = ["good", "bad", "great", "awful", "fine", "slow", "quick", "broken", "lovely", "ok"]
+BODIES = 400_000
+"""Unique bodies in wrk's file: a run (~15,000 req/s at most here) and its warm-up never
+wrap around."""
+
+
+def text_bodies(path: Path) -> Path:
+    """``BODIES`` cold ``/predict`` bodies for the text sample, each text unique."""
+    rng = random.Random(7)
+    return write_bodies(
+        path,
+        (
+            orjson.dumps({"text": f"{' '.join(rng.choices(WORDS, k=6))} #{i}"})
+            for i in range(BODIES)
+        ),
+    )
+
+
+def measure_wrk(url: str, stack_pid: int, bodies: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """One wrk run of ``--seconds`` (after a 3 s warm-up on other bodies) and the CPU of
+    every process over it."""
+    run_wrk(WrkRun(url, "/predict", bodies, connections=16, seconds=3, start=BODIES // 2))
+    before = process_cpu(stack_pid)
+    result = run_wrk(WrkRun(url, "/predict", bodies, args.concurrency, args.seconds))
+    after = process_cpu(stack_pid)
+    requests = max(result.requests, 1)
+    cpu = {
+        name: round((after[name] - before.get(name, 0.0)) / requests * 1e6, 1)
+        for name in after
+        if name != "load_generator" and after[name] - before.get(name, 0.0) > 0
+    }
+    cpu["load_generator"] = round(result.cpu_s / requests * 1e6, 1)
+    return {
+        "req_per_s": result.req_per_s,
+        "p50_ms": result.p50_ms,
+        "p99_ms": result.p99_ms,
+        "errors": result.errors,
+        "cpu_us_per_request": cpu,
+        "cpu_us_by_role": roles(cpu, stack_pid),
+    }
+
+
 async def measure(url: str, stack_pid: int, args: argparse.Namespace) -> dict[str, Any]:
+    """``mlserve benchmark``'s load generator: windows until stable; CPU over the last
+    ``STABILITY_WINDOWS``."""
     marks = Marks(stack_pid)
     config = BenchmarkConfig(
         url=url,
@@ -127,26 +181,12 @@ async def measure(url: str, stack_pid: int, args: argparse.Namespace) -> dict[st
 def main() -> None:
     args = parse_args()
     runs: list[dict[str, Any]] = []
-    for round_no in range(args.rounds):
-        order = args.workers if round_no % 2 == 0 else list(reversed(args.workers))
-        for workers in order:
-            with tempfile.TemporaryDirectory(prefix="mlserve-workers-") as tmp:
-                console.print(f"round {round_no + 1}: mlserve up --workers {workers} ...")
-                with local_stack(Path(tmp), workers=workers) as stack:
-                    result = asyncio.run(measure(stack.url, stack.pid, args))
-            result.update(workers=workers, round=round_no)
-            by_role = result["cpu_us_by_role"]
-            console.print(
-                f"  {workers} worker(s): {result['req_per_s']:,.0f} req/s, "
-                f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                f"errors {result['errors']}; CPU µs/request: "
-                + ", ".join(f"{k} {v:.0f}" for k, v in by_role.items())
-            )
-            console.print(
-                "  per process: "
-                + ", ".join(f"{k} {v:.0f}" for k, v in sorted(result["cpu_us_per_request"].items()))
-            )
-            runs.append(result)
+    with tempfile.TemporaryDirectory(prefix="mlserve-workers-bodies-") as bodies_dir:
+        bodies = text_bodies(Path(bodies_dir) / "bodies") if args.load_generator == "wrk" else None
+        for round_no in range(args.rounds):
+            order = args.workers if round_no % 2 == 0 else list(reversed(args.workers))
+            for workers in order:
+                runs.append(run_one(workers, round_no, bodies, args))
     summary = summarize(runs, args)
     RESULTS.mkdir(exist_ok=True)
     out = {
@@ -154,10 +194,37 @@ def main() -> None:
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),
         "concurrency": args.concurrency,
+        "load_generator": args.load_generator,
         "runs": runs,
         "summary": summary,
     }
     (RESULTS / "workers_scaling.json").write_text(json.dumps(out, indent=2))
+
+
+def run_one(
+    workers: int, round_no: int, bodies: Path | None, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One measurement on a fresh ``mlserve up --workers N``, printed."""
+    with tempfile.TemporaryDirectory(prefix="mlserve-workers-") as tmp:
+        console.print(f"round {round_no + 1}: mlserve up --workers {workers} ...")
+        with local_stack(Path(tmp), workers=workers) as stack:
+            if bodies is not None:
+                result = measure_wrk(stack.url, stack.pid, bodies, args)
+            else:
+                result = asyncio.run(measure(stack.url, stack.pid, args))
+    result.update(workers=workers, round=round_no)
+    by_role = result["cpu_us_by_role"]
+    console.print(
+        f"  {workers} worker(s): {result['req_per_s']:,.0f} req/s, "
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+        f"errors {result['errors']}; CPU µs/request: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in by_role.items())
+    )
+    console.print(
+        "  per process: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in sorted(result["cpu_us_per_request"].items()))
+    )
+    return result
 
 
 def summarize(runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
@@ -208,8 +275,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--window-s", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--load-generator", choices=["wrk", "mlserve"], default="wrk")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement (wrk)")
+    parser.add_argument("--window-s", type=float, default=5.0, help="(mlserve)")
     parser.add_argument("--stability-pct", type=float, default=10.0)
     parser.add_argument("--max-windows", type=int, default=8)
     parser.add_argument("--project-cores", type=int, default=16)
