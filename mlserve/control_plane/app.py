@@ -93,7 +93,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
     app.include_router(inference_v2.router)
     app.include_router(health.router)
     app.include_router(models.router)
-    app.include_router(worker_metrics_router(settings, stack.metrics_registry))  # scale: workers
+    app.include_router(worker_metrics_router(stack.worker_metrics))  # scale: workers
     app.include_router(
         monitoring_router(
             stack.monitoring,

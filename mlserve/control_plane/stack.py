@@ -13,7 +13,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from mlserve.control_plane.repeats import RepeatedRequests
 from mlserve.dataplane.core import DataPlane
@@ -25,6 +25,7 @@ from mlserve.errors import MLServeError, SettingsError
 from mlserve.monitoring.hub import MonitoringHub
 from mlserve.monitoring.metrics_listener import MetricsListener
 from mlserve.monitoring.recorder import PredictionRecorder, RecorderMetrics
+from mlserve.monitoring.worker_metrics import WorkerMetrics, worker_exchange
 from mlserve.repository.options import ServingOptions
 from mlserve.repository.store import ModelRepository
 from mlserve.serving.cache.base import PredictionCache
@@ -64,6 +65,8 @@ class ServingStack:
     monitoring: MonitoringHub
     metrics_registry: CollectorRegistry
     embedded: EmbeddedTriton | None = None
+    worker_metrics: WorkerMetrics | None = None
+    """The exchange of metric snapshots with the other workers (several workers only)."""
     metrics_listener: MetricsListener | None = None
     """``/metrics`` on ``monitoring.port``, when set."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -120,6 +123,7 @@ class ServingStack:
             samples_per_second = settings.monitoring.drift_samples_per_second
             recorder = PredictionRecorder(monitoring, samples_per_second=samples_per_second)
             metrics_registry.register(RecorderMetrics(recorder))
+        exchange = worker_exchange(settings, metrics_registry)
         router = Router(registry)
         calls = SharedCalls(
             triton,
@@ -165,8 +169,14 @@ class ServingStack:
             monitoring=monitoring,
             metrics_registry=metrics_registry,
             embedded=embedded,
+            worker_metrics=exchange,
             metrics_listener=(
-                MetricsListener(metrics_registry, settings.server.host, settings.monitoring.port)
+                MetricsListener(
+                    exchange.exposition if exchange else lambda: generate_latest(metrics_registry),
+                    settings.server.host,
+                    settings.monitoring.port,
+                    reuse_port=exchange is not None,
+                )
                 if settings.monitoring.port
                 else None
             ),

@@ -3,8 +3,10 @@
 Many Prometheus setups scrape a dedicated metrics port (seed S1 configures 9090). This is a
 small asyncio server on the control plane's event loop (request-path metrics are read on
 that loop, see :mod:`mlserve.monitoring.loop_metrics`), with HTTP/1.1 framing by ``h11``:
-``GET /metrics`` answers the registry's exposition, anything else a 404. One request per
-connection at a time, requests read up to 16 KiB of headers and 10 s.
+``GET /metrics`` answers the exposition, anything else a 404. One request per connection at
+a time, requests read up to 16 KiB of headers and 10 s. With several workers each one
+listens on the port (``SO_REUSEPORT``: the kernel spreads the connections) and answers the
+exposition merged over every worker (:mod:`mlserve.monitoring.worker_metrics`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import h11
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 log = logging.getLogger(__name__)
 _READ_TIMEOUT_S = 10.0
@@ -22,17 +25,23 @@ _MAX_HEADER_BYTES = 16 * 1024
 
 
 class MetricsListener:
-    """Serves ``registry`` at ``http://host:port/metrics`` until :meth:`stop`."""
+    """Serves ``exposition()`` at ``http://host:port/metrics`` until :meth:`stop`;
+    ``reuse_port`` lets every worker of one control plane bind the same port."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
-        self.registry = registry
+    def __init__(
+        self, exposition: Callable[[], bytes], host: str, port: int, *, reuse_port: bool = False
+    ) -> None:
+        self.exposition = exposition
         self.host = host
         self.port = port
+        self.reuse_port = reuse_port
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         """Bind and listen; OSError when the port is taken."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, reuse_port=self.reuse_port or None
+        )
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -73,7 +82,7 @@ class MetricsListener:
 
     def _answer(self, connection: h11.Connection, request: h11.Request) -> bytes:
         if request.method == b"GET" and request.target.split(b"?")[0] == b"/metrics":
-            body, status, kind = generate_latest(self.registry), 200, CONTENT_TYPE_LATEST
+            body, status, kind = self.exposition(), 200, CONTENT_TYPE_LATEST
         else:
             body, status, kind = b"not found: GET /metrics\n", 404, "text/plain"
         headers = [("content-type", kind), ("content-length", str(len(body)))]

@@ -195,14 +195,18 @@ class WorkerMetrics:
                 self.write(final=True)
 
 
-def worker_metrics_router(settings: Settings, registry: CollectorRegistry) -> APIRouter:
-    """``GET /metrics`` merged over the workers (include it before the monitoring router),
-    and the snapshot writer for this worker's lifetime. Without ``server.worker_metrics_dir``
-    (one worker) an empty router: the monitoring router's ``/metrics`` answers."""
+def worker_exchange(settings: Settings, registry: CollectorRegistry) -> WorkerMetrics | None:
+    """This worker's exchange when ``server.worker_metrics_dir`` is set (several workers)."""
     directory = settings.server.worker_metrics_dir
-    if directory is None:
+    return None if directory is None else WorkerMetrics(directory, registry)
+
+
+def worker_metrics_router(exchange: WorkerMetrics | None) -> APIRouter:
+    """``GET /metrics`` merged over the workers (include it before the monitoring router),
+    and the snapshot writer for this worker's lifetime. Without an exchange (one worker) an
+    empty router: the monitoring router's ``/metrics`` answers."""
+    if exchange is None:
         return APIRouter()
-    exchange = WorkerMetrics(directory, registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,7 +4,8 @@
   Triton, texts from a small pool so most are cheap cache hits): every scrape, whichever
   worker answers it, says exactly 10,000.
 * ``mlserve up --workers 2`` publishes the samples and loads them into Triton once, and its
-  scrape sums both workers; ``--workers`` above the cores is refused with one line.
+  scrape (the API port and `monitoring.port`) sums both workers; ``--workers`` above the
+  cores is refused with one line.
 """
 
 from __future__ import annotations
@@ -136,11 +137,18 @@ async def test_one_scrape_sums_ten_thousand_predicts_over_four_workers(
 
 
 def test_mlserve_up_with_two_workers_publishes_and_loads_once(tmp_path: Path) -> None:
-    with local_stack(tmp_path, workers=2) as stack:
+    metrics_port = free_port()  # monitoring.port too: every worker listens on it
+    env = {"MLSERVE_MONITORING__PORT": str(metrics_port)}
+    with local_stack(tmp_path, workers=2, env=env) as stack:
         for i in range(40):  # a connection each: both workers answer some
             httpx.post(f"{stack.url}/predict", json={"text": f"order {i} was great"}, timeout=30)
         time.sleep(FLUSH_INTERVAL_S * 3)
         assert predict_requests(httpx.get(f"{stack.url}/metrics").text) == 40
+        for _ in range(6):  # new connections: the kernel hands them to either worker
+            scrape = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            assert predict_requests(scrape.text) == 40
+    (up_log,) = tmp_path.glob("mlserve-up-*.log")
+    assert "address already in use" not in up_log.read_text()
     (triton_log,) = tmp_path.glob("var/**/tritonserver.log")
     loads = [line for line in triton_log.read_text().splitlines() if "successfully loaded" in line]
     models = sorted(line.rsplit("'", 2)[-2] for line in loads)
