@@ -80,6 +80,7 @@ def test_compose_control_plane_settings_are_real(
     assert settings.external_triton == "triton:8001"
     assert settings.triton.metrics_url == "http://triton:8002/metrics"
     assert settings.effective_redis_url == "redis://redis:6379/0"
+    assert settings.server.workers == 2  # safe with the shared cache above
     assert settings.auth.state_redis_url is None, "platform state must not share the cache Redis"
     assert settings.auth.state_path == Path("/var/lib/mlserve/platform.sqlite3")
     assert any(v.endswith(":/var/lib/mlserve") for v in service["volumes"])
