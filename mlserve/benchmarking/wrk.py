@@ -110,9 +110,12 @@ def run_wrk(run: WrkRun) -> WrkResult:
         WRK_START=str(run.start),
     )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
-    )
+    try:
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise WrkError(f"wrk did not end within {seconds + 60} s of a {seconds} s run") from None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise WrkError(f"wrk exited {done.returncode}: {(done.stderr or done.stdout).strip()}")
