@@ -23,7 +23,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from mlserve.dataplane.inference import SharedCalls
 from mlserve.dataplane.mirror import Mirror
@@ -193,26 +193,33 @@ class DataPlane:
         served = model.served
         prep_started = time.perf_counter()
         items = served.items(inputs)
-        fingerprint = served.fingerprint
-        keys = [
-            CacheKey(model.name, model.version, fingerprint, served.cache_text(item))
-            for item in items
-        ]
+        name, version, fingerprint, cache_text = (
+            model.name,
+            model.version,
+            served.fingerprint,
+            served.cache_text,
+        )
+        keys = [CacheKey(name, version, fingerprint, cache_text(item)) for item in items]
         preprocess_s = time.perf_counter() - prep_started
         found = await self.cache.get_many(keys)
         misses = [i for i, hit in enumerate(found) if hit is None]
-        queue_s, triton_s = 0.0, None
-        if misses:
+        if not misses:  # every answer cached: no None left in found
+            timings = Timings(_since(started), preprocess_s, 0.0, None)
+            return items, cast(list[CachedPrediction], found), misses, timings
+        if len(misses) == len(found):  # none cached: the usual cold request
+            answer = await self.calls.infer(model, items, deadline)
+            answered = answer.predictions
+            await self.cache.set_many(list(zip(keys, answered, strict=True)))
+        else:
             answer = await self.calls.infer(model, [items[i] for i in misses], deadline)
             for index, prediction in zip(misses, answer.predictions, strict=True):
                 found[index] = prediction
             await self.cache.set_many(
                 [(keys[i], p) for i, p in zip(misses, answer.predictions, strict=True)]
             )
-            preprocess_s += answer.encode_s
-            queue_s, triton_s = answer.waited_s, answer.infer_s
-        answered = [hit for hit in found if hit is not None]
-        timings = Timings(_since(started), preprocess_s, queue_s, triton_s)
+            answered = [hit for hit in found if hit is not None]
+        preprocess_s += answer.encode_s
+        timings = Timings(_since(started), preprocess_s, answer.waited_s, answer.infer_s)
         return items, answered, misses, timings
 
     async def _per_item(
@@ -267,7 +274,11 @@ def _answers(
 ) -> list[Prediction]:
     """The answers to ``found``, labelled; those at positions ``sent`` came from Triton."""
     labels = model.metadata.labels
-    sent_to_triton = set(sent)
+    if len(sent) == len(found) or not sent:  # all from Triton, or all from the cache
+        cached = [not sent] * len(found)
+    else:
+        sent_to_triton = set(sent)
+        cached = [i not in sent_to_triton for i in range(len(found))]
     return [
         Prediction(
             hit.label,
@@ -276,12 +287,12 @@ def _answers(
             if hit.probabilities is not None
             else None,
             hit.truncated,
-            i not in sent_to_triton,
+            from_cache,
             hit.value,
             hit.score,
             hit.details,
         )
-        for i, hit in enumerate(found)
+        for hit, from_cache in zip(found, cached, strict=True)
     ]
 
 
@@ -291,7 +302,10 @@ def _describe(batch: PredictionBatch) -> None:
     record = current_request()
     record.model = batch.model
     record.version = batch.version
-    record.cached = all(p.cached for p in batch.predictions)
+    predictions = batch.predictions
+    record.cached = (
+        predictions[0].cached if len(predictions) == 1 else all(p.cached for p in predictions)
+    )
     record.routed_by = batch.routed_by
     timings = batch.timings
     parts = {"preprocess_ms": timings.preprocess_s * 1000, "queue_ms": timings.queue_s * 1000}

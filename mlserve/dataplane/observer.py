@@ -71,8 +71,10 @@ class Observer:
         )
         if model.kind.input_form != "text" and items:
             # the kind's names of an item's values (a causal item has no action column)
-            first = model.served.drift_input(items[0])
-            names = list(first) if isinstance(first, Mapping) else model.metadata.features
+            names: Sequence[str] | None = model.served.drift_names
+            if names is None:
+                first = model.served.drift_input(items[0])
+                names = list(first) if isinstance(first, Mapping) else model.metadata.features
             for item, prediction in zip(items, predictions, strict=True):
                 hub.features.add(model.name, model.version, names, item, prediction.label)
         recorder = self.recorder

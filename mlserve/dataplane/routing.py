@@ -122,7 +122,9 @@ class Router:
                     mirror = None
                 model = await registry.resolve_version(name, picked)
                 return Route(model, "experiment", mirror)
-        weights = await self._live_weights(name, active)
+        weights = self._known_weights(name, active)
+        if weights is None:  # not read within the last second
+            weights = await self._live_weights(name, active)
         if weights:
             if entity_id:
                 point = sticky_point(name, fingerprint(dict(weights)), entity_id)
@@ -160,6 +162,16 @@ class Router:
             )
         return Route(await self.registry.resolve_version(name, picked), "alias")
 
+    def _known_weights(self, name: str, active: list[int]) -> tuple[tuple[int, float], ...] | None:
+        """:meth:`_live_weights` when no read is due (no weight source, or weights read
+        within the last second), without a coroutine; None when they must be read."""
+        if self.weights is None:
+            return ()
+        cached = self._cached.get(name)
+        if cached is None or time.monotonic() - cached[0] >= _WEIGHTS_TTL_S:
+            return None
+        return _over(cached[1], active)
+
     async def _live_weights(self, name: str, active: list[int]) -> tuple[tuple[int, float], ...]:
         """``name``'s weights over its ``active`` versions (empty: none apply)."""
         if self.weights is None:
@@ -172,9 +184,16 @@ class Router:
             config = await self.weights.get(name)
             weights = _parse(config.weights) if config is not None else ()
             self._cached[name] = (now, weights)
-        if not weights:
-            return ()
-        return tuple((v, w) for v, w in weights if v in active)
+        return _over(weights, active)
+
+
+def _over(
+    weights: tuple[tuple[int, float], ...], active: list[int]
+) -> tuple[tuple[int, float], ...]:
+    """The ``weights`` of the ``active`` versions (empty: none apply)."""
+    if not weights:
+        return ()
+    return tuple((v, w) for v, w in weights if v in active)
 
 
 def _parse(weights: Mapping[str, float]) -> tuple[tuple[int, float], ...]:

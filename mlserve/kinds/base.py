@@ -75,6 +75,10 @@ class ServedModel(ABC):
     """Part of every cache key: changes whenever the same item could be answered differently."""
     outputs: tuple[str, ...]
     """Triton outputs to ask for."""
+    drift_names: tuple[str, ...] | None = None
+    """The feature names of :meth:`drift_input`'s mapping when they are the same for every
+    item of the version, in order (monitoring reads them here instead of building the
+    first item's mapping per request); None: read them off an item."""
     rows_per_item: int = 1
     """Rows one item becomes in Triton's batch (a causal model's: one per action); calls
     carry at most ``max_batch_size // rows_per_item`` items."""

@@ -54,6 +54,7 @@ class ServedCausal(ServedModel):
         self.action = action
         self._action_at = self.full.names.index(action)
         self.names = [n for n in self.full.names if n != action]
+        self.drift_names = tuple(self.names)
         self.numeric = [n for n in self.full.numeric if n != action]
         self.strings = [n for n in self.full.strings if n != action]
         self.numeric_datatype = self.full.numeric_datatype

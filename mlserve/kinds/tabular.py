@@ -92,6 +92,7 @@ class ServedTabular(ServedModel):
         self._numeric_at = [self.names.index(n) for n in self.numeric]
         self._string_at = [self.names.index(n) for n in self.strings]
         self._expected = frozenset(self.names)
+        self.drift_names = tuple(self.names)
         self._ignored = bool(self.spec.ignored)
         dtypes = {i.name: i.datatype for i in metadata.inputs}
         self.numeric_datatype = dtypes.get(NUMERIC_INPUT, "FP32")

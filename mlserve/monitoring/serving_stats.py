@@ -172,7 +172,8 @@ class RequestStats:
             if not buckets or buckets[-1].start != start:
                 buckets.append(_Totals(start))
             buckets[-1].add(status, seconds)
-            self._expire(buckets, now)
+            if buckets[0].start + self.bucket_seconds <= now - self.horizon_seconds:
+                self._expire(buckets, now)
             interval = self._interval.get(key)
             if interval is None:
                 interval = self._interval[key] = _Totals()

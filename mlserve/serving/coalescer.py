@@ -66,7 +66,7 @@ class Sender(Protocol):
     async def send(self, items: list[Any], deadline: Deadline) -> SentCall: ...
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Waiter:
     texts: Sequence[Any]
     deadline: Deadline

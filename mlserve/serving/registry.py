@@ -101,7 +101,11 @@ class ModelRegistry:
         """The newest version of ``name`` (a checked name) that is served and ready: 404
         for an unknown model, 503 while none is ready."""
         existing, active = self.published(name)
-        ready = await self.ready_versions(name)
+        cached = self._ready.get(name)  # read within the last second: no coroutine needed
+        if cached and time.monotonic() - cached[0] < _READY_TTL_S:
+            ready = cached[1]
+        else:
+            ready = await self.ready_versions(name)
         servable = [v for v in ready if v in active]
         if not servable:
             raise ServiceUnavailableError(

@@ -90,3 +90,17 @@ def test_missing_values_and_ignored_columns_take_the_checked_path() -> None:
     dropping = served(ignored=("note",))
     record = {"age": 1, "plan": "pro", "income": 2.0, "visits": 3, "note": "x"}
     assert dropping.items(RecordInputs([record])) == [(1.0, "pro", 2.0, 3.0)]
+
+
+def test_drift_names_are_the_names_of_every_items_drift_input() -> None:
+    """Monitoring reads a version's feature names off ``drift_names`` instead of building
+    the first item's mapping per request: they must be that mapping's keys, in order."""
+    model = served(accepts_missing=True)
+    records: list[Any] = [
+        dict(zip(NAMES, [31, "pro", 4.5, 2], strict=True)),
+        [40.0, "basic", None, 0],
+        {"age": 22, "plan": "pro", "income": 1.0, "visits": 1},
+    ]
+    assert model.drift_names == NAMES
+    for item in model.items(RecordInputs(records)):
+        assert tuple(model.drift_input(item)) == model.drift_names

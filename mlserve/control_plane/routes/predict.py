@@ -71,7 +71,10 @@ async def predict_answer(stack: ServingStack, body: bytes, headers: Headers = ()
         return ranking
     if len(batch.predictions) != 1:
         return _batch_payload(batch)
-    payload = _prediction(batch.predictions[0])
+    p = batch.predictions[0]
+    if p.score is None and p.details is None:
+        return _single_payload(p, batch)
+    payload = _prediction(p)
     payload.update(_served_by(batch))
     payload["latency_ms"] = _rounded(batch.latency_ms, 3)
     return payload
@@ -168,6 +171,32 @@ def _prediction(p: Prediction) -> dict[str, Any]:
     return payload
 
 
+def _single_payload(p: Prediction, batch: PredictionBatch) -> dict[str, Any]:
+    """What :func:`_prediction`, :func:`_served_by` and the latency make of one answer
+    without a score or details (nearly every ``/predict``), built as one dictionary: the
+    same keys in the same order, the same values."""
+    timings = batch.timings
+    triton = timings.triton_s
+    confidence = p.confidence
+    version = batch.version
+    return {
+        "label": p.label,
+        "confidence": _round6(confidence) if confidence is not None else None,
+        "probabilities": p.probabilities,
+        "prediction": p.value if p.value is not None else label_value(p.label),
+        "truncated": p.truncated,
+        "cached": p.cached,
+        "model_version": f"{batch.model}-v{version}",
+        "model": batch.model,
+        "version": f"v{version}",
+        "routed_by": batch.routed_by,
+        "preprocess_ms": _round3(timings.preprocess_s * 1000),
+        "queue_ms": _round3(timings.queue_s * 1000),
+        "triton_ms": _round3(triton * 1000) if triton is not None else None,
+        "latency_ms": _round3(timings.total_s * 1000),
+    }
+
+
 def _served_by(batch: PredictionBatch) -> dict[str, Any]:
     timings = batch.timings
     triton = timings.triton_s
@@ -191,3 +220,16 @@ def _rounded(value: float, places: int) -> float:
         return value
     scale = 10.0**places
     return round(value * scale) / scale
+
+
+_isfinite = math.isfinite
+
+
+def _round3(value: float) -> float:
+    """``_rounded(value, 3)``, its scale a constant (the request path rounds five times)."""
+    return round(value * 1000.0) / 1000.0 if _isfinite(value) else value
+
+
+def _round6(value: float) -> float:
+    """``_rounded(value, 6)``, its scale a constant."""
+    return round(value * 1000000.0) / 1000000.0 if _isfinite(value) else value

@@ -110,7 +110,7 @@ def _inputs(data: dict[str, Any], *, batch: bool, max_items: int, max_text_lengt
     if "features" in data or "records" in data:
         field = "features" if "features" in data else "records"
         raw = data[field]
-        if isinstance(raw, Mapping):
+        if type(raw) is dict or isinstance(raw, Mapping):  # a dict skips the ABC check
             return RecordInputs([raw])
         if not isinstance(raw, list) or not raw:
             raise InvalidInputError(

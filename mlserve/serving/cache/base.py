@@ -65,7 +65,10 @@ class PredictionCache(ABC):
             listener(available)
 
     def _count_lookups(self, found: Sequence[CachedPrediction | None]) -> None:
-        hits = sum(1 for item in found if item is not None)
+        hits = 0
+        for item in found:  # a loop, not a generator: usually one item per request
+            if item is not None:
+                hits += 1
         self.stats.hits += hits
         self.stats.misses += len(found) - hits
 

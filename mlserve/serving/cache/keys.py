@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 
 KEY_PREFIX = "mlserve:pred:v2"
+_sha256 = hashlib.sha256
+_set = object.__setattr__
 """Namespace of every cache key; the ``v1`` changes if the value format ever changes."""
 
 
@@ -31,11 +33,11 @@ class CacheKey:
     _rendered: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        digest = hashlib.sha256(self.cleaned_text.encode("utf-8")).hexdigest()
+        digest = _sha256(self.cleaned_text.encode()).hexdigest()
         rendered = (
             f"{KEY_PREFIX}:{self.model}:{self.version}:{self.preprocessing_fingerprint}:{digest}"
         )
-        object.__setattr__(self, "_rendered", rendered)
+        _set(self, "_rendered", rendered)
 
     def render(self) -> str:
         """The storage key: ``mlserve:pred:v2:<model>:<version>:<fingerprint>:<sha256(text)>``."""
