@@ -11,6 +11,7 @@ as their raw little-endian buffer). Everything malformed is a :class:`BadRequest
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +125,7 @@ def _tensor(
         or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
     ):
         raise BadRequestError(f"{where}: shape must be a list of non-negative integers")
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     if count > MAX_ELEMENTS:
         raise BadRequestError(f"{where}: {count} elements; at most {MAX_ELEMENTS} per tensor")
     parameters = spec.get("parameters") or {}
@@ -256,11 +257,12 @@ def _to_binary(array: npt.NDArray[Any], datatype: str) -> bytes:
     return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
 
 
+_NAMES = {np.dtype(dtype): name for name, dtype in _DTYPES.items()}
+
+
 def datatype_of(array: npt.NDArray[Any]) -> str:
     """The protocol's datatype name of ``array``."""
-    if array.dtype == np.object_:
-        return "BYTES"
-    for name, dtype in _DTYPES.items():
-        if dtype is not np.object_ and array.dtype == np.dtype(dtype):
-            return name
-    raise ValueError(f"no protocol datatype for {array.dtype}")
+    name = _NAMES.get(array.dtype)
+    if name is None:
+        raise ValueError(f"no protocol datatype for {array.dtype}")
+    return name

@@ -27,6 +27,7 @@ feature; an unknown model is a 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ from mlserve.control_plane.open_inference_schemas import (
 )
 from mlserve.control_plane.openapi_schema import inline_schema
 from mlserve.control_plane.stack import ServingStack
-from mlserve.dataplane.request import PredictionBatch, PredictRequest
+from mlserve.dataplane.request import Prediction, PredictionBatch, PredictRequest
 from mlserve.errors import BadRequestError, InvalidInputError, NotFoundError
 from mlserve.kinds import Inputs, RecordInputs, TextInputs
 from mlserve.kinds.causal import ServedCausal
@@ -217,41 +218,47 @@ def _value(value: Any) -> Any:
 def _outputs(
     model: ResolvedModel, batch: PredictionBatch, wanted: list[str]
 ) -> list[tuple[str, npt.NDArray[Any]]]:
+    """The tensors asked for (all of the model's when ``wanted`` is empty), built from the
+    answers; only those asked for are built."""
     predictions = batch.predictions
     n = len(predictions)
-    available: dict[str, npt.NDArray[Any]] = {}
+    available: dict[str, Callable[[], npt.NDArray[Any]]] = {}
     task = model.metadata.task
     if isinstance(model.served, ServedCausal):
-        causal = model.served
-        for key in ("outcomes", "effects"):
-            available[key] = np.array(
-                [[(p.details or {})[key][k] for k in causal.keys] for p in predictions],
-                dtype=np.float64,
-            ).reshape(n, len(causal.keys))
-        available["next_best_action"] = np.array(
-            [[(p.label or "").encode()] for p in predictions], dtype=np.object_
-        )
+        keys = model.served.keys
+
+        def table(key: str) -> npt.NDArray[Any]:
+            rows = [[(p.details or {})[key][k] for k in keys] for p in predictions]
+            return np.array(rows, dtype=np.float64).reshape(n, len(keys))
+
+        available["outcomes"] = lambda: table("outcomes")
+        available["effects"] = lambda: table("effects")
+        available["next_best_action"] = lambda: _labels(predictions)
     elif task == "regression":
-        values = [p.value if isinstance(p.value, list) else [p.value] for p in predictions]
-        available["prediction"] = np.array(values, dtype=np.float64).reshape(n, -1)
+        available["prediction"] = lambda: np.array(
+            [p.value if isinstance(p.value, list) else [p.value] for p in predictions],
+            dtype=np.float64,
+        ).reshape(n, -1)
     elif task == "anomaly-detection":
-        available["scores"] = np.array([[p.score] for p in predictions], dtype=np.float64)
-        available["label"] = np.array([[p.value] for p in predictions], dtype=np.int64)
+        available["scores"] = lambda: np.array([[p.score] for p in predictions], dtype=np.float64)
+        available["label"] = lambda: np.array([[p.value] for p in predictions], dtype=np.int64)
     else:
         labels = model.metadata.labels
-        available["probabilities"] = np.array(
+        available["probabilities"] = lambda: np.array(
             [[(p.probabilities or {}).get(label, 0.0) for label in labels] for p in predictions],
             dtype=np.float32,
         ).reshape(n, len(labels))
-        available["label"] = np.array(
-            [[(p.label or "").encode()] for p in predictions], dtype=np.object_
-        )
+        available["label"] = lambda: _labels(predictions)
     if not wanted:
-        return list(available.items())
+        return [(name, build()) for name, build in available.items()]
     unknown = [w for w in wanted if w not in available]
     if unknown:
         raise BadRequestError(f"unknown outputs {unknown}; {model.name} has {list(available)}")
-    return [(w, available[w]) for w in wanted]
+    return [(w, available[w]()) for w in wanted]
+
+
+def _labels(predictions: Sequence[Prediction]) -> npt.NDArray[Any]:
+    return np.array([[(p.label or "").encode()] for p in predictions], dtype=np.object_)
 
 
 def _tensor_specs(model: ResolvedModel) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
