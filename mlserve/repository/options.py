@@ -14,7 +14,7 @@ class ServingOptions:
 
     backend: str = "mlserve_onnx"
     max_batch_size: int = 64
-    max_queue_delay_us: int = 100
+    max_queue_delay_us: int = 0
     max_queue_size: int = 0
     queue_timeout_us: int = 0
     instance_kind: str = "KIND_CPU"

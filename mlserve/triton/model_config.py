@@ -54,7 +54,7 @@ class QueuePolicy:
 class DynamicBatching:
     """Dynamic batcher settings."""
 
-    max_queue_delay_microseconds: int = 100
+    max_queue_delay_microseconds: int = 0
     preferred_batch_size: tuple[int, ...] = ()
     default_queue_policy: QueuePolicy | None = None
     """None (the default) writes no policy: an unbounded queue, no queue timeouts (nor

@@ -166,5 +166,5 @@ def test_no_queue_limits_means_no_queue_policy_block(
 
     config = (tmp_path / "m" / "config.pbtxt").read_text()
     assert "dynamic_batching {" in config
-    assert "max_queue_delay_microseconds: 100" in config
+    assert "max_queue_delay_microseconds: 0" in config
     assert "default_queue_policy" not in config
