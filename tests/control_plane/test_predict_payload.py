@@ -10,7 +10,7 @@ import pytest
 
 from mlserve.control_plane.routes.predict import (
     _prediction,
-    _rounded,
+    _round3,
     _served_by,
     _single_payload,
 )
@@ -21,7 +21,7 @@ def general(p: Prediction, batch: PredictionBatch) -> dict[str, Any]:
     """What ``predict_answer`` built for one prediction before the single-answer path."""
     payload = _prediction(p)
     payload.update(_served_by(batch))
-    payload["latency_ms"] = _rounded(batch.latency_ms, 3)
+    payload["latency_ms"] = _round3(batch.latency_ms)
     return payload
 
 
