@@ -32,6 +32,8 @@ _TOTAL = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)")
 _SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 _TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+GRACE_S = 60.0
+"""How long past its run wrk may take to report before it counts as hung."""
 
 
 class WrkError(RuntimeError):
@@ -98,7 +100,10 @@ def run_wrk(run: WrkRun) -> WrkResult:
         raise WrkError(f"threads must be 1 to 8, not {run.threads}")
     for name, value in run.headers.items():
         if any(c in name + value for c in "|\r\n") or ":" in name:
-            raise WrkError(f"header {name!r} cannot be passed to wrk_bodies.lua")
+            raise WrkError(
+                f"header {name!r} cannot be passed to wrk_bodies.lua: names and values may not "
+                "hold '|' or line breaks, names no ':'"
+            )
     seconds = max(1, round(run.seconds))
     command = [wrk_binary(), "-t", str(run.threads), "-c", str(max(run.connections, run.threads))]
     command += ["-d", f"{seconds}s", "--latency", "-s", str(SCRIPT), run.url]
@@ -112,10 +117,13 @@ def run_wrk(run: WrkRun) -> WrkResult:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         done = subprocess.run(
-            command, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
+            command, env=env, capture_output=True, text=True, timeout=seconds + GRACE_S, check=False
         )
     except subprocess.TimeoutExpired:
-        raise WrkError(f"wrk did not end within {seconds + 60} s of a {seconds} s run") from None
+        raise WrkError(
+            f"wrk did not end within {GRACE_S:g} s after its {seconds} s run; is the server "
+            "answering? (wrk stopped, its figures dropped)"
+        ) from None
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise WrkError(f"wrk exited {done.returncode}: {(done.stderr or done.stdout).strip()}")

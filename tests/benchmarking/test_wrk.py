@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from mlserve.benchmarking import wrk
 from mlserve.benchmarking.wrk import WrkError, WrkRun, parse_report, run_wrk, write_bodies
 from tests.benchmarking.conftest import PredictServer
 
@@ -96,6 +97,19 @@ def test_a_missing_wrk_says_how_to_install_it(
     monkeypatch.setenv("PATH", str(tmp_path))
     bodies = texts_file(tmp_path / "bodies", 1)
     with pytest.raises(WrkError, match="make system-packages"):
+        run_wrk(WrkRun("http://127.0.0.1:1", "/predict", bodies, connections=1, seconds=1))
+
+
+def test_a_wrk_that_hangs_is_stopped_and_said(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = tmp_path / "wrk"  # stands in for a wrk stuck past its run (not a server mock)
+    fake.write_text("#!/bin/sh\nexec /bin/sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(wrk, "GRACE_S", 0.5)
+    bodies = texts_file(tmp_path / "bodies", 1)
+    with pytest.raises(WrkError, match=r"did not end within 0.5 s after its 1 s run"):
         run_wrk(WrkRun("http://127.0.0.1:1", "/predict", bodies, connections=1, seconds=1))
 
 
