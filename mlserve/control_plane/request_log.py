@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, Literal, Protocol, TextIO
 
@@ -36,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlserve.control_plane.line_sink import LineSink
 from mlserve.monitoring.request_context import RequestRecord, close_request, open_request
+from mlserve.rounding import round3
 from mlserve.settings import LoggingSettings
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
@@ -149,12 +151,14 @@ class RequestLog:
         status = 500
         body: list[bytes] | None = [] if self.payloads else None
 
-        async def send_with_id(message: Message) -> None:
+        def send_with_id(message: Message) -> Awaitable[None]:
+            # A plain function handing back ``send``'s awaitable: no coroutine of its own
+            # for each of a request's two messages.
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
+            return send(message)
 
         received = receive
         if body is not None:
@@ -215,7 +219,7 @@ class RequestLog:
                 "routed_by": record.routed_by,
             }
             if record.timings:
-                fields["timings"] = {k: round(v, 3) for k, v in record.timings.items()}
+                fields["timings"] = {k: round3(v) for k, v in record.timings.items()}
             if record.error_type:
                 fields["error"] = {"type": record.error_type, "message": record.error_message}
             if payload is not None:

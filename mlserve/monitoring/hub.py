@@ -89,7 +89,12 @@ class MonitoringHub:
         Label and confidence metrics (classifiers and anomaly labels), the score histogram
         (anomaly scores, regression values), and the drift window unless ``drift`` is False
         (a prediction left out of the drift sample)."""
-        confidence = float(np.max(probabilities)) if probabilities is not None else None
+        if probabilities is None:
+            confidence = None
+        elif isinstance(probabilities, np.ndarray):
+            confidence = float(probabilities.max())
+        else:  # a prediction's few class probabilities: Python's max, not an array's
+            confidence = float(max(probabilities))
         if label is not None:
             self.metrics.observe_prediction(model, version, label, confidence)
         if score is not None:

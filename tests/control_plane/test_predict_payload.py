@@ -10,18 +10,18 @@ import pytest
 
 from mlserve.control_plane.routes.predict import (
     _prediction,
-    _round3,
     _served_by,
     _single_payload,
 )
 from mlserve.dataplane.request import Prediction, PredictionBatch, Timings
+from mlserve.rounding import round3
 
 
 def general(p: Prediction, batch: PredictionBatch) -> dict[str, Any]:
     """What ``predict_answer`` built for one prediction before the single-answer path."""
     payload = _prediction(p)
     payload.update(_served_by(batch))
-    payload["latency_ms"] = _round3(batch.latency_ms)
+    payload["latency_ms"] = round3(batch.latency_ms)
     return payload
 
 

@@ -11,7 +11,6 @@ OpenAPI. Repeated bodies are answered from what answering them took
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ from mlserve.control_plane.schemas import (
 from mlserve.control_plane.stack import ServingStack
 from mlserve.dataplane.request import Prediction, PredictionBatch
 from mlserve.kinds.tabular import label_value
+from mlserve.rounding import round3, round6
 from mlserve.settings import Settings
 
 router = APIRouter(tags=["predict"])
@@ -67,7 +67,7 @@ async def predict_answer(stack: ServingStack, body: bytes, headers: Headers = ()
         ranking = _served_by(batch)
         ranking["ranking"] = batch.ranking
         ranking["candidates"] = len(batch.predictions)
-        ranking["latency_ms"] = _round3(batch.latency_ms)
+        ranking["latency_ms"] = round3(batch.latency_ms)
         return ranking
     if len(batch.predictions) != 1:
         return _batch_payload(batch)
@@ -76,7 +76,7 @@ async def predict_answer(stack: ServingStack, body: bytes, headers: Headers = ()
         return _single_payload(p, batch)
     payload = _prediction(p)
     payload.update(_served_by(batch))
-    payload["latency_ms"] = _round3(batch.latency_ms)
+    payload["latency_ms"] = round3(batch.latency_ms)
     return payload
 
 
@@ -150,7 +150,7 @@ async def batch_predict(request: Request) -> Response:
 def _batch_payload(batch: PredictionBatch) -> dict[str, Any]:
     payload = _served_by(batch)
     payload["predictions"] = [_prediction(p) for p in batch.predictions]
-    payload["total_latency_ms"] = _round3(batch.latency_ms)
+    payload["total_latency_ms"] = round3(batch.latency_ms)
     return payload
 
 
@@ -158,14 +158,14 @@ def _prediction(p: Prediction) -> dict[str, Any]:
     """One answer as in :class:`~mlserve.control_plane.schemas.Prediction`."""
     payload = {
         "label": p.label,
-        "confidence": _round6(p.confidence) if p.confidence is not None else None,
+        "confidence": round6(p.confidence) if p.confidence is not None else None,
         "probabilities": p.probabilities,
         "prediction": p.value if p.value is not None else label_value(p.label),
         "truncated": p.truncated,
         "cached": p.cached,
     }
     if p.score is not None:
-        payload["score"] = _round6(p.score)
+        payload["score"] = round6(p.score)
     if p.details is not None:  # a causal model's outcomes, effects, next best action
         payload.update(p.details)
     return payload
@@ -181,7 +181,7 @@ def _single_payload(p: Prediction, batch: PredictionBatch) -> dict[str, Any]:
     version = batch.version
     return {
         "label": p.label,
-        "confidence": _round6(confidence) if confidence is not None else None,
+        "confidence": round6(confidence) if confidence is not None else None,
         "probabilities": p.probabilities,
         "prediction": p.value if p.value is not None else label_value(p.label),
         "truncated": p.truncated,
@@ -190,10 +190,10 @@ def _single_payload(p: Prediction, batch: PredictionBatch) -> dict[str, Any]:
         "model": batch.model,
         "version": f"v{version}",
         "routed_by": batch.routed_by,
-        "preprocess_ms": _round3(timings.preprocess_s * 1000),
-        "queue_ms": _round3(timings.queue_s * 1000),
-        "triton_ms": _round3(triton * 1000) if triton is not None else None,
-        "latency_ms": _round3(timings.total_s * 1000),
+        "preprocess_ms": round3(timings.preprocess_s * 1000),
+        "queue_ms": round3(timings.queue_s * 1000),
+        "triton_ms": round3(triton * 1000) if triton is not None else None,
+        "latency_ms": round3(timings.total_s * 1000),
     }
 
 
@@ -205,25 +205,7 @@ def _served_by(batch: PredictionBatch) -> dict[str, Any]:
         "model": batch.model,
         "version": f"v{batch.version}",
         "routed_by": batch.routed_by,
-        "preprocess_ms": _round3(timings.preprocess_s * 1000),
-        "queue_ms": _round3(timings.queue_s * 1000),
-        "triton_ms": _round3(triton * 1000) if triton is not None else None,
+        "preprocess_ms": round3(timings.preprocess_s * 1000),
+        "queue_ms": round3(timings.queue_s * 1000),
+        "triton_ms": round3(triton * 1000) if triton is not None else None,
     }
-
-
-# Rounding as numpy rounds the probabilities: a scaled integer round, the scale a constant
-# (the request path rounds five times). Python's correctly rounded ``round(x, n)`` formats
-# the float (~1 µs each here); the two differ only within a rounding error of a half in the
-# last place. NaN and infinities (a broken model's output) pass through, as ``round(x, n)``
-# let them.
-_isfinite = math.isfinite
-
-
-def _round3(value: float) -> float:
-    """``value`` to 3 decimals (milliseconds)."""
-    return round(value * 1000.0) / 1000.0 if _isfinite(value) else value
-
-
-def _round6(value: float) -> float:
-    """``value`` to 6 decimals (confidences and scores)."""
-    return round(value * 1000000.0) / 1000000.0 if _isfinite(value) else value
