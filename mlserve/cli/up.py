@@ -183,7 +183,7 @@ def _start_embedded(settings: Settings, repository: ModelRepository) -> Embedded
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from mlserve.control_plane.uvicorn_options import fastest_loop_and_parser
+    from mlserve.control_plane.uvicorn_options import ANSWER_OPTIONS, fastest_loop_and_parser
 
     loop, http = fastest_loop_and_parser()
     uvicorn.run(
@@ -196,6 +196,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         http=http,
         log_level="warning",
         access_log=False,
+        **ANSWER_OPTIONS,
     )
 
 

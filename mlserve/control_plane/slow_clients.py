@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from mlserve.control_plane.response_writes import HeadWithBody
+
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 1.0
@@ -127,7 +129,8 @@ def _httptools_protocol() -> type[Any]:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class GuardedHttpToolsProtocol(ReadDeadlines, HttpToolsProtocol):
-        """uvicorn's httptools protocol with read deadlines."""
+        """uvicorn's httptools protocol with read deadlines, writing each response with a
+        body in one write (:class:`~mlserve.control_plane.response_writes.HeadWithBody`)."""
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -140,6 +143,9 @@ def _httptools_protocol() -> type[Any]:
         def on_headers_complete(self) -> None:
             self._start_body_deadline()
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle.transport is self.transport:  # a new request's
+                cycle.transport = HeadWithBody(cycle, self.transport)
 
         def on_message_complete(self) -> None:
             self.read_deadline = None

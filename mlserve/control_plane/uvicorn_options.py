@@ -6,6 +6,10 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
+ANSWER_OPTIONS: dict[str, Any] = {"server_header": False}
+"""uvicorn options for every answer: no ``server: uvicorn`` header (it tells a scanner what
+runs, and costs every answer a header's bytes and uvicorn's two checks of it)."""
+
 
 def fastest_loop_and_parser() -> tuple[str, type[Any]]:
     """uvicorn's ``loop`` and ``http`` options: uvloop and httptools where installed (the

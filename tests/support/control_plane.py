@@ -11,7 +11,7 @@ import uvicorn
 
 from mlserve.control_plane.app import create_app
 from mlserve.control_plane.slow_clients import with_deadlines
-from mlserve.control_plane.uvicorn_options import fastest_loop_and_parser
+from mlserve.control_plane.uvicorn_options import ANSWER_OPTIONS, fastest_loop_and_parser
 from mlserve.settings import Settings
 from tests.support.service import StartedService
 
@@ -31,6 +31,7 @@ class ControlPlaneServer(StartedService):
             port=settings.server.port,
             log_level="warning",
             lifespan="on",
+            **ANSWER_OPTIONS,
             # as `mlserve up` serves: the read deadlines of these settings
             http=with_deadlines(
                 protocol,
