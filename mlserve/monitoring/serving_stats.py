@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -94,14 +94,28 @@ class _Totals:
         self.client_errors = 0
         self.latency = 0.0
 
-    def add(self, status: int, seconds: float) -> None:
+    def add(self, status: int, latency: float) -> None:
+        """One request; ``latency`` already checked (finite, else 0)."""
         if status < 400:
             self.successes += 1
         elif status == 429 or status >= 500:
             self.failures += 1
         else:
             self.client_errors += 1
-        self.latency += seconds if math.isfinite(seconds) and seconds > 0 else 0.0
+        self.latency += latency
+
+
+class _Version:
+    """One version's figures: time buckets over the horizon, the current poll interval
+    (None until a request comes in it), the latest latencies, and when it was last seen."""
+
+    __slots__ = ("buckets", "interval", "samples", "seen")
+
+    def __init__(self, latency_samples: int) -> None:
+        self.buckets: deque[_Totals] = deque()
+        self.interval: _Totals | None = None
+        self.samples: deque[tuple[float, float]] = deque(maxlen=latency_samples)
+        self.seen = 0.0
 
 
 def _stats(
@@ -148,10 +162,8 @@ class RequestStats:
         self.bucket_seconds = min(bucket_seconds, horizon_seconds)
         self._max_versions = max_versions
         self._clock = clock
-        self._buckets: OrderedDict[VersionKey, deque[_Totals]] = OrderedDict()
-        self._interval: dict[VersionKey, _Totals] = {}
+        self._versions: dict[VersionKey, _Version] = {}
         self._latency_samples = latency_samples
-        self._latencies: dict[VersionKey, deque[tuple[float, float]]] = {}
         self._started = clock()
         self._lock = threading.Lock()
 
@@ -159,30 +171,31 @@ class RequestStats:
         """One finished request: its HTTP status and how long it took."""
         now = self._clock()
         start = now - now % self.bucket_seconds
-        key = (model, version)
+        latency = seconds if 0.0 < seconds < math.inf else 0.0  # NaN fails both tests
         with self._lock:
-            buckets = self._buckets.get(key)
-            if buckets is None:
-                buckets = self._buckets[key] = deque()
-                while len(self._buckets) > self._max_versions:
-                    dropped, _ = self._buckets.popitem(last=False)
-                    self._interval.pop(dropped, None)
-                    self._latencies.pop(dropped, None)
-            self._buckets.move_to_end(key)
+            state = self._versions.get((model, version))
+            if state is None:
+                state = self._add((model, version))
+            state.seen = now
+            buckets = state.buckets
             if not buckets or buckets[-1].start != start:
                 buckets.append(_Totals(start))
-            buckets[-1].add(status, seconds)
-            if buckets[0].start + self.bucket_seconds <= now - self.horizon_seconds:
                 self._expire(buckets, now)
-            interval = self._interval.get(key)
+            buckets[-1].add(status, latency)
+            interval = state.interval
             if interval is None:
-                interval = self._interval[key] = _Totals()
-            interval.add(status, seconds)
-            samples = self._latencies.get(key)
-            if samples is None:
-                samples = self._latencies[key] = deque(maxlen=self._latency_samples)
-            if math.isfinite(seconds) and seconds >= 0:
-                samples.append((now, seconds))
+                interval = state.interval = _Totals()
+            interval.add(status, latency)
+            if 0.0 <= seconds < math.inf:
+                state.samples.append((now, seconds))
+
+    def _add(self, key: VersionKey) -> _Version:
+        """A new version's figures; past ``max_versions`` the least recently seen go."""
+        versions = self._versions
+        while len(versions) >= self._max_versions:
+            del versions[min(versions, key=lambda k: versions[k].seen)]
+        state = versions[key] = _Version(self._latency_samples)
+        return state
 
     def _expire(self, buckets: deque[_Totals], now: float) -> None:
         while buckets and buckets[0].start + self.bucket_seconds <= now - self.horizon_seconds:
@@ -199,18 +212,22 @@ class RequestStats:
         span = max(min(self.horizon_seconds, now - self._started), 1e-9)
         with self._lock:
             result = []
-            for key, buckets in self._buckets.items():
-                self._expire(buckets, now)
-                if buckets:
-                    quantiles = _quantiles(self._latencies.get(key, deque()), since)
-                    result.append(_stats(key, list(buckets), quantiles, span))
+            for key, state in self._versions.items():
+                self._expire(state.buckets, now)
+                if state.buckets:
+                    quantiles = _quantiles(state.samples, since)
+                    result.append(_stats(key, list(state.buckets), quantiles, span))
         return sorted(result, key=lambda s: (s.model, s.version or 0))
 
     def take_interval(self) -> list[ServingStats]:
         """Per-version totals since the previous call (one poll interval), then reset."""
         with self._lock:
-            taken, self._interval = self._interval, {}
+            taken = []
+            for key, state in self._versions.items():
+                if state.interval is not None:
+                    taken.append((key, state.interval))
+                    state.interval = None
         return sorted(
-            (_stats(key, [totals]) for key, totals in taken.items()),
+            (_stats(key, [totals]) for key, totals in taken),
             key=lambda s: (s.model, s.version or 0),
         )
