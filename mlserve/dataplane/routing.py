@@ -52,6 +52,10 @@ class WeightSource(Protocol):
 class ExperimentSource(Protocol):
     """Running experiments (the lifecycle's :class:`ExperimentRouting`)."""
 
+    def surely_idle(self, model: str) -> bool:
+        """True when, as last read, no experiment runs for ``model`` (no coroutine)."""
+        ...
+
     async def variant_for(self, model: str, entity_id: str | None) -> int | None: ...
 
     async def mirror_for(self, model: str) -> int | None: ...
@@ -114,10 +118,11 @@ class Router:
         if version is not None:
             return Route(await registry.resolve_version(name, version), "explicit")
         active = registry.published(name)[1]  # 404 for an unknown model, before any lookup
-        if self.experiments is not None:
-            picked = await self.experiments.variant_for(name, entity_id)
+        experiments = self.experiments
+        if experiments is not None and not experiments.surely_idle(name):
+            picked = await experiments.variant_for(name, entity_id)
             if picked is not None and picked in active:
-                mirror = await self.experiments.mirror_for(name)
+                mirror = await experiments.mirror_for(name)
                 if mirror == picked or mirror not in active:
                     mirror = None
                 model = await registry.resolve_version(name, picked)
@@ -134,6 +139,9 @@ class Router:
             model = await registry.resolve_version(name, picked)
             return Route(model, "sticky" if entity_id else "ab")
         released = registry.released_version(name)
+        ready = registry.ready_now(name, released)  # what the last second's reads say
+        if ready is not None:
+            return Route(ready, "default")
         if released is not None:
             try:
                 return Route(await registry.resolve_version(name, released), "default")

@@ -76,6 +76,12 @@ class ExperimentRouting:
                 self._read_at = time.monotonic()
         return self._running
 
+    def surely_idle(self, model: str) -> bool:
+        """True when the running experiments, read within ``refresh_seconds``, include none
+        for ``model``: the router then skips :meth:`variant_for` (no coroutine per
+        request)."""
+        return time.monotonic() - self._read_at < self._refresh_s and model not in self._running
+
     async def variant_for(self, model: str, entity_id: str | None) -> int | None:
         """The version that answers this request, or None (no running experiment)."""
         experiment = (await self.running()).get(model)

@@ -114,6 +114,31 @@ class ModelRegistry:
             )
         return self._resolved(name, servable[-1])
 
+    def ready_now(self, name: str, version: int | None) -> ResolvedModel | None:
+        """``version`` of ``name`` (None: its newest servable version) without a coroutine,
+        when the last second's reads say it is published, served and ready in Triton; None
+        when that takes a fresh read or is not so (then :meth:`resolve_version` or
+        :meth:`newest_ready` answer, with their errors)."""
+        now = time.monotonic()
+        published = self._published.get(name)
+        ready = self._ready.get(name)
+        if (
+            published is None
+            or ready is None
+            or now - published[0] >= _READY_TTL_S
+            or now - ready[0] >= _READY_TTL_S
+        ):
+            return None
+        active, loaded = published[2], ready[1]
+        if version is None:
+            servable = [v for v in loaded if v in active]
+            if not servable:
+                return None
+            version = servable[-1]
+        elif version not in active or version not in loaded:
+            return None
+        return self._resolved(name, version)
+
     def split(self, ref: str | None) -> tuple[str, int | None]:
         """The model name and version a reference names (the default model's when it names
         none); InvalidInputError for a name that could never exist."""

@@ -10,7 +10,10 @@ from collections import Counter
 import httpx
 import pytest
 
+from mlserve.errors import NotFoundError
 from mlserve.samples.iris import train_iris
+from mlserve.serving.registry import ModelRegistry
+from mlserve.triton.client import TritonClient
 from tests.conftest import Stack
 from tests.dataplane.conftest import Kinds, publish, wait_served
 
@@ -138,3 +141,23 @@ def test_unknown_names_are_404_and_not_remembered(stack: Stack, client: httpx.Cl
         answer = client.post("/predict", json={"text": "a", "model": f"bogus-{i}"})
         assert answer.status_code == 404
     assert not [n for n in registry._published if n.startswith("bogus-")]
+
+
+async def test_the_default_route_answers_from_the_last_reads_without_a_coroutine(
+    stack: Stack, kinds: Kinds
+) -> None:
+    triton = TritonClient(stack.triton.grpc_url)
+    registry = ModelRegistry(stack.repository, triton, "sentiment")
+    try:
+        name = kinds.tabular
+        assert registry.ready_now(name, None) is None  # nothing read yet: Triton is asked
+        newest = await registry.newest_ready(name)
+        assert registry.ready_now(name, None) is newest  # the reads of the last second
+        assert registry.ready_now(name, newest.version) is newest
+        assert registry.ready_now(name, newest.version + 1) is None  # 404 on the slow path
+        with pytest.raises(NotFoundError):
+            await registry.resolve_version(name, newest.version + 1)
+        registry.invalidate(name)  # a publish, load or unload: read again
+        assert registry.ready_now(name, None) is None
+    finally:
+        await triton.close()
