@@ -41,6 +41,16 @@ async def test_the_split_follows_the_percentages_and_entities_stick(parts: Parts
     assert await parts.routing.mirror_for("churn") is None
 
 
+async def test_a_model_is_surely_idle_only_when_the_last_read_says_so(parts: Parts) -> None:
+    assert not parts.routing.surely_idle("churn")  # nothing read yet: the router must ask
+    await parts.experiments.create(spec())
+    assert await parts.routing.variant_for("churn", "user-1") in (1, 2)  # reads them
+    assert not parts.routing.surely_idle("churn")  # an experiment runs for it
+    assert parts.routing.surely_idle("other-model")  # none does, as of that read
+    parts.routing.forget()  # e.g. an experiment started or stopped here
+    assert not parts.routing.surely_idle("other-model")
+
+
 async def test_a_mirror_variant_gets_copies_and_no_traffic(parts: Parts) -> None:
     variants = [
         {"name": "control", "version": 1, "traffic_percentage": 100},

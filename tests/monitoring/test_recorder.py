@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+import numpy as np
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from mlserve.monitoring.hub import MonitoringHub
 from mlserve.monitoring.recorder import PredictionRecorder, RecorderMetrics
+from mlserve.settings import MonitoringSettings
 
 
 class _Hub:
@@ -112,3 +115,13 @@ def test_the_metric_says_what_became_of_each_prediction() -> None:
     assert 'mlserve_drift_predictions_total{outcome="unsampled"} 2.0' in exposition
     assert 'mlserve_drift_predictions_total{outcome="dropped"} 1.0' in exposition
     assert 'mlserve_drift_predictions_total{outcome="failed"} 1.0' in exposition
+
+
+def test_the_hub_records_a_predictions_confidence_from_a_tuple_or_an_array() -> None:
+    hub = MonitoringHub(MonitoringSettings(), CollectorRegistry())
+    hub.record_prediction("m", 1, "a text", (0.2, 0.7, 0.1), "b", drift=False)
+    hub.record_prediction("m", 1, "a text", np.array([0.9, 0.1]), "a", drift=False)
+    hub.record_prediction("m", 1, "a text", None, "outlier", drift=False)  # no probabilities
+    series = hub.metrics.confidence.labels("m", "1")
+    assert sum(series.counts) == 2
+    assert series.sum == pytest.approx(0.7 + 0.9)
