@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -125,8 +125,10 @@ class Http1Client:
         *,
         headers: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
+        on_sent: Callable[[], None] | None = None,
     ) -> Http1Response:
-        """Send ``POST {path}`` with ``body`` (and extra ``headers``); the response."""
+        """Send ``POST {path}`` with ``body`` (and extra ``headers``); the response.
+        ``on_sent`` runs once the request is written, before its answer is awaited."""
         extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items()) if headers else ""
         request = b"".join(
             (
@@ -142,7 +144,7 @@ class Http1Client:
             connection = self._take_idle()
             if connection is not None:
                 try:
-                    return await self._exchange(connection, request, reused=True)
+                    return await self._exchange(connection, request, True, on_sent)
                 except _NothingReceivedError:
                     connection.close()
                 except BaseException:
@@ -150,7 +152,7 @@ class Http1Client:
                     raise
             connection = await self._connect()
             try:
-                return await self._exchange(connection, request, reused=False)
+                return await self._exchange(connection, request, False, on_sent)
             except _NothingReceivedError as exc:
                 connection.close()
                 raise exc.cause from None
@@ -189,11 +191,17 @@ class Http1Client:
         return _Connection(reader, writer)
 
     async def _exchange(
-        self, connection: _Connection, request: bytes, *, reused: bool
+        self,
+        connection: _Connection,
+        request: bytes,
+        reused: bool,
+        on_sent: Callable[[], None] | None,
     ) -> Http1Response:
         reader = connection.reader
         try:
             connection.writer.write(request)
+            if on_sent is not None:
+                on_sent()
             await connection.writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError as exc:

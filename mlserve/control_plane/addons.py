@@ -19,6 +19,7 @@ from mlserve.control_plane.routes.api_v1.guards import Guards
 from mlserve.control_plane.routes.drift_report import drift_report_router
 from mlserve.control_plane.routes.training import training_router
 from mlserve.control_plane.stack import ServingStack
+from mlserve.dataplane.bookkeeping import Bookkeeping
 from mlserve.lifecycle.release import ReleaseManager
 from mlserve.monitoring.drift_report.compare import DriftPolicy
 from mlserve.monitoring.drift_report.live import LiveDriftReports
@@ -74,12 +75,13 @@ def install_addons(
     app.include_router(training_router(jobs, Guards(api_v1.services.users)))
     _stop_on_shutdown(app, jobs, api_v1.services.mlflow)
     if settings.logging.requests:
-        _log_requests(app, settings)
+        _log_requests(app, settings, stack.bookkeeping)
 
 
-def _log_requests(app: ControlPlaneApp, settings: Settings) -> None:
-    """Wrap the app's entry, hot routes and the token gate included, with the request log."""
-    app.wrap_entry(lambda entry: RequestLog(entry, settings.logging))
+def _log_requests(app: ControlPlaneApp, settings: Settings, bookkeeping: Bookkeeping) -> None:
+    """Wrap the app's entry, hot routes and the token gate included, with the request log
+    (its lines written with the rest of the requests' bookkeeping)."""
+    app.wrap_entry(lambda entry: RequestLog(entry, settings.logging, bookkeeping=bookkeeping))
 
 
 def _stop_on_shutdown(app: ControlPlaneApp, jobs: TrainingJobs, mlflow: MlflowDeploys) -> None:

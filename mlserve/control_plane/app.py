@@ -88,6 +88,7 @@ def create_app(settings: Settings, *, triton: TritonClient | None = None) -> Fas
             if app.state.trust_loopback
             else None
         ),
+        before_app=stack.bookkeeping.run_pending,
     )
     app.include_router(predict.router)
     app.include_router(inference_v2.router)

@@ -71,8 +71,12 @@ class HotRoutes:
         max_body_bytes: int,
         prefix_routes: Mapping[tuple[str, str], PathHandler] | None = None,
         passed_on: Mapping[tuple[str, str], Callable[[Scope], bool]] | None = None,
+        before_app: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
+        self.before_app = before_app
+        """Run before a request goes on to ``app`` (the pending bookkeeping: what the
+        metrics, statistics and monitoring routes read is then up to date)."""
         self.routes = dict(routes)
         self.prefix_routes = dict(prefix_routes or {})
         """``(prefix, suffix)`` of a path -> its handler (e.g. ``/v2/models/`` ... ``/infer``)."""
@@ -95,6 +99,8 @@ class HotRoutes:
                     if passes is not None and passes(scope):
                         break
                     return self._answer(partial(path_handler, path), scope, receive, send)
+        if self.before_app is not None:
+            self.before_app()
         return self.app(scope, receive, send)
 
     async def _answer(
@@ -158,9 +164,11 @@ class ControlPlaneApp(FastAPI):
         max_body_bytes: int,
         prefix_routes: Mapping[tuple[str, str], PathHandler] | None = None,
         passed_on: Mapping[tuple[str, str], Callable[[Scope], bool]] | None = None,
+        before_app: Callable[[], None] | None = None,
     ) -> None:
         """Answer ``POST`` on ``routes`` (and ``prefix_routes``) with their handlers, except
-        the requests ``passed_on`` picks, which the FastAPI route answers."""
+        the requests ``passed_on`` picks, which the FastAPI route answers (after
+        ``before_app``)."""
         fallback = partial(FastAPI.__call__, self)
         self._entry = HotRoutes(
             fallback,
@@ -168,6 +176,7 @@ class ControlPlaneApp(FastAPI):
             max_body_bytes=max_body_bytes,
             prefix_routes=prefix_routes,
             passed_on=passed_on,
+            before_app=before_app,
         )
 
     def wrap_entry(self, wrapper: Callable[[ASGIApp], ASGIApp]) -> None:

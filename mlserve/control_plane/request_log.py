@@ -15,6 +15,9 @@ as JSON (``logging.format: json``) or as one readable text line. Request bodies 
 (its file descriptor, not whatever ``sys.stdout`` is redirected to while a line is written)
 through a :class:`~mlserve.control_plane.line_sink.LineSink`, or to ``stream``; either way
 they are written in batches at most ``FLUSH_AFTER_S`` after they were made, and at exit.
+Given the stack's :class:`~mlserve.dataplane.bookkeeping.Bookkeeping`, a line is made with
+the rest of a request's bookkeeping, while the loop waits for Triton (its time stamp is
+taken when the answer has been sent).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlserve.control_plane.line_sink import LineSink
+from mlserve.dataplane.bookkeeping import Bookkeeping
 from mlserve.monitoring.request_context import RequestRecord, close_request, open_request
 from mlserve.rounding import round3
 from mlserve.settings import LoggingSettings
@@ -69,7 +73,11 @@ class _UtcClock:
         self._prefix = ""
 
     def now(self) -> str:
-        millis = int(time.time() * 1000)
+        return self.at(time.time())
+
+    def at(self, seconds: float) -> str:
+        """``seconds`` since the epoch (``time.time()``), formatted."""
+        millis = int(seconds * 1000)
         second = millis // 1000
         if second != self._second:
             self._second = second
@@ -125,9 +133,16 @@ class RequestLog:
     """ASGI wrapper that writes the request log line of every HTTP request."""
 
     def __init__(
-        self, app: ASGIApp, settings: LoggingSettings, stream: TextIO | None = None
+        self,
+        app: ASGIApp,
+        settings: LoggingSettings,
+        stream: TextIO | None = None,
+        *,
+        bookkeeping: Bookkeeping | None = None,
     ) -> None:
         self.app = app
+        self.bookkeeping = bookkeeping
+        """Where a finished request's line waits to be written (None: written at once)."""
         self.output: LineOutput | None = (
             _TextOutput(stream) if stream is not None else stdout_sink()
         )
@@ -181,9 +196,27 @@ class RequestLog:
             latency_ms = (time.perf_counter() - started) * 1000
             payload = b"".join(body)[: self.payload_max_bytes] if body is not None else None
             if self.output is not None:
-                self.output.write(self._line(scope, status, latency_ms, record, payload))
-                if not self._flush_pending:
-                    self._schedule_flush()
+                ended = time.time()
+                if self.bookkeeping is not None:
+                    self.bookkeeping.defer(
+                        self._write_line, ended, scope, status, latency_ms, record, payload
+                    )
+                else:
+                    self._write_line(ended, scope, status, latency_ms, record, payload)
+
+    def _write_line(
+        self,
+        ended: float,
+        scope: Scope,
+        status: int,
+        latency_ms: float,
+        record: RequestRecord,
+        payload: bytes | None,
+    ) -> None:
+        if self.output is not None:
+            self.output.write(self._line(ended, scope, status, latency_ms, record, payload))
+            if not self._flush_pending:
+                self._schedule_flush()
 
     def _schedule_flush(self) -> None:
         self._flush_pending = True
@@ -199,6 +232,7 @@ class RequestLog:
 
     def _line(
         self,
+        ended: float,
         scope: Scope,
         status: int,
         latency_ms: float,
@@ -207,7 +241,7 @@ class RequestLog:
     ) -> bytes:
         if self.json:
             fields: dict[str, Any] = {
-                "ts": self._clock.now(),
+                "ts": self._clock.at(ended),
                 "request_id": record.request_id,
                 "method": scope["method"],
                 "route": scope["path"],
@@ -226,7 +260,7 @@ class RequestLog:
                 fields["payload"] = payload.decode("utf-8", "replace")
             return orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE)
         parts = [
-            datetime.now().strftime("%H:%M:%S.%f")[:-3],
+            datetime.fromtimestamp(ended).strftime("%H:%M:%S.%f")[:-3],
             scope["method"],
             scope["path"],
             str(status),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, generate_latest
 
 from mlserve.control_plane.repeats import RepeatedRequests
+from mlserve.dataplane.bookkeeping import Bookkeeping, RunsPending
 from mlserve.dataplane.core import DataPlane
 from mlserve.dataplane.inference import SharedCalls
 from mlserve.dataplane.mirror import Mirror
@@ -57,6 +58,8 @@ class ServingStack:
     publisher: Publisher
     router: Router
     dataplane: DataPlane
+    bookkeeping: Bookkeeping
+    """Answered requests' observations and log lines, done while the loop waits for Triton."""
     repeats: RepeatedRequests | None
     """Predict bodies answered before (the HTTP edge's memo; None: off)."""
     recorder: PredictionRecorder | None
@@ -101,6 +104,9 @@ class ServingStack:
         repository = ModelRepository(settings.models_dir, ServingOptions.from_settings(settings))
         registry = ModelRegistry(repository, control, settings.default_model)
         metrics_registry = CollectorRegistry()
+        bookkeeping = Bookkeeping()
+        metrics_registry.register(RunsPending(bookkeeping))  # first: collections see it all
+        triton.on_sent = bookkeeping.run_pending
         monitoring = MonitoringHub(
             settings.monitoring,
             metrics_registry,
@@ -142,6 +148,7 @@ class ServingStack:
             default_text_model=settings.default_model,
             default_record_model=settings.default_tabular_model,
             mirror=Mirror(registry, calls, settings.limits, monitoring.metrics.lifecycle),
+            bookkeeping=bookkeeping,
         )
         repeats = (
             RepeatedRequests(
@@ -162,6 +169,7 @@ class ServingStack:
             publisher=publisher,
             router=router,
             dataplane=dataplane,
+            bookkeeping=bookkeeping,
             repeats=repeats,
             recorder=recorder,
             cache=cache,
@@ -225,6 +233,7 @@ class ServingStack:
             log.warning("Triton replica %s is not ready; it loads the models later", url)
 
     async def stop(self) -> None:
+        self.bookkeeping.run_pending()  # before the recorder's last drain
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from mlserve.dataplane.bookkeeping import Bookkeeping
 from mlserve.dataplane.inference import SharedCalls
 from mlserve.dataplane.mirror import Mirror
 from mlserve.dataplane.observer import Observer
@@ -68,6 +69,7 @@ class DataPlane:
         default_text_model: str,
         default_record_model: str,
         mirror: Mirror | None = None,
+        bookkeeping: Bookkeeping | None = None,
     ) -> None:
         self.router = router
         self.calls = calls
@@ -79,6 +81,9 @@ class DataPlane:
         self.default_record_model = default_record_model
         self.mirror = mirror
         """Copies to an experiment's mirror variant, after the answer (never waited for)."""
+        self.bookkeeping = bookkeeping or Bookkeeping(max_pending=1)
+        """Where an answered request's observations wait for the loop's idle moment
+        (without one: each runs at once)."""
 
     async def predict(self, request: PredictRequest) -> PredictionBatch:
         """Answers for ``request``'s inputs, in order. Raises MLServeError subclasses: 404
@@ -109,7 +114,7 @@ class DataPlane:
         except Exception:
             self.observer.request(request.endpoint, model, 500, _since(started))
             raise
-        self.observer.request(request.endpoint, model, 200, _since(started))
+        self.bookkeeping.defer(self.observer.request, request.endpoint, model, 200, _since(started))
         _describe(batch)
         return answered, batch
 
@@ -131,8 +136,9 @@ class DataPlane:
         predictions = _answers(model, answered.predictions, sent=())
         elapsed = _since(started)
         timings = Timings(elapsed, 0.0, 0.0, None)
-        self.observer.predictions(model, answered.items, answered.predictions, (), timings)
-        self.observer.request(request.endpoint, model, 200, _since(started))
+        defer = self.bookkeeping.defer
+        defer(self.observer.predictions, model, answered.items, answered.predictions, (), timings)
+        defer(self.observer.request, request.endpoint, model, 200, _since(started))
         batch = PredictionBatch(
             model.name,
             model.version,
@@ -170,7 +176,7 @@ class DataPlane:
         with self.limiter.slot(model.name, cost=len(inputs)):
             items, found, sent, timings = await self._run(model, inputs, deadline, started)
         predictions = _answers(model, found, sent=sent)
-        self.observer.predictions(model, items, found, sent, timings)
+        self.bookkeeping.defer(self.observer.predictions, model, items, found, sent, timings)
         if route.mirror is not None and self.mirror is not None:
             self.mirror.copy(model.name, route.mirror, inputs, found)
         batch = PredictionBatch(

@@ -86,6 +86,10 @@ class TritonClient:
         self._http: httpx.AsyncClient | None = None
         self._rest: Http1Client | None = None
         self._infer_paths: dict[tuple[str, int | None], str] = {}
+        self.on_sent: Callable[[], None] | None = None
+        """Run once an inference request is written to Triton's HTTP endpoint, while its
+        answer is awaited (the data plane's :class:`~mlserve.dataplane.bookkeeping.Bookkeeping`
+        runs then)."""
 
     @property
     def stub(self) -> service_pb2_grpc.GRPCInferenceServiceStub:
@@ -157,7 +161,11 @@ class TritonClient:
         headers = {"inference-header-content-length": str(header_length)}
         try:
             response = await self._rest_client().post(
-                self._infer_path(model, version), body, headers=headers, timeout_s=timeout_s
+                self._infer_path(model, version),
+                body,
+                headers=headers,
+                timeout_s=timeout_s,
+                on_sent=self.on_sent,
             )
         except TimeoutError:
             raise _failure("DEADLINE_EXCEEDED", "deadline exceeded", model, version) from None
