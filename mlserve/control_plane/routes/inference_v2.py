@@ -90,7 +90,9 @@ async def infer_answer(stack: ServingStack, path: str, body: bytes, headers: Any
         if key == b"inference-header-content-length":
             header_length = value.decode("latin-1")
     request = parse_infer_request(body, header_length)
-    layout = await stack.router.registry.resolve(name, version)
+    registry = stack.router.registry
+    # the tensors' layout (kind, features, labels): from the last second's reads when fresh
+    layout = registry.ready_now(name, version) or await registry.resolve(name, version)
     core = PredictRequest(
         _inputs(layout, request),
         model=name,
