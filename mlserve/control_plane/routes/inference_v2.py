@@ -27,7 +27,7 @@ feature; an unknown model is a 404.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -222,41 +222,56 @@ def _outputs(
 ) -> list[tuple[str, npt.NDArray[Any]]]:
     """The tensors asked for (all of the model's when ``wanted`` is empty), built from the
     answers; only those asked for are built."""
+    names = _output_names(model)
+    if not wanted:
+        wanted = names
+    else:
+        unknown = [w for w in wanted if w not in names]
+        if unknown:
+            raise BadRequestError(f"unknown outputs {unknown}; {model.name} has {names}")
     predictions = batch.predictions
-    n = len(predictions)
-    available: dict[str, Callable[[], npt.NDArray[Any]]] = {}
-    task = model.metadata.task
+    return [(name, _output(model, predictions, name)) for name in wanted]
+
+
+def _output_names(model: ResolvedModel) -> list[str]:
+    """The outputs a version answers, in the order an infer request without any gets them."""
     if isinstance(model.served, ServedCausal):
-        keys = model.served.keys
+        return ["outcomes", "effects", "next_best_action"]
+    task = model.metadata.task
+    if task == "regression":
+        return ["prediction"]
+    if task == "anomaly-detection":
+        return ["scores", "label"]
+    return ["probabilities", "label"]
 
-        def table(key: str) -> npt.NDArray[Any]:
-            rows = [[(p.details or {})[key][k] for k in keys] for p in predictions]
-            return np.array(rows, dtype=np.float64).reshape(n, len(keys))
 
-        available["outcomes"] = lambda: table("outcomes")
-        available["effects"] = lambda: table("effects")
-        available["next_best_action"] = lambda: _labels(predictions)
-    elif task == "regression":
-        available["prediction"] = lambda: np.array(
+def _output(model: ResolvedModel, predictions: Sequence[Prediction], name: str) -> npt.NDArray[Any]:
+    """Output ``name`` (one of :func:`_output_names`) of ``predictions``."""
+    n = len(predictions)
+    served = model.served
+    if isinstance(served, ServedCausal):
+        if name == "next_best_action":
+            return _labels(predictions)
+        keys = served.keys
+        rows = [[(p.details or {})[name][k] for k in keys] for p in predictions]
+        return np.array(rows, dtype=np.float64).reshape(n, len(keys))
+    task = model.metadata.task
+    if task == "regression":
+        return np.array(
             [p.value if isinstance(p.value, list) else [p.value] for p in predictions],
             dtype=np.float64,
         ).reshape(n, -1)
-    elif task == "anomaly-detection":
-        available["scores"] = lambda: np.array([[p.score] for p in predictions], dtype=np.float64)
-        available["label"] = lambda: np.array([[p.value] for p in predictions], dtype=np.int64)
-    else:
-        labels = model.metadata.labels
-        available["probabilities"] = lambda: np.array(
-            [[(p.probabilities or {}).get(label, 0.0) for label in labels] for p in predictions],
-            dtype=np.float32,
-        ).reshape(n, len(labels))
-        available["label"] = lambda: _labels(predictions)
-    if not wanted:
-        return [(name, build()) for name, build in available.items()]
-    unknown = [w for w in wanted if w not in available]
-    if unknown:
-        raise BadRequestError(f"unknown outputs {unknown}; {model.name} has {list(available)}")
-    return [(w, available[w]()) for w in wanted]
+    if task == "anomaly-detection":
+        if name == "scores":
+            return np.array([[p.score] for p in predictions], dtype=np.float64)
+        return np.array([[p.value] for p in predictions], dtype=np.int64)
+    if name == "label":
+        return _labels(predictions)
+    labels = model.metadata.labels
+    return np.array(
+        [[(p.probabilities or {}).get(label, 0.0) for label in labels] for p in predictions],
+        dtype=np.float32,
+    ).reshape(n, len(labels))
 
 
 def _labels(predictions: Sequence[Prediction]) -> npt.NDArray[Any]:
