@@ -191,3 +191,25 @@ def test_protocol_unknown_model_is_404(kinds: Kinds, client: httpx.Client) -> No
     answer = client.post("/v2/models/no-such-model/infer", json=body)
     assert answer.status_code == 404
     assert "available models" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("kind", ["text", "tokens", "tabular", "custom"])
+def test_an_infer_request_naming_no_output_gets_every_output_the_metadata_lists(
+    kind: str, kinds: Kinds, client: httpx.Client
+) -> None:
+    name = model_of(kinds, kind)
+    listed = client.get(f"/v2/models/{name}").json()["outputs"]
+    if kind in ("text", "tokens"):
+        tensor = {"name": "text", "datatype": "BYTES", "shape": [1, 1], "data": ["fine"]}
+    else:
+        tensor = {
+            "name": "input",
+            "datatype": "FP32",
+            "shape": [1, 4],
+            "data": [5.1, 3.5, 1.4, 0.2],
+        }
+    answer = client.post(f"/v2/models/{name}/infer", json={"inputs": [tensor]})
+    assert answer.status_code == 200, answer.text
+    answered = answer.json()["outputs"]
+    assert [o["name"] for o in answered] == [o["name"] for o in listed]
+    assert [o["datatype"] for o in answered] == [o["datatype"] for o in listed]
