@@ -12,7 +12,6 @@ as their raw little-endian buffer). Everything malformed is a :class:`BadRequest
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import numpy.typing as npt
 import orjson
 
 from mlserve.errors import BadRequestError
+from mlserve.triton.tensors import deserialize_bytes, serialize_bytes
 
 HEADER_LENGTH = "inference-header-content-length"
 MAX_ELEMENTS = 10_000_000
@@ -145,7 +145,7 @@ def _from_binary(
 ) -> npt.NDArray[Any]:
     if datatype == "BYTES":
         try:
-            values = bytes_from_binary(raw)
+            values = deserialize_bytes(raw)
         except ValueError:
             raise BadRequestError(f"{where}: malformed BYTES binary data") from None
         if values.size != count:
@@ -252,48 +252,11 @@ def encode_infer_response(
 
 def _to_binary(array: npt.NDArray[Any], datatype: str) -> bytes:
     if datatype == "BYTES":
-        return bytes_to_binary(array)
+        return serialize_bytes(array)
     order = array.dtype.byteorder
     if order == ">" or (order == "=" and not np.little_endian):
         array = array.astype(array.dtype.newbyteorder("<"))
     return array.tobytes()  # C order, contiguous or not
-
-
-# BYTES tensors in the binary-data extension: each element a 4-byte little-endian length and
-# its bytes, as tritonclient's serialize_byte_tensor / deserialize_bytes_tensor write and
-# read them. Done here with struct: a one-element tensor (perf_analyzer's text, a label)
-# took 1.4 and 0.7 µs through tritonclient's numpy machinery, ~0.3 here, on every /v2
-# request (tests/control_plane/test_open_inference_bytes.py checks both agree).
-_LENGTH = struct.Struct("<I")
-
-
-def bytes_to_binary(array: npt.NDArray[Any]) -> bytes:
-    """``array``'s elements (bytes, or anything ``str`` makes text of) in binary form."""
-    parts: list[bytes] = []
-    for value in array.ravel().tolist():
-        raw = value if isinstance(value, bytes) else str(value).encode()
-        parts.append(_LENGTH.pack(len(raw)))
-        parts.append(raw)
-    return b"".join(parts)
-
-
-def bytes_from_binary(raw: bytes) -> npt.NDArray[Any]:
-    """The elements of binary BYTES data, a flat object array of bytes; ValueError when a
-    length runs past the data."""
-    values: list[bytes] = []
-    offset, end = 0, len(raw)
-    while offset < end:
-        if offset + 4 > end:
-            raise ValueError("a BYTES length is cut off")
-        (size,) = _LENGTH.unpack_from(raw, offset)
-        offset += 4
-        if offset + size > end:
-            raise ValueError("a BYTES element runs past the data")
-        values.append(raw[offset : offset + size])
-        offset += size
-    array = np.empty(len(values), dtype=np.object_)
-    array[:] = values
-    return array
 
 
 _NAMES = {np.dtype(dtype): name for name, dtype in _DTYPES.items()}

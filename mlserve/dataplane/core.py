@@ -11,7 +11,8 @@ picks the version (explicit, A/B, sticky, default); the in-flight bound is taken
 version's kind validates and canonicalizes the inputs into items (422 naming the field);
 the cache answers the items it knows; the rest go to Triton through shared calls
 (:mod:`mlserve.dataplane.inference`); the :class:`~mlserve.dataplane.observer.Observer`
-records the request (every status, 5xx included) and its predictions; when an experiment
+records the request (every status, 5xx included) and its predictions (an answered one's
+after the answer, in the wait for Triton: :mod:`mlserve.dataplane.bookkeeping`); when an experiment
 has a mirror variant, a copy goes there in the background (:mod:`mlserve.dataplane.mirror`).
 A request body answered before can be answered again from what that took
 (:meth:`DataPlane.replay`, called by the HTTP edge, which remembers bodies).

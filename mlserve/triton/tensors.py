@@ -1,6 +1,7 @@
 """Numpy arrays to and from Triton's tensors, on gRPC and on HTTP.
 
-Kept apart from the client so the encoding rules sit in one small place: strings travel as
+Kept apart from the client so the encoding rules sit in one small place (the control
+plane's own Open Inference Protocol endpoint uses its BYTES codec too): strings travel as
 ``BYTES`` (each element a 4-byte little-endian length and its UTF-8 bytes), numbers as
 their raw little-endian buffer with Triton's datatype name. gRPC carries these buffers in
 ``raw_*_contents``; HTTP in KServe v2's binary tensor extension, after a JSON header whose
@@ -17,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from tritonclient.grpc import service_pb2
-from tritonclient.utils import deserialize_bytes_tensor, np_to_triton_dtype, triton_to_np_dtype
+from tritonclient.utils import np_to_triton_dtype, triton_to_np_dtype
 
 from mlserve.errors import TritonError
 
@@ -103,7 +104,7 @@ def read_http_outputs(body: bytes, header_length: int | None, names: list[str]) 
 def _encode(name: str, array: npt.NDArray[Any]) -> tuple[str, bytes]:
     """Triton's datatype name and the raw buffer of ``array``."""
     if array.dtype.kind in ("U", "S", "O"):
-        return "BYTES", _serialize_bytes(array)
+        return "BYTES", serialize_bytes(array)
     datatype = np_to_triton_dtype(array.dtype)
     if datatype is None:
         raise TritonError(f"input {name!r}: numpy dtype {array.dtype} has no Triton type")
@@ -113,7 +114,10 @@ def _encode(name: str, array: npt.NDArray[Any]) -> tuple[str, bytes]:
 def _decode(datatype: str, raw: bytes, shape: tuple[int, ...]) -> npt.NDArray[Any]:
     array: npt.NDArray[Any]
     if datatype == "BYTES":
-        array = deserialize_bytes_tensor(raw)
+        try:
+            array = deserialize_bytes(raw)
+        except ValueError as exc:
+            raise TritonError(f"Triton sent malformed BYTES data: {exc}") from None
     else:
         dtype = triton_to_np_dtype(datatype)
         if dtype is None:
@@ -140,10 +144,39 @@ def _complete(arrays: Arrays, names: list[str]) -> Arrays:
     return arrays
 
 
-def _serialize_bytes(array: npt.NDArray[Any]) -> bytes:
+# BYTES tensors in binary form (Triton's HTTP binary-data extension and its raw gRPC
+# contents, and the control plane's own /v2): each element a 4-byte little-endian length
+# and its bytes, as tritonclient's serialize_byte_tensor / deserialize_bytes_tensor write
+# and read them (tests/triton/test_bytes_tensors.py checks both agree). Done here with
+# struct: a one-element tensor (a text, a label) took 1.4 and 0.7 µs through tritonclient's
+# numpy machinery, ~0.3 here, on every /v2 request.
+_LENGTH = struct.Struct("<I")
+
+
+def serialize_bytes(array: npt.NDArray[Any]) -> bytes:
+    """``array``'s elements (bytes, or anything ``str`` makes text of) in binary form."""
     parts: list[bytes] = []
-    for item in array.ravel():
-        data = item.encode("utf-8") if isinstance(item, str) else bytes(item)
-        parts.append(struct.pack("<I", len(data)))
-        parts.append(data)
+    for value in array.ravel().tolist():
+        raw = value if isinstance(value, bytes) else str(value).encode()
+        parts.append(_LENGTH.pack(len(raw)))
+        parts.append(raw)
     return b"".join(parts)
+
+
+def deserialize_bytes(raw: bytes) -> npt.NDArray[Any]:
+    """The elements of binary BYTES data, a flat object array of bytes; ValueError when a
+    length runs past the data."""
+    values: list[bytes] = []
+    offset, end = 0, len(raw)
+    while offset < end:
+        if offset + 4 > end:
+            raise ValueError("a BYTES length is cut off")
+        (size,) = _LENGTH.unpack_from(raw, offset)
+        offset += 4
+        if offset + size > end:
+            raise ValueError("a BYTES element runs past the data")
+        values.append(raw[offset : offset + size])
+        offset += size
+    array = np.empty(len(values), dtype=np.object_)
+    array[:] = values
+    return array

@@ -50,6 +50,14 @@ def test_an_output_without_raw_contents_is_a_triton_error() -> None:
         read_outputs(response, ["probabilities"])
 
 
+def test_malformed_bytes_contents_are_a_triton_error() -> None:
+    response = service_pb2.ModelInferResponse()
+    response.outputs.add(name="label", datatype="BYTES", shape=[1, 1])
+    response.raw_output_contents.append(b"\x09\x00\x00\x00short")  # 9 bytes announced, 5 sent
+    with pytest.raises(TritonError, match="malformed BYTES"):
+        read_outputs(response, ["label"])
+
+
 def test_a_dtype_triton_cannot_carry_is_refused() -> None:
     with pytest.raises(TritonError, match="has no Triton type"):
         add_input(service_pb2.ModelInferRequest(), "x", np.array([1 + 2j]))

@@ -1,4 +1,4 @@
-"""BYTES tensors in the binary-data extension (mlserve/control_plane/open_inference.py) are
+"""BYTES tensors in binary form (mlserve/triton/tensors.py: Triton's answers, our /v2) are
 written and read exactly as tritonclient writes and reads them."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from tritonclient.utils import deserialize_bytes_tensor, serialize_byte_tensor
 
-from mlserve.control_plane.open_inference import bytes_from_binary, bytes_to_binary
+from mlserve.triton.tensors import deserialize_bytes, serialize_bytes
 
 CASES = [
     np.array([[b"positive"]], dtype=np.object_),
@@ -21,8 +21,8 @@ CASES = [
 def test_written_as_tritonclient_writes_and_read_back(array: np.ndarray) -> None:
     theirs = serialize_byte_tensor(array)
     expected = bytes(theirs.item()) if theirs.size else b""
-    assert bytes_to_binary(array) == expected
-    ours = bytes_from_binary(expected)
+    assert serialize_bytes(array) == expected
+    ours = deserialize_bytes(expected)
     if expected:
         assert ours.tolist() == deserialize_bytes_tensor(expected).tolist()
     assert ours.dtype == np.object_
@@ -36,4 +36,4 @@ def test_written_as_tritonclient_writes_and_read_back(array: np.ndarray) -> None
 )
 def test_malformed_binary_data_is_refused(raw: bytes) -> None:
     with pytest.raises(ValueError, match="BYTES"):
-        bytes_from_binary(raw)
+        deserialize_bytes(raw)
